@@ -1,0 +1,224 @@
+"""The FastAPI app factory every service uses: Ray connection, data catalog, jobs, health, errors, logging.
+
+    app = create_app("garch", routers=[router], legacy_router=legacy_router, datasets=["daily", "prices"])
+
+Inside routes, :func:`get_platform` gives the process's :class:`Platform` (settings, Ray connection,
+catalog, job manager); :func:`require_ray` raises a 503 problem when Ray is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+import services
+from services.core.catalog import Catalog
+from services.core.errors import PROBLEM_JSON, ProblemError, install_error_handlers
+from services.core.jobs import JobManager, jobs_router
+from services.core.logs import install_request_id, setup_logging
+from services.core.ray_conn import RayConnection
+from services.core.settings import Settings, get_settings
+
+log = logging.getLogger("services.app")
+
+
+@dataclass
+class Platform:
+    """Everything a service process shares across requests."""
+
+    service: str
+    settings: Settings
+    ray: RayConnection
+    catalog: Catalog
+    jobs: JobManager
+    datasets: tuple[str, ...]
+    started_at: float = field(default_factory=time.time)
+    startup_done: threading.Event = field(default_factory=threading.Event)
+    startup_error: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)  # service-owned objects (models, refs…)
+
+    def readiness(self) -> list[str]:
+        """Reasons this service is not ready (empty when ready)."""
+        reasons = []
+        if not self.ray.state.connected:
+            reasons.append(f"Ray at {self.ray.state.address} not reachable: {self.ray.state.error or 'connecting'}")
+        for name, err in self.catalog.errors().items():
+            reasons.append(f"dataset {name} failed to load: {err}")
+        missing = [d for d in self.datasets if d not in self.catalog._loaded and d not in self.catalog.errors()]
+        if missing:
+            reasons.append(f"datasets still loading: {missing}")
+        if self.startup_error:
+            reasons.append(f"start-up failed: {self.startup_error}")
+        elif not self.startup_done.is_set():
+            reasons.append("start-up still running")
+        return reasons
+
+
+_platform: Platform | None = None
+
+
+def get_platform() -> Platform:
+    """The running service's platform (set by the app's lifespan)."""
+    if _platform is None:
+        raise ProblemError.unavailable("service", "not started")
+    return _platform
+
+
+def require_ray() -> Platform:
+    """The platform, or a 503 problem if Ray is not reachable now."""
+    p = get_platform()
+    if not p.ray.state.connected:
+        raise ProblemError.unavailable("Ray", p.ray.state.error or f"not connected to {p.ray.state.address}")
+    return p
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def health_router(service: str) -> APIRouter:
+    """``/healthz``, ``/readyz`` and ``/status`` — served by every service from here."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (no Ray call)."""
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", responses={503: {"description": "not ready; `detail` says why"}})
+    async def readyz() -> Any:
+        """Readiness: Ray reachable, datasets loaded, start-up done; else 503 with the reasons."""
+        p = get_platform()
+        reasons = p.readiness()
+        if reasons:
+            body = ProblemError(503, "; ".join(reasons), title="Service Unavailable").body()
+            body["reasons"] = reasons
+            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+        return {"status": "ready", "service": service}
+
+    @router.get("/status")
+    async def status() -> dict[str, Any]:
+        """Service name and version, the Ray connection (address, nodes, CPUs), datasets with row counts."""
+        p = get_platform()
+        return {
+            "service": service,
+            "version": services.__version__,
+            "status": "ready" if not p.readiness() else "not ready",
+            "uptime_s": round(time.time() - p.started_at, 1),
+            "ray": {
+                "mode": p.ray.state.mode,
+                "address": p.ray.state.address,
+                "connected": p.ray.state.connected,
+                "nodes": p.ray.state.nodes,
+                "cpus": p.ray.state.cpus,
+                "dashboard": p.ray.state.dashboard_url,
+                "jobs_address": p.ray.jobs_address(),
+                "error": p.ray.state.error,
+            },
+            "datasets": p.catalog.summary(),
+            **({"details": p.state["status"]()} if callable(p.state.get("status")) else {}),
+        }
+
+    return router
+
+
+class _BodyLimit:
+    """413 problem for a request whose declared body is larger than ``RAYSVC_MAX_BODY_BYTES``."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for key, value in scope.get("headers", ()):
+                if key == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    err = ProblemError.too_large(
+                        f"request body of {int(value):,} bytes exceeds the limit of {self.limit:,}",
+                        batch_command="raysvc job <service> --help",
+                    )
+                    response = JSONResponse(err.body(instance=scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    service: str,
+    *,
+    routers: Sequence[APIRouter] = (),
+    legacy_router: APIRouter | None = None,
+    datasets: Sequence[str] = (),
+    description: str = "",
+    on_ready: Callable[[Platform], None] | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
+    """Build a service app.
+
+    ``on_ready(platform)`` runs once Ray is connected and the datasets are loaded (in a worker thread), e.g.
+    to load models and put them into the object store; readiness waits for it.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        global _platform
+        setup_logging(service, settings.log_level, settings.log_json)
+        conn = RayConnection(settings)
+        catalog = Catalog(settings)
+        conn.on_connect.append(catalog.forget_refs)
+        platform = Platform(service, settings, conn, catalog, JobManager(settings, conn, service), tuple(datasets))
+        _platform = app.state.platform = platform
+
+        def _start() -> None:
+            try:
+                catalog.load_all(list(datasets))  # data first: it needs no Ray
+                conn.connect_with_retry()
+                if on_ready is not None:
+                    on_ready(platform)
+            except Exception as exc:  # noqa: BLE001 - reported by /readyz
+                platform.startup_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("start-up of %s failed", service)
+            finally:
+                platform.startup_done.set()
+                conn.start_watcher()
+
+        thread = threading.Thread(target=_start, name=f"{service}-startup", daemon=True)
+        thread.start()
+        # serve as soon as start-up is done, or after the wait (then /readyz tells why we are not ready)
+        await asyncio.to_thread(platform.startup_done.wait, settings.ray_connect_timeout_s)
+        log.info("%s serving (ready: %s)", service, not platform.readiness())
+        try:
+            yield
+        finally:
+            # leave Ray connected: the process is about to exit (Ray's exit hook disconnects), and a test
+            # process reuses one embedded cluster across apps instead of paying ~5-15 s per start
+            conn.close(shutdown=False)
+            _platform = None
+
+    app = FastAPI(
+        title=f"Ray Services — {service}",
+        version=services.__version__,
+        description=description,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    install_request_id(app)
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(health_router(service))
+    app.include_router(jobs_router(lambda: get_platform().jobs))
+    for router in routers:
+        app.include_router(router)
+    if legacy_router is not None:
+        app.include_router(legacy_router)
+    return app

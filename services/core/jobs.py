@@ -1,0 +1,265 @@
+"""The async job model shared by the services.
+
+A request that would run long returns ``202`` with a job id. The work is submitted to the cluster through
+the Ray Jobs API (``JobSubmissionClient``) as ``python -m services.<service>.job <command> --params-file …
+--job-dir …`` — the same entrypoint as ``raysvc job …`` — so the driver lives on the cluster and survives a
+restart of the service. The entrypoint writes ``progress.json`` and finally ``result.json`` (or
+``error.json``, a problem body) under ``RAYSVC_RESULTS_DIR/<job_id>/``, a directory shared with the
+services (the PVC in Kubernetes, a local folder on the embedded default); a finished job's result is
+served from there even after the cluster forgot the job.
+
+``GET /v1/jobs/{job_id}`` reports status ``PENDING|RUNNING|SUCCEEDED|FAILED|STOPPED``, progress in
+[0, 1], and the result or a problem body; ``DELETE /v1/jobs/{job_id}`` stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from services.core.errors import ProblemError
+from services.core.ray_conn import RayConnection
+from services.core.settings import Settings
+
+log = logging.getLogger("services.jobs")
+
+SPEC_FILE, PROGRESS_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "progress.json", "result.json", "error.json"
+
+
+class JobStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+class JobAccepted(BaseModel):
+    """Answer of a request that started a job (HTTP 202)."""
+
+    job_id: str
+    status: JobStatus = JobStatus.PENDING
+    status_url: str = Field(description="poll this for status, progress and the result")
+    submitted_at: float
+
+
+class JobInfo(BaseModel):
+    """Status, progress and outcome of a job."""
+
+    job_id: str
+    service: str
+    command: str
+    status: JobStatus
+    progress: float = Field(ge=0.0, le=1.0)
+    message: str | None = None
+    submitted_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    result: Any | None = None
+    problem: dict[str, Any] | None = None
+
+
+class JobList(BaseModel):
+    data: list[JobInfo]
+    count: int
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (readers never see half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, default=str, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+class JobManager:
+    """Submit, query and stop jobs on the Ray Jobs API; results come from the shared results directory."""
+
+    def __init__(self, settings: Settings, connection: RayConnection, service: str) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.service = service
+        self._client: Any = None
+        self._client_address: str | None = None
+
+    @property
+    def results_dir(self) -> Path:
+        path = Path(self.settings.results_dir).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _jobs_client(self) -> Any:
+        from ray.job_submission import JobSubmissionClient
+
+        address = self.connection.jobs_address()
+        if not address:
+            raise ProblemError.unavailable("Ray Jobs API", "no jobs address known (set RAYSVC_JOBS_ADDRESS)")
+        if self._client is None or self._client_address != address:
+            try:
+                self._client = JobSubmissionClient(address)
+            except Exception as exc:  # noqa: BLE001
+                raise ProblemError.unavailable("Ray Jobs API", f"{address}: {exc}") from exc
+            self._client_address = address
+        return self._client
+
+    def _python(self) -> str:
+        # the embedded cluster runs on this machine with this interpreter; a real cluster runs the same
+        # image, where `python` is the image's interpreter
+        return sys.executable if self.settings.ray_mode == "embedded" else "python"
+
+    # -- submit ------------------------------------------------------------------------------------
+    def submit(self, command: str, params: dict[str, Any], *, service: str | None = None) -> JobAccepted:
+        """Submit ``python -m services.<service>.job <command>`` with ``params``; return the 202 body."""
+        service = service or self.service
+        job_id = f"raysvc-{service}-{command}-{uuid.uuid4().hex[:12]}"
+        job_dir = self.results_dir / job_id
+        job_dir.mkdir(parents=True)
+        submitted = time.time()
+        write_json(job_dir / SPEC_FILE, {"service": service, "command": command, "params": params, "submitted_at": submitted})
+        entrypoint = (
+            f"{self._python()} -m services.{service}.job {command} "
+            f"--params-file {job_dir / SPEC_FILE} --job-dir {job_dir}"
+        )
+        env = {
+            "RAYSVC_DATA_DIR": str(Path(self.settings.data_dir).expanduser().resolve()),
+            "RAYSVC_RESULTS_DIR": str(self.results_dir),
+            "RAYSVC_SENTIMENT_URL": self.settings.sentiment_url,
+            "RAYSVC_GARCH_URL": self.settings.garch_url,
+            "RAYSVC_LOG_JSON": "false",
+        }
+        if self.settings.models_dir:
+            env["RAYSVC_MODELS_DIR"] = str(self.settings.models_dir)
+        try:
+            self._jobs_client().submit_job(
+                entrypoint=entrypoint,
+                submission_id=job_id,
+                runtime_env={"env_vars": env},
+                metadata={"service": service, "command": command},
+            )
+        except ProblemError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            write_json(job_dir / ERROR_FILE, ProblemError.unavailable("Ray Jobs API", str(exc)).body())
+            raise ProblemError.unavailable("Ray Jobs API", f"submission failed: {exc}") from exc
+        log.info("submitted job %s: %s", job_id, entrypoint)
+        return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}", submitted_at=submitted)
+
+    # -- query -------------------------------------------------------------------------------------
+    def info(self, job_id: str) -> JobInfo:
+        """Status, progress, and result or problem of ``job_id``."""
+        job_dir = self.results_dir / job_id
+        spec = read_json(job_dir / SPEC_FILE) if "/" not in job_id and job_id not in (".", "..") else None
+        if spec is None:
+            raise ProblemError.not_found("job", job_id)
+        progress = read_json(job_dir / PROGRESS_FILE) or {}
+        result = read_json(job_dir / RESULT_FILE)
+        error = read_json(job_dir / ERROR_FILE)
+        ray_info: Any = None
+        try:
+            ray_info = self._jobs_client().get_job_info(job_id)
+        except Exception as exc:  # noqa: BLE001 - cluster unreachable or the job forgotten: use the files
+            log.debug("Ray Jobs API has no answer for %s: %s", job_id, exc)
+        info = JobInfo(
+            job_id=job_id,
+            service=spec["service"],
+            command=spec["command"],
+            status=JobStatus.PENDING,
+            progress=float(min(max(progress.get("progress", 0.0), 0.0), 1.0)),
+            message=progress.get("message"),
+            submitted_at=spec.get("submitted_at"),
+        )
+        if ray_info is not None:
+            info.status = JobStatus(str(getattr(ray_info.status, "value", ray_info.status)))
+            info.started_at = (ray_info.start_time or 0) / 1000 or None
+            info.ended_at = (ray_info.end_time or 0) / 1000 or None
+            if info.status == JobStatus.FAILED and error is None:
+                error = ProblemError(500, f"job failed: {ray_info.message}", title="Job Failed").body()
+        if result is not None:
+            info.status, info.progress, info.result = JobStatus.SUCCEEDED, 1.0, result
+        elif error is not None and info.status != JobStatus.STOPPED:
+            info.status, info.problem = JobStatus.FAILED, error
+        elif ray_info is None and (job_dir / "stopped").exists():
+            info.status = JobStatus.STOPPED
+        elif ray_info is None and time.time() - (info.submitted_at or 0) > 60:
+            info.status = JobStatus.FAILED
+            info.problem = ProblemError(
+                500, "the cluster no longer knows this job and it left no result (was the cluster restarted?)", title="Job Lost"
+            ).body()
+        elif info.status == JobStatus.SUCCEEDED:
+            info.status = JobStatus.FAILED
+            info.problem = ProblemError(500, "the job ended without writing a result", title="Job Failed").body()
+        return info
+
+    def stop(self, job_id: str) -> JobInfo:
+        """Stop ``job_id`` (no-op for a finished job)."""
+        current = self.info(job_id)
+        if current.status in (JobStatus.PENDING, JobStatus.RUNNING):
+            try:
+                self._jobs_client().stop_job(job_id)
+            except Exception as exc:  # noqa: BLE001
+                raise ProblemError.unavailable("Ray Jobs API", f"cannot stop {job_id}: {exc}") from exc
+            (self.results_dir / job_id / "stopped").touch()
+        return self.info(job_id)
+
+    def list(self, service: str | None = None, limit: int = 100) -> list[JobInfo]:
+        """The newest jobs (of ``service`` if given)."""
+        dirs = sorted(
+            (d for d in self.results_dir.iterdir() if (d / SPEC_FILE).exists()),
+            key=lambda d: d.stat().st_mtime,
+            reverse=True,
+        )
+        out: list[JobInfo] = []
+        for d in dirs:
+            if service and not d.name.startswith(f"raysvc-{service}-"):
+                continue
+            out.append(self.info(d.name))
+            if len(out) >= limit:
+                break
+        return out
+
+
+def jobs_router(get_manager: Any) -> APIRouter:
+    """``/v1/jobs`` routes over the manager returned by ``get_manager()``."""
+    router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+    @router.get("", response_model=JobList)
+    async def list_jobs(service: str | None = None, limit: int = 50) -> JobList:
+        """Jobs known to the shared results directory, newest first."""
+        data = await asyncio.to_thread(get_manager().list, service, limit)
+        return JobList(data=data, count=len(data))
+
+    @router.get("/{job_id}", response_model=JobInfo, responses={404: {"description": "unknown job"}})
+    async def get_job(job_id: str) -> JobInfo:
+        """Status, progress in [0, 1], and the result (or a problem body) of a job."""
+        return await asyncio.to_thread(get_manager().info, job_id)
+
+    @router.delete("/{job_id}", response_model=JobInfo)
+    async def stop_job(job_id: str) -> JobInfo:
+        """Stop a pending or running job."""
+        return await asyncio.to_thread(get_manager().stop, job_id)
+
+    return router
+
+
+def accepted(response: Response, request: Request, job: JobAccepted) -> JobAccepted:
+    """Set 202 + ``Location`` on ``response`` for a submitted job (use in service routes)."""
+    response.status_code = 202
+    response.headers["Location"] = job.status_url
+    return job

@@ -1,0 +1,260 @@
+"""The Ray connection: ``RAY_ADDRESS`` decides where work runs.
+
+* unset (or ``local``): an embedded local Ray inside this process, sized to the machine;
+* ``ray://host:10001``: a remote cluster through Ray Client (what the Kubernetes Deployments use);
+* ``auto`` or ``host:6379``: join a cluster whose raylet runs on this host, as a driver (job drivers).
+
+:class:`RayConnection` connects once at start-up, watches the connection from a background thread,
+reconnects when the cluster comes back, and reports its state for ``/readyz`` and ``/status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import ray
+
+from services.core.settings import Settings
+
+log = logging.getLogger("services.ray")
+
+
+@dataclass
+class RayState:
+    """What this process knows about its Ray connection."""
+
+    mode: str
+    address: str
+    connected: bool = False
+    error: str | None = None
+    nodes: int = 0
+    cpus: float = 0.0
+    dashboard_url: str | None = None
+    connected_since: float | None = None
+    connects: int = 0
+    checked_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _init_kwargs(settings: Settings, dashboard: bool = True) -> dict[str, Any]:
+    """``ray.init`` arguments for the configured mode."""
+    common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if settings.ray_mode == "embedded":
+        # An embedded cluster listens on loopback only and dies with this process; Ray's own default
+        # token auth would make the Jobs API of it demand a token nobody was told about.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        return {
+            **common,
+            "address": "local",
+            "num_cpus": settings.ray_num_cpus,
+            "include_dashboard": dashboard,  # the Ray Jobs API for async jobs lives in the dashboard
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": None,
+        }
+    if settings.ray_mode == "client":
+        return {"address": settings.ray_address, "logging_level": logging.WARNING}
+    return {**common, "address": settings.ray_address}
+
+
+_dashboard_url: str | None = None  # of the cluster this process connected to
+_cpus_cache: tuple[float, float] = (0.0, 0.0)  # (checked at, cpus)
+
+
+class _RayOwner:
+    """A process-lifetime thread that makes every ``ray.init``/``ray.shutdown`` call off the main thread.
+
+    Ray starts the embedded GCS and raylet with ``PR_SET_PDEATHSIG``, which Linux ties to the *thread*
+    that forked them: a ``ray.init`` in a short-lived thread (a start-up thread, a test client's portal)
+    kills the embedded cluster as soon as that thread ends. Calls from the main thread run directly.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Any, Future[Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _loop(self) -> None:
+        while True:
+            fn, fut = self._queue.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                fut.set_exception(exc)
+
+    def call(self, fn: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            return fn()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="ray-owner", daemon=True)
+                self._thread.start()
+        fut: Future[Any] = Future()
+        self._queue.put((fn, fut))
+        return fut.result()
+
+
+_owner = _RayOwner()
+
+
+def cluster_cpus(max_age_s: float = 5.0) -> float:
+    """CPUs of the connected cluster (1.0 if unknown), cached for ``max_age_s`` (sizing chunks per request
+    must not cost a GCS round trip each time)."""
+    global _cpus_cache
+    now = time.monotonic()
+    if now - _cpus_cache[0] < max_age_s:
+        return _cpus_cache[1]
+    try:
+        cpus = float(ray.cluster_resources().get("CPU", 1.0)) or 1.0
+    except Exception:  # noqa: BLE001 - never let a sizing question fail a request
+        return 1.0
+    _cpus_cache = (now, cpus)
+    return cpus
+
+
+class RayConnection:
+    """Connect once, watch, reconnect, report."""
+
+    def __init__(self, settings: Settings, *, dashboard: bool = True) -> None:
+        self.settings = settings
+        self.dashboard = dashboard
+        self.state = RayState(mode=settings.ray_mode, address=settings.ray_address or "local")
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.on_connect: list[Any] = []  # callbacks run after every (re)connect, e.g. re-put datasets
+
+    # -- connect ---------------------------------------------------------------------------------
+    def connect(self) -> bool:
+        """Connect (or verify the connection); return whether Ray is reachable now."""
+        global _dashboard_url
+        with self._lock:
+            if ray.is_initialized() and self._probe():
+                if self.state.dashboard_url is None:  # a connection made earlier in this process
+                    self.state.dashboard_url = _dashboard_url
+                if not self.state.connected_since:
+                    self.state.connected_since = time.time()
+                return True
+            if ray.is_initialized():
+                log.warning("Ray connection lost (%s); reconnecting", self.state.error)
+                try:
+                    _owner.call(ray.shutdown)
+                except Exception:  # noqa: BLE001
+                    pass
+            try:
+                kwargs = _init_kwargs(self.settings, self.dashboard)
+                ctx = _owner.call(lambda: ray.init(**kwargs))
+            except Exception as exc:  # noqa: BLE001 - reported through /readyz, retried by the watcher
+                self.state.connected = False
+                self.state.error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("cannot reach Ray at %s: %s", self.state.address, self.state.error)
+                return False
+            dash = getattr(ctx, "dashboard_url", None)
+            _dashboard_url = f"http://{dash}" if dash and not dash.startswith("http") else dash
+            self.state.dashboard_url = _dashboard_url
+            self.state.connects += 1
+            self.state.connected_since = time.time()
+            ok = self._probe()
+            if ok:
+                log.info(
+                    "connected to Ray (%s, %s): %d node(s), %.0f CPU(s)",
+                    self.state.mode,
+                    self.state.address,
+                    self.state.nodes,
+                    self.state.cpus,
+                )
+        if ok:
+            for callback in self.on_connect:
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001
+                    log.exception("on-connect callback failed")
+        return ok
+
+    def _probe(self) -> bool:
+        try:
+            nodes = [n for n in ray.nodes() if n.get("Alive")]
+            self.state.nodes = len(nodes)
+            self.state.cpus = float(sum(n.get("Resources", {}).get("CPU", 0.0) for n in nodes))
+            self.state.connected = True
+            self.state.error = None
+        except Exception as exc:  # noqa: BLE001
+            self.state.connected = False
+            self.state.error = f"{type(exc).__name__}: {exc}"[:500]
+        self.state.checked_at = time.time()
+        return self.state.connected
+
+    def connect_with_retry(self, timeout_s: float | None = None) -> bool:
+        """Block until connected or ``timeout_s`` passes, logging each retry."""
+        deadline = time.monotonic() + (timeout_s or self.settings.ray_connect_timeout_s)
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            if self.connect():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            log.info("waiting for Ray at %s (attempt %d)", self.state.address, attempt)
+            self._stop.wait(min(2.0 * attempt, self.settings.ray_reconnect_interval_s))
+        return False
+
+    # -- watch -----------------------------------------------------------------------------------
+    def start_watcher(self) -> None:
+        """Connect in the background and keep the connection alive (reconnects when it drops)."""
+        if self._watcher is not None:
+            return
+
+        def _watch() -> None:
+            while not self._stop.is_set():
+                self.connect()
+                self._stop.wait(self.settings.ray_reconnect_interval_s)
+
+        self._watcher = threading.Thread(target=_watch, name="ray-watcher", daemon=True)
+        self._watcher.start()
+
+    def close(self, shutdown: bool = True) -> None:
+        """Stop watching and disconnect (an embedded cluster shuts down with it)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        if shutdown:
+            with self._lock:
+                if ray.is_initialized():
+                    _owner.call(ray.shutdown)
+                self.state.connected = False
+
+    def jobs_address(self) -> str | None:
+        """The Ray Jobs API address: from settings, else the connected cluster's dashboard."""
+        return self.settings.jobs_address or self.state.dashboard_url
+
+
+async def resolve(refs: Any) -> Any:
+    """Await Ray object refs without blocking the event loop (never ``ray.get`` in ``async def``).
+
+    Works the same with a local driver and with Ray Client, whose refs are resolved in a worker thread.
+    """
+    if isinstance(refs, list):
+        if not refs:
+            return []
+        if _client_mode():
+            return await asyncio.to_thread(ray.get, refs)
+        return list(await asyncio.gather(*refs))
+    if _client_mode():
+        return await asyncio.to_thread(ray.get, refs)
+    return await refs
+
+
+def _client_mode() -> bool:
+    try:
+        return bool(ray.util.client.ray.is_connected())
+    except Exception:  # noqa: BLE001
+        return False
