@@ -99,6 +99,15 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _agent_port(default: int = 52365) -> int:
+    """Ray's dashboard agent port: its default, or a free one when another Ray on this host holds it."""
+    if _port_free("127.0.0.1", default):
+        return default
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
     import httpx
 
@@ -234,7 +243,7 @@ def up(
             ray_bin, "start", "--head", "--block", f"--port={gcs_port}",
             "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
             f"--ray-client-server-port={client_port}", f"--temp-dir={ray_tmp}", "--disable-usage-stats",
-            "--include-dashboard=true",
+            "--include-dashboard=true", f"--dashboard-agent-listen-port={_agent_port()}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
         console.print(f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})")
         head_log = open(logs_dir / "ray-head.log", "wb")  # noqa: SIM115 - lives as long as the head

@@ -112,6 +112,9 @@ class JobManager:
         if not address:
             raise ProblemError.unavailable("Ray Jobs API", "no jobs address known (set RAYSVC_JOBS_ADDRESS)")
         if self._client is None or self._client_address != address:
+            # Ray's SDK lets RAY_ADDRESS override the address it is given (and would open a second Ray
+            # Client connection for a ray:// one); RAY_API_SERVER_ADDRESS takes precedence over both.
+            os.environ["RAY_API_SERVER_ADDRESS"] = address
             try:
                 self._client = JobSubmissionClient(address)
             except Exception as exc:  # noqa: BLE001
@@ -146,18 +149,27 @@ class JobManager:
         }
         if self.settings.models_dir:
             env["RAYSVC_MODELS_DIR"] = str(self.settings.models_dir)
-        try:
-            self._jobs_client().submit_job(
-                entrypoint=entrypoint,
-                submission_id=job_id,
-                runtime_env={"env_vars": env},
-                metadata={"service": service, "command": command},
-            )
-        except ProblemError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            write_json(job_dir / ERROR_FILE, ProblemError.unavailable("Ray Jobs API", str(exc)).body())
-            raise ProblemError.unavailable("Ray Jobs API", f"submission failed: {exc}") from exc
+        deadline = time.monotonic() + self.settings.ray_connect_timeout_s
+        while True:
+            try:
+                self._jobs_client().submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=job_id,
+                    runtime_env={"env_vars": env},
+                    metadata={"service": service, "command": command},
+                )
+                break
+            except Exception as exc:  # noqa: BLE001
+                # a cluster that just started has no job agent yet ("please try again later")
+                transient = "try again" in str(exc).lower() or isinstance(exc, (ConnectionError, ProblemError))
+                if transient and time.monotonic() < deadline:
+                    log.info("Jobs API not ready for %s (%s); retrying", job_id, exc)
+                    self._client = None
+                    time.sleep(1.0)
+                    continue
+                problem = exc if isinstance(exc, ProblemError) else ProblemError.unavailable("Ray Jobs API", f"submission failed: {exc}")
+                write_json(job_dir / ERROR_FILE, problem.body())
+                raise problem from exc
         log.info("submitted job %s: %s", job_id, entrypoint)
         return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}", submitted_at=submitted)
 

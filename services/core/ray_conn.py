@@ -53,13 +53,17 @@ def _init_kwargs(settings: Settings, dashboard: bool = True) -> dict[str, Any]:
         # An embedded cluster listens on loopback only and dies with this process; Ray's own default
         # token auth would make the Jobs API of it demand a token nobody was told about.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        if dashboard:
+            _free_agent_port_if_default_taken()
         return {
             **common,
             "address": "local",
             "num_cpus": settings.ray_num_cpus,
             "include_dashboard": dashboard,  # the Ray Jobs API for async jobs lives in the dashboard
             "dashboard_host": "127.0.0.1",
-            "dashboard_port": None,
+            # Ray reports 8265 even when another Ray holds it (its dashboard then fails to bind, and jobs
+            # would go to the other cluster): take a free port in that case
+            "dashboard_port": _free_port_if_taken(8265) if dashboard else None,
         }
     if settings.ray_mode == "client":
         return {"address": settings.ray_address, "logging_level": logging.WARNING}
@@ -104,6 +108,45 @@ class _RayOwner:
 
 
 _owner = _RayOwner()
+
+
+def _free_port_if_taken(port: int) -> int:
+    """``port`` if it is free on loopback, else a free one."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            pass
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_agent_port_if_default_taken() -> None:
+    """Give an embedded Ray's dashboard agent a free port when Ray's fixed default (52365) is taken.
+
+    ``ray.init`` has no argument for that port, and a second Ray on the same machine (another service,
+    a test cluster) otherwise leaves this one without a job agent ("No available agent to submit job").
+    The default lives in ``RayParams.__init__``'s signature, so that default is what is changed.
+    """
+    import inspect
+
+    from ray._private import parameter, ray_constants
+
+    default = ray_constants.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT
+    port = _free_port_if_taken(default)
+    if port == default:
+        return
+    init = parameter.RayParams.__init__
+    names = [p.name for p in inspect.signature(init).parameters.values() if p.default is not inspect.Parameter.empty]
+    if init.__defaults__ and "dashboard_agent_listen_port" in names:
+        defaults = list(init.__defaults__)
+        defaults[names.index("dashboard_agent_listen_port")] = port
+        init.__defaults__ = tuple(defaults)
+        log.info("default dashboard agent port taken; the embedded Ray's agent uses %d", port)
 
 
 def cluster_cpus(max_age_s: float = 5.0) -> float:

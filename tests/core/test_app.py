@@ -1,0 +1,154 @@
+"""The app factory: health, problem+json errors, body limit, request ids, the job API — on a real embedded Ray."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from services.core.app import create_app, get_platform
+from services.core.errors import DomainError
+from services.core.shapes import BarsIn, PanelIn, SeriesIn
+
+router = APIRouter(prefix="/v1/demo", tags=["demo"])
+
+
+class EchoIn(BaseModel):
+    series: SeriesIn | None = None
+    panel: PanelIn | None = None
+    bars: BarsIn | None = None
+
+
+@router.post("/echo")
+async def echo(body: EchoIn) -> dict[str, int]:
+    """Row counts of what was sent."""
+    return {k: len(v.dates if hasattr(v, "dates") else v.datetime) for k, v in body if v is not None}
+
+
+@router.get("/domain")
+async def domain() -> None:
+    raise DomainError("window must be shorter than the series", field="window")
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("unexpected")
+
+
+@pytest.fixture(scope="module")
+def client(ray_local, data_dir) -> Iterator[TestClient]:
+    app = create_app("demo", routers=[router], datasets=["daily"])
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_health_ready_status(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "service": "demo"}
+    assert client.get("/readyz").status_code == 200
+    status = client.get("/status").json()
+    assert status["ray"]["connected"] and status["ray"]["mode"] == "embedded"
+    assert status["ray"]["cpus"] >= 1 and status["ray"]["nodes"] == 1
+    assert status["datasets"][0]["name"] == "daily" and status["datasets"][0]["rows"] == 3289
+
+
+def test_validation_errors_are_problem_json_naming_fields(client: TestClient) -> None:
+    r = client.post("/v1/demo/echo", json={"series": {"dates": ["2024-01-01", "2024-01-03", "2024-01-02"], "prices": [1, 2]}})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert {"type", "title", "status", "detail", "errors"} <= body.keys() and body["status"] == 422
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert "body.series.dates" in fields and "not increasing at rows [2]" in fields["body.series.dates"]
+
+
+def test_nan_and_null_name_the_index(client: TestClient) -> None:
+    r = client.post("/v1/demo/echo", content=b'{"series": {"dates": ["2024-01-01","2024-01-02","2024-01-03"], "returns": [0.1, NaN, null]}}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert "body.series.returns[1]" in fields and "body.series.returns[2]" in fields
+
+
+def test_malformed_json_is_422_not_500(client: TestClient) -> None:
+    r = client.post("/v1/demo/echo", content=b'{"series": ', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "json_invalid"
+
+
+def test_bars_and_panel_validation(client: TestClient) -> None:
+    bars = {"datetime": ["2024-01-02T09:30", "2024-01-02T09:35"], "open": [10, 10], "high": [10.5, 9.0], "low": [9.5, 9.5], "close": [10, 9.2], "volume": [1, 1]}
+    r = client.post("/v1/demo/echo", json={"bars": bars})
+    assert r.status_code == 422 and "high < low at rows [1]" in r.json()["detail"] + str(r.json()["errors"])
+    panel = {"dates": ["2024-01-01", "2024-01-02"], "columns": ["A", "B"], "values": [[0.1, 0.2], [0.3]]}
+    r = client.post("/v1/demo/echo", json={"panel": panel})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.panel.values"
+    ok = client.post("/v1/demo/echo", json={"panel": {**panel, "values": [[0.1, 0.2], [0.3, 0.4]]}})
+    assert ok.status_code == 200 and ok.json() == {"panel": 2}
+
+
+def test_domain_error_unexpected_error_and_404(client: TestClient) -> None:
+    r = client.get("/v1/demo/domain")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.window"
+    r = client.get("/v1/demo/boom")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+    assert "RuntimeError" in r.json()["detail"]
+    r = client.get("/no/such/route")
+    assert r.status_code == 404 and r.json()["status"] == 404
+
+
+def test_body_limit_and_request_id(client: TestClient) -> None:
+    limit = get_platform().settings.max_body_bytes
+    r = client.post("/v1/demo/echo", content=b" " * (limit + 1), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "batch job" in r.json()["detail"]
+    r = client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+    assert len(client.get("/healthz").headers["x-request-id"]) == 16
+
+
+def test_openapi_has_operation_ids(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["paths"]["/v1/demo/echo"]["post"]["operationId"] == "demo-echo"
+    assert "/v1/jobs/{job_id}" in spec["paths"] and "/readyz" in spec["paths"]
+
+
+def _wait(client: TestClient, url: str, done: set[str], timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.get(url).json()
+        if info["status"] in done:
+            return info
+        time.sleep(0.5)
+    raise AssertionError(f"job did not reach {done}: {info}")
+
+
+@pytest.mark.slow
+def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient) -> None:
+    platform = get_platform()
+    job = platform.jobs.submit("cluster-info", {"items": 40}, service="core")
+    info = _wait(client, job.status_url, {"SUCCEEDED", "FAILED"})
+    assert info["status"] == "SUCCEEDED", info
+    assert info["progress"] == 1.0
+    assert info["result"]["sum_of_squares"] == sum(i * i for i in range(40))
+    # a restarted service (a new manager over the same results directory) still serves the result
+    from services.core.jobs import JobManager
+
+    again = JobManager(platform.settings, platform.ray, "demo").info(job.job_id)
+    assert again.status.value == "SUCCEEDED" and again.result == info["result"]
+    listed = client.get("/v1/jobs").json()
+    assert any(j["job_id"] == job.job_id for j in listed["data"])
+
+
+@pytest.mark.slow
+def test_failed_job_reports_a_problem(client: TestClient) -> None:
+    job = get_platform().jobs.submit("cluster-info", {"items": "not-a-number"}, service="core")
+    info = _wait(client, job.status_url, {"SUCCEEDED", "FAILED"})
+    assert info["status"] == "FAILED" and info["problem"]["status"] == 500
+    assert "ValueError" in info["problem"]["detail"]
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    assert client.get("/v1/jobs/raysvc-none-x-1").status_code == 404
+    assert client.delete("/v1/jobs/..").status_code in (404, 405)

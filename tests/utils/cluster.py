@@ -1,0 +1,92 @@
+"""A real multi-node Ray cluster on this machine (``ray start --head`` + ``ray start --address``), on free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port(avoid: range = range(10002, 20000)) -> int:
+    """A free TCP port on loopback outside ``avoid`` (Ray's worker port range by default)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            return port
+
+
+@dataclass
+class LocalCluster:
+    gcs_port: int = field(default_factory=free_port)
+    client_port: int = field(default_factory=free_port)
+    dashboard_port: int = field(default_factory=free_port)
+    temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="rc", dir="/tmp"))
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = dict(os.environ)
+        self.env.pop("RAY_ADDRESS", None)
+        self.env["RAY_AUTH_MODE"] = "disabled"
+        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self.ray = shutil.which("ray", path=self.env["PATH"]) or "ray"
+
+    @property
+    def driver_address(self) -> str:
+        return f"127.0.0.1:{self.gcs_port}"
+
+    @property
+    def client_address(self) -> str:
+        return f"ray://127.0.0.1:{self.client_port}"
+
+    @property
+    def jobs_address(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def _agent_ports(self) -> list[str]:
+        return [
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-grpc-port={free_port()}",
+            f"--metrics-export-port={free_port()}",
+            f"--runtime-env-agent-port={free_port()}",
+        ]
+
+    def start(self, workers: int = 1, cpus_per_node: int = 1) -> LocalCluster:
+        head = [
+            self.ray, "start", "--head", f"--port={self.gcs_port}", f"--num-cpus={cpus_per_node}",
+            f"--ray-client-server-port={self.client_port}", "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={self.dashboard_port}", f"--temp-dir={self.temp_dir}", "--disable-usage-stats",
+            "--include-dashboard=true", *self._agent_ports(),
+        ]
+        subprocess.run(head, env=self.env, check=True, capture_output=True, timeout=180)
+        for _ in range(workers):
+            node = [
+                self.ray, "start", f"--address={self.driver_address}", f"--num-cpus={cpus_per_node}",
+                "--disable-usage-stats", *self._agent_ports(),
+            ]
+            subprocess.run(node, env=self.env, check=True, capture_output=True, timeout=180)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.jobs_address}/api/version", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("the local cluster's dashboard did not come up")
+
+    def stop(self) -> None:
+        """Kill every process of this cluster (its temp dir is on their command lines), never `ray stop`."""
+        from services.cli import _kill_tree
+
+        _kill_tree([], self.temp_dir, grace_s=5)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
