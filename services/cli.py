@@ -73,10 +73,11 @@ def data_generate(
 @app.command(context_settings=PASSTHROUGH)
 def job(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="sentiment | garch | portfolio | intraday")],
+    name: Annotated[str, typer.Argument(help="sentiment | garch | portfolio | intraday | core")],
 ) -> None:
     """Run a service's batch entrypoint (same as `python -m services.NAME.job ...`; `--help` after NAME)."""
-    _check_service(name)
+    if name != "core":
+        _check_service(name)
     module = importlib.import_module(f"services.{name}.job")
     raise typer.Exit(module.main(list(ctx.args)))
 

@@ -1,0 +1,36 @@
+# Two commands for a fresh machine (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast containers bench data clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the package with its dev and bench extras
+
+run: install  ## start a local Ray head and the four services (Ctrl-C stops everything)
+	$(VENV)/bin/raysvc up
+
+test: install  ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install  ## the suite without the slow tests
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+containers: install  ## build the image and run the container topology test (needs root for the Docker engine)
+	bash scripts/container_test.sh
+
+bench: install  ## side-by-side benchmarks into bench-results/
+	$(VENV)/bin/raysvc bench --out bench-results
+
+data: install  ## generate the project's datasets into data/
+	$(VENV)/bin/raysvc data generate
+
+clean:
+	rm -rf $(VENV) .raysvc .pytest_cache bench-results

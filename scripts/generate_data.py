@@ -1,0 +1,6 @@
+"""Generate the project's datasets (same as `raysvc data generate`): python scripts/generate_data.py [--out DIR] [--force]."""
+
+from services.cli import app
+
+if __name__ == "__main__":
+    app(["data", "generate", *__import__("sys").argv[1:]])
