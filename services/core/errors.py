@@ -18,8 +18,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.core.exceptions import DomainError
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ray-services.dev/problems/"
+__all__ = ["DomainError", "FieldError", "Problem", "ProblemError", "install_error_handlers", "problem_response"]
 log = logging.getLogger("services.errors")
 
 
@@ -41,18 +44,6 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[FieldError] | None = None
     request_id: str | None = None
-
-
-class DomainError(ValueError):
-    """Bad input found by an engine (no HTTP in engines): the app maps it to 422.
-
-    ``field`` names the offending input (e.g. ``"prices"``, ``"bars.high"``) and ``rows`` optional indices.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None, rows: list[int] | None = None):
-        super().__init__(message)
-        self.field = field
-        self.rows = rows
 
 
 class ProblemError(Exception):

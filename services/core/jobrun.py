@@ -111,7 +111,7 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
             c.add_arguments(p)
     args = parser.parse_args(argv)
     settings = get_settings()
-    setup_logging(f"{service}-job", settings.log_level, settings.log_json)
+    setup_logging(f"{service}-job", settings.log_level, settings.log_json and not sys.stderr.isatty())
     cmd = by_name[args.command]
     if args.params_file is not None:
         spec = json.loads(args.params_file.read_text())

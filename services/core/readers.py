@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.core.errors import DomainError
+from services.core.exceptions import DomainError
 
 SENTIMENT_COLUMNS = [
     "date",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from services.core.errors import DomainError
+from services.core.exceptions import DomainError
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Stamp = datetime

@@ -1,0 +1,1 @@
+"""Portfolio service: skfolio optimisation, risk metrics, efficient frontiers and walk-forward backtests."""

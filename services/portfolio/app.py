@@ -1,0 +1,44 @@
+"""The portfolio service (port 8007): ``raysvc serve portfolio`` serves ``services.portfolio.app:app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.core.app import Platform, create_app
+from services.core.settings import get_settings
+from services.portfolio import service as svc
+from services.portfolio import tasks
+from services.portfolio.routes import legacy_router, router
+
+DATASETS = list(svc.DATASETS)
+
+
+def _on_ready(platform: Platform) -> None:
+    """Compute each price dataset's returns once, put them into the object store, warm the workers."""
+    for ds in DATASETS:
+        svc.returns_ref(platform.catalog, ds)
+    tasks.warm_up()
+
+    def status() -> dict[str, Any]:
+        return {
+            "objectives": "min_variance, max_sharpe, max_return, min_cvar, risk_parity, hrp, herc, inverse_volatility, equal_weight (skfolio)",
+            "covariance": "sample, ledoit_wolf, oas, ewma, denoised",
+            "interactive_limits": {"frontier_points": svc.INLINE_MAX_POINTS, "rebalance_dates": svc.INLINE_MAX_REBALANCES},
+            "sentiment_rankings": get_settings().sentiment_url.rstrip("/") + svc.RANKINGS_PATH,
+        }
+
+    platform.state["status"] = status
+
+
+app = create_app(
+    "portfolio",
+    routers=[router],
+    legacy_router=legacy_router,
+    datasets=DATASETS,
+    description=(
+        "Portfolio optimisation with skfolio (mean-variance, CVaR, risk parity, HRP, HERC…), exact risk and "
+        "performance measures, efficient frontiers and walk-forward backtests (optimised, equal-weight and the "
+        "sentiment top-N strategy) whose expensive parts run as Ray tasks. See docs/portfolio.md."
+    ),
+    on_ready=_on_ready,
+)

@@ -1,0 +1,184 @@
+"""HTTP routes of the portfolio service: ``router`` (``/v1/portfolio/...``) and ``legacy_router`` (seed paths)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Query
+
+from services.core.app import get_platform, require_ray
+from services.core.errors import DomainError, ProblemError
+from services.portfolio import schemas as S
+from services.portfolio import service as svc
+from services.portfolio.engine import (
+    OptimizationSpec,
+    Strategy,
+    frontier_points,
+    frontier_targets,
+    optimize,
+)
+
+log = logging.getLogger("services.portfolio")
+router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
+legacy_router = APIRouter(tags=["seed-compatible"])
+INVALID = {422: {"description": "invalid input or infeasible constraints; the problem body names the field"}}
+NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
+SENTIMENT_DOWN = {503: {"description": "the sentiment service (or Ray) is unreachable; the problem names it"}}
+
+
+@router.post("/optimize", response_model=S.OptimizeResponse, responses={**INVALID, **NOT_FOUND})
+async def optimize_portfolio(req: S.OptimizeRequest) -> S.OptimizeResponse:
+    """Optimise a portfolio with skfolio: min_variance, max_sharpe, max_return (at ``target_volatility``),
+    min_cvar, risk_parity, hrp, herc, inverse_volatility or equal_weight, with the chosen covariance
+    estimator and constraints. Infeasible constraints give 422 naming the constraint."""
+    return await asyncio.to_thread(svc.optimize_blocking, get_platform().catalog, req)
+
+
+@router.post(
+    "/frontier",
+    response_model=S.FrontierResponse,
+    responses={**INVALID, **NOT_FOUND, 413: {"description": "too many points: use the batch job"}},
+)
+async def frontier(req: S.FrontierRequest) -> S.FrontierResponse:
+    """Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe, weights);
+    blocks of points run as parallel Ray tasks when there are at least 40."""
+    p = require_ray()
+    return await svc.frontier_async(p.catalog, req)
+
+
+@router.post("/metrics", response_model=S.MetricsResponse, responses={**INVALID, **NOT_FOUND})
+async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
+    """Risk and performance measures of a return series or of fixed weights on a dataset: annualised
+    return and volatility, Sharpe, Sortino, maximum drawdown and its dates, Calmar, VaR and CVaR at 95 %
+    and 99 % (historical, Gaussian, Cornish–Fisher), skew, excess kurtosis, and against a benchmark:
+    beta, alpha, tracking error, information ratio. Definitions: docs/portfolio.md."""
+    return await asyncio.to_thread(svc.metrics_blocking, get_platform().catalog, req)
+
+
+@router.post(
+    "/backtest",
+    response_model=S.BacktestResponse,
+    responses={**INVALID, **NOT_FOUND, **SENTIMENT_DOWN, 413: {"description": "too many rebalance dates: use the batch job"}},
+)
+async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
+    """Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
+    month or quarter) the strategy sees only data up to that date; each block of dates is a Ray task.
+    ``sentiment_top_n`` reads the sentiment service's monthly rankings over HTTP (503 naming it when it
+    is down). The response says which dataset priced the backtest."""
+    p = require_ray()
+    return await svc.backtest_async(p.catalog, req)
+
+
+# --- seed-compatible paths ------------------------------------------------------------------------
+@legacy_router.get("/select-top-stocks", responses=SENTIMENT_DOWN)
+async def select_top_stocks(limit: int = Query(5, ge=1, le=100)) -> dict[str, Any]:
+    """The top ``limit`` symbols of the latest monthly engagement ranking (from the sentiment service)."""
+    rankings, source = await svc.fetch_rankings(20, 10)
+    if rankings.empty:
+        raise ProblemError.unavailable("sentiment service", f"{source} returned no ranking")
+    latest = rankings[rankings["date"] == rankings["date"].max()].sort_values("rank").head(limit)
+    month = str(latest["date"].iloc[0].strftime("%Y-%m"))
+    return {
+        "message": f"Top {len(latest)} stocks of {month} by engagement ratio",
+        "top_stocks": [{"ticker": s, "rank": int(r), "month": month} for s, r in zip(latest["symbol"], latest["rank"])],
+        "total_analyzed": int((rankings["date"] == rankings["date"].max()).sum()),
+        "selection_criteria": "engagement_ratio (comments / likes), likes > 20 and comments > 10",
+        "source": source,
+    }
+
+
+@legacy_router.get("/portfolio-performance", responses=SENTIMENT_DOWN)
+async def portfolio_performance() -> dict[str, Any]:
+    """Performance of the sentiment strategy (top 5 by engagement, equal weight, monthly, generated
+    prices) against the equal-weighted universe, from a walk-forward backtest."""
+    p = require_ray()
+    req = S.BacktestRequest(strategy=Strategy.SENTIMENT_TOP_N, top_n=5, dataset="prices", benchmark="equal_weight", lookback=20)
+    res = await svc.backtest_async(p.catalog, req)
+    m = res.metrics
+    wins = np.diff(np.asarray(res.equity.values)) > 0
+    return {
+        "message": "Walk-forward performance of the sentiment top-5 strategy",
+        "performance": {
+            "portfolio_return": m.annualised_return,
+            "volatility": m.annualised_volatility,
+            "sharpe_ratio": m.sharpe,
+            "max_drawdown": -m.max_drawdown.value,
+            "win_rate": float(wins.mean()) if wins.size else None,
+            "current_stocks": res.rebalances[-1].picks if res.rebalances else [],
+        },
+        "benchmark_comparison": {
+            "benchmark": "equal-weighted universe of the dataset",
+            "excess_annual_return": None if m.benchmark is None else m.benchmark.alpha,
+            "information_ratio": None if m.benchmark is None else m.benchmark.information_ratio,
+        },
+        "dataset": res.dataset,
+        "period": {"start": m.start, "end": m.end},
+        "backtest": "POST /v1/portfolio/backtest with strategy=sentiment_top_n for the full result",
+    }
+
+
+@legacy_router.post("/calculate-portfolio-metrics", responses={**INVALID, **NOT_FOUND})
+async def calculate_portfolio_metrics(req: S.LegacyMetricsRequest) -> dict[str, Any]:
+    """Measures of fixed weights on the tickers over the last three years (lists of unequal length → 422)."""
+    body = S.MetricsRequest(weights=dict(zip(req.tickers, req.weights)), dataset=req.dataset, risk_free_rate=req.risk_free_rate)
+    catalog = get_platform().catalog
+
+    def run() -> S.MetricsResponse:
+        ds = svc.pick_dataset(catalog, req.tickers, req.dataset, field="tickers")
+        idx = svc.dataset_returns(catalog, ds)[req.tickers].dropna().index
+        body.start = idx[max(0, len(idx) - svc.DEFAULT_WINDOW)].date()
+        return svc.metrics_blocking(catalog, body)
+
+    m = await asyncio.to_thread(run)
+    var95 = next(t.value for t in m.var_cvar if (t.measure, t.method, t.confidence) == ("var", "historical", 0.95))
+    return {
+        "portfolio_return": m.annualised_return,
+        "portfolio_risk": m.annualised_volatility,
+        "sharpe_ratio": m.sharpe,
+        "max_drawdown": m.max_drawdown.value,
+        "value_at_risk": var95,
+        "assets_count": len(req.tickers),
+        "dataset": m.source,
+        "period": {"start": m.start, "end": m.end},
+        "metrics": m.model_dump(mode="json"),
+    }
+
+
+@legacy_router.post("/optimize-portfolio", responses={**INVALID, **NOT_FOUND})
+async def optimize_portfolio_legacy(req: S.LegacyOptimizeRequest) -> dict[str, Any]:
+    """The minimum-variance portfolio earning at least ``target_return`` a year (or, without a target,
+    the maximum-Sharpe portfolio), long-only, on the last three years of daily returns."""
+    catalog = get_platform().catalog
+
+    def run() -> dict[str, Any]:
+        uni = S.OptimizeRequest(symbols=req.assets, dataset=req.dataset)
+        full, view, dataset = svc.universe(catalog, uni)
+        window = view.cut(full)
+        if req.target_return is None:
+            r = optimize(window, OptimizationSpec(objective="max_sharpe"))
+            weights, ret, vol, method = r.weights, r.expected_return, r.volatility, "max_sharpe (skfolio MeanRisk)"
+        else:
+            spec = OptimizationSpec()
+            low, high = frontier_targets(window, spec, 2)
+            if req.target_return > high:
+                raise DomainError(
+                    f"target_return {req.target_return} is above the highest reachable expected return {high:.4f}",
+                    field="target_return",
+                )
+            pt = frontier_points(window, spec, [max(req.target_return, low)])[0]
+            weights, ret, vol, method = pt.weights, pt.expected_return, pt.volatility, "min_variance at the target return"
+        return {
+            "assets": req.assets,
+            "optimized_weights": weights,
+            "expected_return": ret,
+            "expected_risk": vol,
+            "target_return": req.target_return,
+            "optimization_method": method,
+            "dataset": dataset,
+            "period": {"start": str(window.index[0].date()), "end": str(window.index[-1].date())},
+        }
+
+    return await asyncio.to_thread(run)

@@ -1,0 +1,301 @@
+"""Request handling shared by the HTTP routes and the batch job: request models → engine/tasks → responses.
+
+Each price dataset's returns are computed once per process, kept here and put into the object store once
+(through the catalog). Blocking functions (``*_blocking``) serve the job and ``asyncio.to_thread``; the
+``async`` ones await Ray and the sentiment service in routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.core.catalog import SPECS, Catalog
+from services.core.clients import get_json
+from services.core.errors import DomainError, ProblemError
+from services.core.settings import get_settings
+from services.portfolio import schemas as S
+from services.portfolio import tasks
+from services.portfolio.engine import (
+    BacktestSpec,
+    OptimizationSpec,
+    Strategy,
+    backtest_dates,
+    optimize,
+    performance_metrics,
+)
+
+log = logging.getLogger("services.portfolio")
+
+DATASETS = ("sp500", "prices")
+DEFAULT_WINDOW = 756
+"""Rows of the default estimation window (3 years of trading days) when ``start`` is not given."""
+INLINE_MAX_POINTS = 1000
+"""Frontier points per request; more → 413 and the batch job."""
+INLINE_MAX_REBALANCES = 1000
+"""Rebalance dates per backtest request; more → 413 and the batch job."""
+RANKINGS_PATH = "/v1/sentiment/rankings"
+
+_lock = threading.Lock()
+_returns: dict[str, pd.DataFrame] = {}
+
+
+# --- data -----------------------------------------------------------------------------------------
+def dataset_returns(catalog: Catalog, dataset: str) -> pd.DataFrame:
+    """Simple daily returns of every symbol of ``dataset`` (computed once per process; NaN where a
+    symbol has no price)."""
+    with _lock:
+        if dataset not in _returns:
+            prices = catalog.close_prices(dataset)
+            _returns[dataset] = prices.pct_change(fill_method=None).iloc[1:]
+        return _returns[dataset]
+
+
+def returns_ref(catalog: Catalog, dataset: str) -> Any:
+    """Object-store ref of :func:`dataset_returns` (put once per Ray connection)."""
+    return catalog.put(f"portfolio:returns:{dataset}", lambda: dataset_returns(catalog, dataset))
+
+
+def pick_dataset(catalog: Catalog, symbols: Sequence[str], requested: str | None, field: str = "symbols") -> str:
+    """The dataset holding every symbol: ``requested``, else sp500 (real) when it can, else prices."""
+    candidates = [requested] if requested else list(DATASETS)
+    for ds in candidates:
+        have = set(catalog.symbols(ds))
+        missing = [s for s in symbols if s not in have]
+        if not missing:
+            return ds
+    if requested:
+        raise ProblemError.not_found("symbol", ", ".join(missing), dataset=requested, field=field)
+    unknown = [s for s in symbols if all(s not in set(catalog.symbols(d)) for d in DATASETS)]
+    if unknown:
+        raise ProblemError.not_found("symbol", ", ".join(unknown), datasets=list(DATASETS), field=field)
+    raise DomainError(f"no single dataset holds all of {list(symbols)}; choose `dataset`", field="dataset")
+
+
+def _stamp(d: Any) -> pd.Timestamp | None:
+    return None if d is None else pd.Timestamp(d)
+
+
+def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, tasks.View, str]:
+    """(full returns, the request's view of them, dataset name or ``inline``) of a request."""
+    if req.returns is not None:
+        frame = req.returns.to_frame()
+        frame.index.name = None
+        view = tasks.View(start=_stamp(req.start), end=_stamp(req.end), complete=True)
+        return frame, view, "inline"
+    dataset = pick_dataset(catalog, req.symbols or [], req.dataset)
+    full = dataset_returns(catalog, dataset)
+    cols = full[req.symbols].loc[: _stamp(req.end)].dropna(how="any")
+    if cols.empty:
+        raise DomainError(f"no common return history of {req.symbols} up to {req.end}", field="end")
+    start = _stamp(req.start) or cols.index[max(0, len(cols) - DEFAULT_WINDOW)]
+    view = tasks.View(symbols=tuple(req.symbols or ()), start=start, end=_stamp(req.end), complete=True)
+    return full, view, dataset
+
+
+def _ref_for(catalog: Catalog, dataset: str) -> Any:
+    """The dataset's object-store ref; None for inline data (the task layer puts it once)."""
+    return returns_ref(catalog, dataset) if dataset in DATASETS else None
+
+
+# --- optimize -------------------------------------------------------------------------------------
+def optimize_blocking(catalog: Catalog, req: S.OptimizeRequest) -> S.OptimizeResponse:
+    """``POST /v1/portfolio/optimize`` (one skfolio fit: runs in the service process)."""
+    full, view, dataset = universe(catalog, req)
+    spec = req.to_spec(req.periods_per_year)
+    result = optimize(view.cut(full), spec)
+    return S.OptimizeResponse.of(result, dataset, req.periods_per_year, req.risk_free_rate)
+
+
+# --- frontier -------------------------------------------------------------------------------------
+def _frontier_inputs(
+    catalog: Catalog, req: S.FrontierRequest, limit: int | None = INLINE_MAX_POINTS
+) -> tuple[pd.DataFrame, tasks.View, str, OptimizationSpec]:
+    if limit is not None and req.n_points > limit:
+        raise ProblemError.too_large(
+            f"{req.n_points} frontier points exceed {limit} per request",
+            batch_command="raysvc job portfolio frontier --help",
+        )
+    full, view, dataset = universe(catalog, req)
+    return full, view, dataset, req.to_spec(req.periods_per_year)
+
+
+async def frontier_async(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
+    """``POST /v1/portfolio/frontier``: blocks of points as Ray tasks when there are enough of them."""
+    full, view, dataset, spec = await asyncio.to_thread(_frontier_inputs, catalog, req)
+    ref = await asyncio.to_thread(_ref_for, catalog, dataset)
+    frontier, on_ray = await tasks.frontier_async(
+        full, spec, req.n_points, view=view, ref=ref, chunks_per_cpu=get_settings().chunks_per_cpu
+    )
+    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, on_ray)
+
+
+def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
+    """The same as :func:`frontier_async`, blocking and without the interactive limit (the batch job)."""
+    full, view, dataset, spec = _frontier_inputs(catalog, req, limit=None)
+    frontier = tasks.frontier(
+        full, spec, req.n_points, view=view, ref=_ref_for(catalog, dataset), chunks_per_cpu=get_settings().chunks_per_cpu
+    )
+    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, req.n_points >= tasks.RAY_MIN_POINTS)
+
+
+# --- metrics --------------------------------------------------------------------------------------
+def _periods_from_dates(index: pd.DatetimeIndex) -> int:
+    return 365 if (index.dayofweek >= 5).any() else 252
+
+
+def _series(x: S.SeriesIn, name: str) -> pd.Series:
+    s = x.to_series(name)
+    s.index.name = None
+    if x.kind == "prices":
+        s = s.pct_change().iloc[1:]
+    return s
+
+
+def metrics_blocking(catalog: Catalog, req: S.MetricsRequest) -> S.MetricsResponse:
+    """``POST /v1/portfolio/metrics``."""
+    start, end = _stamp(req.start), _stamp(req.end)
+    dataset: str | None = None
+    if req.weights is not None:
+        symbols = list(req.weights)
+        dataset = pick_dataset(catalog, symbols, req.dataset, field="weights")
+        panel = dataset_returns(catalog, dataset)[symbols].loc[start:end].dropna(how="any")
+        returns = pd.Series(panel.to_numpy() @ np.array([req.weights[s] for s in symbols]), index=panel.index, name="portfolio")
+        source = dataset
+    elif isinstance(req.returns, list):
+        returns = pd.Series(req.returns, name="returns")
+        source = "inline"
+    else:
+        returns = _series(req.returns, "returns").loc[start:end]
+        source = "inline"
+    if len(returns) < 2:
+        raise DomainError(f"{len(returns)} return observations in the window; at least 2 needed", field="returns")
+    dated = isinstance(returns.index, pd.DatetimeIndex)
+    ppy = req.periods_per_year or (_periods_from_dates(returns.index) if dated and req.weights is None else 252)
+    bench, name = None, None
+    if req.benchmark is not None:
+        if isinstance(req.benchmark, str):
+            name = req.benchmark
+            ds = dataset or pick_dataset(catalog, [name], req.dataset, field="benchmark")
+            if not dated:
+                raise DomainError("a benchmark symbol needs dated returns", field="benchmark")
+            frame = dataset_returns(catalog, ds)
+            if name not in frame.columns:
+                raise ProblemError.not_found("symbol", name, dataset=ds, field="benchmark")
+            bench = frame[name]
+        elif isinstance(req.benchmark, list):
+            name = "inline"
+            if len(req.benchmark) != len(returns):
+                raise DomainError(f"benchmark has {len(req.benchmark)} values, returns {len(returns)}", field="benchmark")
+            bench = pd.Series(req.benchmark, index=returns.index)
+        else:
+            name = "inline"
+            bench = _series(req.benchmark, "benchmark")
+        if dated:
+            both = pd.concat([returns, bench.rename("b")], axis=1, join="inner").dropna()
+            if len(both) < 2:
+                raise DomainError("returns and benchmark share fewer than 2 dates", field="benchmark")
+            returns, bench = both.iloc[:, 0], both["b"]
+    m = performance_metrics(returns, None if bench is None else bench.to_numpy(), risk_free_rate=req.risk_free_rate, periods_per_year=ppy)
+    out = S.MetricsOut.of(m, name, returns.index[0] if dated else None, returns.index[-1] if dated else None)
+    return S.MetricsResponse(**out.model_dump(), source=source)
+
+
+# --- backtest -------------------------------------------------------------------------------------
+def rankings_frame(body: Any) -> pd.DataFrame:
+    """The sentiment service's rankings as ``date, symbol, rank``, each month's ranking dated at the
+    month's last calendar day (when its data is complete).
+
+    Accepts a list of rows or an object holding one under ``data`` / ``rankings`` / ``items`` /
+    ``results``; rows carry ``month`` (``YYYY-MM``) or ``date``, ``symbol`` (or ``ticker``) and ``rank``.
+    """
+    rows = body
+    if isinstance(body, dict):
+        rows = next((body[k] for k in ("data", "rankings", "items", "results") if isinstance(body.get(k), list)), None)
+    if not isinstance(rows, list):
+        raise ProblemError(502, "the sentiment service's rankings answer has no list of rows", title="Bad Gateway")
+    if not rows:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "symbol": pd.Series(dtype=str), "rank": pd.Series(dtype=int)})
+    try:
+        frame = pd.DataFrame(rows)
+        symbol = frame["symbol"] if "symbol" in frame else frame["ticker"]
+        if "month" in frame:
+            when = pd.PeriodIndex(frame["month"].astype(str), freq="M").to_timestamp(how="end").normalize()
+        else:
+            when = pd.to_datetime(frame["date"])
+        out = pd.DataFrame({"date": when, "symbol": symbol.astype(str), "rank": frame["rank"].astype(int)})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ProblemError(502, f"cannot read the sentiment service's rankings: {exc}", title="Bad Gateway") from exc
+    return out.sort_values(["date", "rank"]).reset_index(drop=True)
+
+
+async def fetch_rankings(min_likes: float, min_comments: float) -> tuple[pd.DataFrame, str]:
+    """Every month's ranking from the sentiment service (503 naming it when it is down)."""
+    base = get_settings().sentiment_url
+    body = await get_json("sentiment", base, RANKINGS_PATH, {"min_likes": min_likes, "min_comments": min_comments})
+    return rankings_frame(body), base.rstrip("/") + RANKINGS_PATH
+
+
+def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.DataFrame | None):
+    if req.strategy is Strategy.SENTIMENT_TOP_N:
+        dataset = req.dataset or "prices"
+        if req.symbols:
+            pick_dataset(catalog, req.symbols, dataset)
+    else:
+        dataset = pick_dataset(catalog, req.symbols, req.dataset) if req.symbols else (req.dataset or "sp500")
+    full = dataset_returns(catalog, dataset)
+    symbols = list(req.symbols) if req.symbols else list(full.columns)
+    spec = BacktestSpec(
+        strategy=req.strategy, rebalance=req.rebalance, lookback=req.lookback,
+        optimization=req.to_spec(252), top_n=req.top_n, optimize_picks=req.optimize_picks, costs_bps=req.costs_bps,
+        start=_stamp(req.start), end=_stamp(req.end),
+    )
+    view = tasks.View(symbols=tuple(symbols))
+    panel = view.cut(full)
+    n = len(backtest_dates(panel, spec, rankings))
+    if n > INLINE_MAX_REBALANCES:
+        raise ProblemError.too_large(
+            f"{n} rebalance dates exceed {INLINE_MAX_REBALANCES} per request", batch_command="raysvc job portfolio backtest --help"
+        )
+    bench, bench_name = None, req.benchmark
+    if req.benchmark == "equal_weight":
+        bench = panel.mean(axis=1, skipna=False)
+    elif req.benchmark is not None:
+        if req.benchmark not in full.columns:
+            raise ProblemError.not_found("symbol", req.benchmark, dataset=dataset, field="benchmark")
+        bench = full[req.benchmark]
+    return full, view, spec, dataset, symbols, bench, bench_name
+
+
+async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
+    """``POST /v1/portfolio/backtest``: rebalance decisions as Ray tasks in blocks of dates."""
+    rankings, source = (None, None)
+    if req.strategy is Strategy.SENTIMENT_TOP_N:
+        rankings, source = await fetch_rankings(req.min_likes, req.min_comments)
+    full, view, spec, dataset, symbols, bench, name = await asyncio.to_thread(_backtest_inputs, catalog, req, rankings)
+    ref = await asyncio.to_thread(returns_ref, catalog, dataset)
+    result, on_ray = await tasks.backtest_async(
+        full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench, chunks_per_cpu=get_settings().chunks_per_cpu
+    )
+    return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
+                                 benchmark=name, on_ray=on_ray, sentiment_source=source)
+
+
+def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
+    """The same as :func:`backtest_async`, blocking (the batch job)."""
+    rankings, source = (None, None)
+    if req.strategy is Strategy.SENTIMENT_TOP_N:
+        rankings, source = asyncio.run(fetch_rankings(req.min_likes, req.min_comments))
+    full, view, spec, dataset, symbols, bench, name = _backtest_inputs(catalog, req, rankings)
+    ref = returns_ref(catalog, dataset)
+    result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench,
+                            chunks_per_cpu=get_settings().chunks_per_cpu)
+    n = len(result.rebalances)
+    return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
+                                 benchmark=name, on_ray=n >= tasks.RAY_MIN_DATES, sentiment_source=source)

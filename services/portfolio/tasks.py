@@ -1,0 +1,206 @@
+"""Ray tasks of the portfolio service: thin wrappers over the engine, one task per block.
+
+* efficient frontier: the target grid is fixed on the driver (two small solves), then each task solves
+  a block of targets (one CVXPY problem re-solved per target, so a block amortises the problem build);
+* walk-forward backtest: each task decides the weights of a block of rebalance dates, each date from
+  the data up to it only; the driver then simulates the (cheap, sequential) holding path.
+
+Tasks receive the returns panel as an object ref — a dataset's returns are put once per process by the
+app (``Catalog.put``), inline returns once per request — plus the :class:`View` (symbols and window) to
+cut from it. Bad input (``PortfolioError``, a ``ValueError``) is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+
+from services.core.parallel import map_chunks, map_chunks_async
+from services.portfolio.engine import (
+    BacktestResult,
+    BacktestSpec,
+    Decision,
+    Frontier,
+    FrontierPoint,
+    OptimizationSpec,
+    assemble_frontier,
+    backtest_dates,
+    decide_block,
+    frontier_points,
+    frontier_targets,
+    walk_forward,
+)
+
+MIN_POINTS_PER_TASK = 10
+"""Smallest frontier block: a point costs ~2 ms once the problem is built; a task ~2 ms plus the build."""
+MIN_DATES_PER_TASK = 4
+"""Smallest block of rebalance dates: one decision costs 10–40 ms (a skfolio fit on a year of data)."""
+RAY_MIN_POINTS = 40
+"""Frontiers with fewer points run in-process: Ray would add more than it saves."""
+RAY_MIN_DATES = 12
+"""Backtests with fewer rebalance dates run in-process."""
+
+_RETRY: dict[str, Any] = {"max_retries": 2, "retry_exceptions": [ConnectionError, TimeoutError]}
+
+
+@dataclass(frozen=True)
+class View:
+    """Which part of a returns panel a request reads: ``symbols`` (None: all) between ``start`` and ``end``;
+    with ``complete``, only the rows where every chosen symbol has a return (for estimation windows)."""
+
+    symbols: tuple[str, ...] | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    complete: bool = False
+
+    def cut(self, returns: pd.DataFrame) -> pd.DataFrame:
+        """The view of ``returns`` (a no-op for an already cut frame)."""
+        out = returns if self.symbols is None else returns.loc[:, list(self.symbols)]
+        out = out.loc[self.start : self.end]
+        return out.dropna(how="any") if self.complete else out
+
+
+@ray.remote(**_RETRY)
+def frontier_block(
+    targets: Sequence[float], returns: pd.DataFrame, view: View, spec: OptimizationSpec
+) -> list[FrontierPoint]:
+    """Frontier points of a block of target returns (engine :func:`frontier_points`)."""
+    return frontier_points(view.cut(returns), spec, np.asarray(targets, dtype=float))
+
+
+@ray.remote(**_RETRY)
+def decide_dates(
+    dates: Sequence[pd.Timestamp],
+    returns: pd.DataFrame,
+    view: View,
+    spec: BacktestSpec,
+    rankings: pd.DataFrame | None,
+) -> list[Decision]:
+    """Target weights of a block of rebalance dates (engine :func:`decide_block`)."""
+    return decide_block(view.cut(returns), dates, spec, rankings)
+
+
+@ray.remote
+def _warm() -> bool:
+    from services.portfolio.engine import optimize  # noqa: F401 - imports skfolio and cvxpy in the worker
+
+    return True
+
+
+def warm_up(n: int | None = None) -> None:
+    """Import the engine in about ``n`` workers (default: two per CPU) so first requests are not slow."""
+    from services.core.ray_conn import cluster_cpus
+
+    ray.get([_warm.remote() for _ in range(n or int(2 * cluster_cpus()))])
+
+
+def _ref(returns: pd.DataFrame, ref: Any | None) -> Any:
+    return ref if ref is not None else ray.put(returns)
+
+
+# --- frontier -------------------------------------------------------------------------------------
+def frontier(
+    returns: pd.DataFrame,
+    spec: OptimizationSpec,
+    n_points: int,
+    *,
+    view: View = View(),
+    ref: Any | None = None,
+    chunks_per_cpu: int = 2,
+    use_ray: bool = True,
+) -> Frontier:
+    """Efficient frontier, its blocks as Ray tasks (blocking; for jobs and benchmarks).
+
+    ``returns`` is the full panel (``ref`` its object-store copy, if already put); ``view`` cuts it.
+    """
+    window = view.cut(returns)
+    targets = frontier_targets(window, spec, n_points)
+    if not use_ray or n_points < RAY_MIN_POINTS:
+        return assemble_frontier(window, spec, frontier_points(window, spec, targets))
+    points = map_chunks(
+        frontier_block, list(targets), _ref(returns, ref), view, spec,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_POINTS_PER_TASK,
+    )
+    return assemble_frontier(window, spec, points)
+
+
+async def frontier_async(
+    returns: pd.DataFrame,
+    spec: OptimizationSpec,
+    n_points: int,
+    *,
+    view: View = View(),
+    ref: Any | None = None,
+    chunks_per_cpu: int = 2,
+) -> tuple[Frontier, bool]:
+    """:func:`frontier` for an ``async`` route; also says whether Ray ran it."""
+    window = view.cut(returns)
+    targets = await asyncio.to_thread(frontier_targets, window, spec, n_points)
+    if n_points < RAY_MIN_POINTS:
+        points = await asyncio.to_thread(frontier_points, window, spec, targets)
+        return assemble_frontier(window, spec, points), False
+    points = await map_chunks_async(
+        frontier_block, list(targets), _ref(returns, ref), view, spec,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_POINTS_PER_TASK,
+    )
+    return assemble_frontier(window, spec, points), True
+
+
+# --- walk-forward ---------------------------------------------------------------------------------
+def backtest(
+    returns: pd.DataFrame,
+    spec: BacktestSpec,
+    *,
+    view: View = View(),
+    ref: Any | None = None,
+    rankings: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+    chunks_per_cpu: int = 2,
+    use_ray: bool = True,
+) -> BacktestResult:
+    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking).
+
+    ``view`` picks the universe (its ``start``/``end`` should stay None: the lookback needs the
+    history before ``spec.start``).
+    """
+    panel = view.cut(returns)
+    dates = backtest_dates(panel, spec, rankings)
+    if not use_ray or len(dates) < RAY_MIN_DATES:
+        return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark)
+    decisions = map_chunks(
+        decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_DATES_PER_TASK,
+    )
+    return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions)
+
+
+async def backtest_async(
+    returns: pd.DataFrame,
+    spec: BacktestSpec,
+    *,
+    view: View = View(),
+    ref: Any | None = None,
+    rankings: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+    chunks_per_cpu: int = 2,
+) -> tuple[BacktestResult, bool]:
+    """:func:`backtest` for an ``async`` route; also says whether Ray ran the decisions."""
+    panel = view.cut(returns)
+    dates = backtest_dates(panel, spec, rankings)
+    if len(dates) < RAY_MIN_DATES:
+        result = await asyncio.to_thread(walk_forward, panel, spec, rankings=rankings, benchmark=benchmark)
+        return result, False
+    decisions = await map_chunks_async(
+        decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_DATES_PER_TASK,
+    )
+    result = await asyncio.to_thread(
+        walk_forward, panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions
+    )
+    return result, True

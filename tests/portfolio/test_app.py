@@ -1,0 +1,325 @@
+"""The HTTP API under TestClient (lifespan on, the session's embedded Ray, generated data), and the
+sentiment strategy end to end over real HTTP: with the sentiment service up, and with it down (503)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from numpy.testing import assert_allclose
+from skfolio.optimization import MeanRisk, ObjectiveFunction
+
+from services.portfolio.engine import (
+    BacktestSpec,
+    OptimizationSpec,
+    conditional_value_at_risk,
+    max_drawdown,
+    sharpe_ratio,
+    walk_forward,
+)
+
+SIX = ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"]
+
+
+@pytest.fixture(scope="module")
+def client(ray_local, data_dir):
+    from services.portfolio.app import app
+
+    with TestClient(app) as c:
+        for _ in range(240):
+            if c.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.5)
+        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+        yield c
+
+
+@pytest.fixture(scope="module")
+def sp500(sp500_returns) -> pd.DataFrame:
+    return sp500_returns
+
+
+def _problem(r, status: int, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    if field is not None:
+        fields = [e["field"] for e in body.get("errors", [])]
+        assert any(f == field or f.endswith(field) for f in fields), body
+    return body
+
+
+# --- optimize -------------------------------------------------------------------------------------
+def test_optimize_max_sharpe_equals_skfolio(client, sp500):
+    body = {"symbols": SIX, "objective": "max_sharpe", "start": "2018-01-01", "end": "2022-12-28"}
+    r = client.post("/v1/portfolio/optimize", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["dataset"] == "sp500" and out["status"] == "optimal"
+    assert abs(sum(out["weights"].values()) - 1) <= 1e-9
+    window = sp500.loc["2018-01-01":"2022-12-28", SIX]
+    ref = MeanRisk(objective_function=ObjectiveFunction.MAXIMIZE_RATIO).fit(window).weights_
+    assert_allclose([out["weights"][s] for s in SIX], ref, atol=1e-5)
+    assert out["n_observations"] == len(window)
+
+
+def test_optimize_default_window_and_prices_dataset(client):
+    r = client.post("/v1/portfolio/optimize", json={"symbols": ["AAPL", "TSLA", "NVDA"], "objective": "hrp"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["dataset"] == "prices"  # TSLA and NVDA are not among skfolio's 20 stocks
+    assert out["n_observations"] == 756 and out["status"] == "closed_form"
+
+
+def test_optimize_inline_returns(client, sp500):
+    w = sp500.loc["2021", ["KO", "PG", "XOM"]]
+    panel = {"dates": [str(d.date()) for d in w.index], "columns": list(w.columns), "values": w.to_numpy().tolist()}
+    r = client.post("/v1/portfolio/optimize", json={"returns": panel, "objective": "min_variance"})
+    assert r.status_code == 200, r.text
+    ref = MeanRisk().fit(w).weights_
+    assert_allclose([r.json()["weights"][s] for s in w.columns], ref, atol=1e-5)
+    assert r.json()["dataset"] == "inline"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"symbols": SIX, "constraints": {"max_weight": 0.1}}, "constraints.max_weight"),
+        ({"symbols": SIX, "objective": "max_return", "target_volatility": 0.01}, "target_volatility"),
+        ({"symbols": SIX, "objective": "hrp", "constraints": {"max_turnover": 0.1, "current_weights": {"AAPL": 1}}}, "constraints.max_turnover"),
+        ({"symbols": SIX, "objective": "max_return"}, "target_volatility"),
+        ({"symbols": SIX, "objective": "nope"}, "objective"),
+        ({"symbols": SIX, "returns": {"dates": ["2020-01-01", "2020-01-02"], "columns": ["A"], "values": [[0.1], [0.2]]}}, None),
+    ],
+    ids=["infeasible_max_weight", "infeasible_target_vol", "unsupported_turnover", "missing_target", "bad_objective", "two_sources"],
+)
+def test_optimize_errors_name_the_field(client, body, field):
+    _problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
+
+
+def test_unknown_symbol_is_404(client):
+    body = _problem(client.post("/v1/portfolio/optimize", json={"symbols": ["AAPL", "NOPE"]}), 404)
+    assert "NOPE" in body["detail"]
+
+
+# --- frontier -------------------------------------------------------------------------------------
+def test_frontier_on_ray(client, sp500):
+    body = {"symbols": SIX, "n_points": 60, "start": "2018-01-01", "end": "2022-12-28"}
+    r = client.post("/v1/portfolio/frontier", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["computed_on"] == "ray" and out["count"] == 60
+    vols = [p["volatility"] for p in out["data"]]
+    assert np.all(np.diff(vols) > 0)
+    window = sp500.loc["2018-01-01":"2022-12-28", SIX]
+    targets = np.array([p["target_return"] for p in out["data"]]) / 252
+    ref = MeanRisk(min_return=targets).fit(window).weights_
+    got = np.array([[p["weights"][s] for s in SIX] for p in out["data"]])
+    assert_allclose(got, ref, atol=2e-3)
+
+
+def test_frontier_too_large_points_to_the_job(client):
+    body = _problem(client.post("/v1/portfolio/frontier", json={"symbols": SIX, "n_points": 5000}), 413)
+    assert "raysvc job portfolio frontier" in body["detail"]
+
+
+# --- metrics --------------------------------------------------------------------------------------
+def test_metrics_of_weights_against_formulas(client, sp500):
+    weights = {"AAPL": 0.5, "KO": 0.3, "XOM": 0.2}
+    r = client.post("/v1/portfolio/metrics", json={"weights": weights, "benchmark": "JNJ", "start": "2020-01-01", "end": "2022-12-28"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    window = sp500.loc["2020-01-01":"2022-12-28"]
+    port = window[list(weights)].to_numpy() @ np.array(list(weights.values()))
+    assert out["source"] == "sp500" and out["n_observations"] == len(port)
+    assert_allclose(out["sharpe"], port.mean() / port.std(ddof=1) * np.sqrt(252), rtol=1e-9)
+    assert_allclose(out["max_drawdown"]["value"], max_drawdown(port).max_drawdown, rtol=1e-12)
+    cvar = {(t["measure"], t["method"], t["confidence"]): t["value"] for t in out["var_cvar"]}
+    assert len(cvar) == 12
+    assert_allclose(cvar[("cvar", "historical", 0.99)], conditional_value_at_risk(port, 0.99), rtol=1e-12)
+    b = window["JNJ"].to_numpy()
+    assert_allclose(out["benchmark"]["beta"], np.cov(port, b)[0, 1] / b.var(ddof=1), rtol=1e-9)
+    assert out["max_drawdown"]["trough"] is not None
+
+
+def test_metrics_of_an_inline_list_and_series(client):
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0005, 0.01, 500)
+    r = client.post("/v1/portfolio/metrics", json={"returns": x.tolist()})
+    assert r.status_code == 200, r.text
+    assert_allclose(r.json()["sharpe"], sharpe_ratio(x), rtol=1e-12)
+    dates = pd.date_range("2022-01-01", periods=500, freq="D")  # calendar days → 365 periods a year
+    r = client.post("/v1/portfolio/metrics", json={"returns": {"dates": [str(d.date()) for d in dates], "returns": x.tolist()}})
+    assert r.json()["periods_per_year"] == 365
+    assert_allclose(r.json()["sharpe"], sharpe_ratio(x, periods_per_year=365), rtol=1e-12)
+
+
+def test_metrics_errors(client):
+    _problem(client.post("/v1/portfolio/metrics", json={"returns": [0.1, -1.5, 0.2]}), 422, "returns")
+    _problem(client.post("/v1/portfolio/metrics", json={"returns": [0.1, 0.2], "benchmark": [0.1]}), 422, "benchmark")
+    _problem(client.post("/v1/portfolio/metrics", json={}), 422)
+    # weights priced on sp500; TSLA is only in the generated prices
+    _problem(client.post("/v1/portfolio/metrics", json={"weights": {"AAPL": 1.0}, "benchmark": "TSLA"}), 404)
+
+
+# --- backtest -------------------------------------------------------------------------------------
+def test_backtest_optimized_matches_engine(client, sp500):
+    body = {"strategy": "optimized", "symbols": SIX, "objective": "max_sharpe", "rebalance": "M",
+            "lookback": 252, "costs_bps": 10, "start": "2019-01-01", "end": "2021-12-31", "benchmark": "equal_weight"}
+    r = client.post("/v1/portfolio/backtest", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["dataset"] == "sp500" and "S&P 500" in out["dataset_description"]
+    assert out["computed_on"] == "ray" and len(out["rebalances"]) == 35
+    spec = BacktestSpec(strategy="optimized", lookback=252, costs_bps=10, start=pd.Timestamp("2019-01-01"),
+                        end=pd.Timestamp("2021-12-31"),
+                        optimization=OptimizationSpec(objective="max_sharpe"))
+    local = walk_forward(sp500[SIX], spec)
+    assert_allclose(out["equity"]["values"], local.equity.to_numpy(), rtol=1e-6)
+    assert out["metrics"]["benchmark"]["name"] == "equal_weight"
+    for a, b in zip(out["rebalances"], local.rebalances):
+        assert_allclose([a["weights"][s] for s in SIX], [b.weights[s] for s in SIX], atol=1e-6)
+
+
+def test_backtest_too_many_dates_points_to_the_job(client):
+    body = _problem(client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "W", "start": "1991-01-01"}), 413)
+    assert "raysvc job portfolio backtest" in body["detail"]
+
+
+def test_backtest_rejects_turnover_and_bad_rebalance(client):
+    _problem(client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "Y"}), 422, "rebalance")
+    body = {"symbols": SIX, "constraints": {"max_turnover": 0.1, "current_weights": {"AAPL": 1.0}}}
+    _problem(client.post("/v1/portfolio/backtest", json=body), 422)
+
+
+# --- sentiment strategy over real HTTP ------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sentiment_app(data_dir):
+    """The sentiment service's app when it exists; until then a stand-in serving the sentiment engine's
+    own ``monthly_rankings`` (real computation on the generated sentiment data) at the same path."""
+    try:
+        from services.sentiment.app import app
+
+        return app, "services.sentiment.app"
+    except ImportError:
+        from fastapi import FastAPI
+
+        from services.sentiment.engine import monthly_rankings, prepare_social
+
+        social = prepare_social(pd.read_csv(data_dir / "sentiment_data.csv"))
+        stand_in = FastAPI()
+
+        @stand_in.get("/v1/sentiment/rankings")
+        def rankings(min_likes: float = 20, min_comments: float = 10, month: str | None = None, top: int | None = None):
+            table = monthly_rankings(social, month, top, min_likes, min_comments)
+            rows = table[["month", "rank", "symbol", "engagement_ratio"]].to_dict("records")
+            return {"data": rows, "count": len(rows)}
+
+        return stand_in, "stand-in over services.sentiment.engine.monthly_rankings"
+
+
+@pytest.fixture(scope="module")
+def sentiment_url(data_dir):
+    import uvicorn
+
+    app, _ = _sentiment_app(data_dir)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def point_sentiment_to():
+    from services.core.settings import get_settings
+
+    settings = get_settings()
+    before = settings.sentiment_url
+
+    def point(url: str) -> None:
+        settings.sentiment_url = url
+
+    yield point
+    settings.sentiment_url = before
+
+
+def test_sentiment_strategy_end_to_end(client, sentiment_url, point_sentiment_to, data_dir):
+    point_sentiment_to(sentiment_url)
+    body = {"strategy": "sentiment_top_n", "top_n": 5, "rebalance": "M", "lookback": 20, "benchmark": "equal_weight"}
+    r = client.post("/v1/portfolio/backtest", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["dataset"] == "prices" and out["sentiment_source"].startswith(sentiment_url)
+    from services.sentiment.engine import monthly_rankings, prepare_social
+
+    expected = monthly_rankings(prepare_social(pd.read_csv(data_dir / "sentiment_data.csv")))
+    universe = set(out["universe"])
+    assert len(universe) == 85 and len(out["rebalances"]) >= 12
+    for reb in out["rebalances"]:
+        d = pd.Timestamp(reb["date"])
+        known = expected[pd.PeriodIndex(expected["month"], freq="M").to_timestamp(how="end").normalize() <= d]
+        month = known["month"].max()
+        ranked = [s for s in known[known["month"] == month].sort_values("rank")["symbol"] if s in universe]
+        assert reb["picks"] == ranked[:5], (reb["date"], month)
+        assert reb["weights"] == pytest.approx({s: 0.2 for s in ranked[:5]})
+    # (the check above also proves no look-ahead: only months over by the rebalance date are read)
+
+    r = client.get("/select-top-stocks", params={"limit": 3})
+    assert r.status_code == 200, r.text
+    latest = expected[expected["month"] == expected["month"].max()].sort_values("rank")
+    assert [x["ticker"] for x in r.json()["top_stocks"]] == list(latest["symbol"][:3])
+
+
+def test_sentiment_strategy_with_the_service_down(client, point_sentiment_to):
+    point_sentiment_to(f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    r = client.post("/v1/portfolio/backtest", json={"strategy": "sentiment_top_n"})
+    body = _problem(r, 503)
+    assert body["dependency"] == "sentiment service" and "sentiment" in body["detail"]
+    assert "rebalances" not in body
+    _problem(client.get("/select-top-stocks"), 503)
+    _problem(client.get("/portfolio-performance"), 503)
+
+
+# --- seed-compatible ------------------------------------------------------------------------------
+def test_legacy_metrics_and_lengths(client):
+    _problem(client.post("/calculate-portfolio-metrics", json={"tickers": ["AAPL", "KO"], "weights": [1.0]}), 422)
+    r = client.post("/calculate-portfolio-metrics", json={"tickers": ["AAPL", "KO"], "weights": [0.6, 0.4]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["assets_count"] == 2 and out["dataset"] == "sp500" and out["metrics"]["n_observations"] == 756
+    assert out["value_at_risk"] > 0
+
+
+def test_legacy_optimize(client):
+    r = client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO", "XOM", "JNJ"], "target_return": 0.15})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["expected_return"] >= 0.15 - 1e-6 and abs(sum(out["optimized_weights"].values()) - 1) < 1e-9
+    _problem(client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO"], "target_return": 3.0}), 422, "target_return")
+    r = client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO", "XOM"]})
+    assert r.json()["optimization_method"].startswith("max_sharpe")
+
+
+def test_status_and_openapi(client):
+    assert client.get("/status").json()["service"] == "portfolio"
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/v1/portfolio/optimize", "/v1/portfolio/frontier", "/v1/portfolio/metrics", "/v1/portfolio/backtest",
+              "/select-top-stocks", "/portfolio-performance", "/calculate-portfolio-metrics", "/optimize-portfolio"):
+        assert p in paths
