@@ -1,0 +1,241 @@
+"""Request handling shared by the HTTP routes and the batch job: request models → engine/tasks → responses.
+
+Inputs are resolved once per process: each daily dataset's returns are computed on first use, kept here
+and put into the object store once (through the catalog). The routes run these functions in the event
+loop (the Ray parts awaited) and the job runs their blocking twins, so both return the same bodies.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import pandas as pd
+
+from services.core.catalog import DAILY_DATASETS, Catalog
+from services.core.errors import DomainError
+from services.garch import schemas as S
+from services.garch import tasks
+from services.garch.engine import (
+    Annualization,
+    ModelSpec,
+    RollingPlan,
+    RollingResult,
+    check_series,
+    detect_annualization,
+    evaluate_rolling,
+    plan_rolling,
+    regime_signal,
+    require_obs,
+    to_returns,
+)
+from services.garch.engine._signal import __doc__ as SIGNAL_DOC
+
+INLINE_MAX_REFITS = 1500
+"""Rolling requests with more refits than this run as async jobs (``mode="auto"``) or get 413 (``"inline"``)."""
+MAX_SYMBOLS_INLINE = 200
+SIGNAL_DEFINITION = " ".join((SIGNAL_DOC or "").split())
+
+_returns_lock = threading.Lock()
+_returns: dict[tuple[str, str], dict[str, pd.Series]] = {}
+_signal_cache: OrderedDict[tuple[Any, ...], S.SignalResponse] = OrderedDict()
+SIGNAL_CACHE_SIZE = 64
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+def dataset_returns(catalog: Catalog, dataset: str, kind: str) -> dict[str, pd.Series]:
+    """Every symbol's returns of ``dataset`` (computed once per process)."""
+    key = (dataset, str(kind))
+    with _returns_lock:
+        if key not in _returns:
+            _returns[key] = tasks.dataset_returns(catalog, dataset, kind)
+        return _returns[key]
+
+
+def returns_ref(catalog: Catalog, dataset: str, kind: str) -> Any:
+    """Object-store ref of :func:`dataset_returns` (put once per Ray connection)."""
+    return catalog.put(f"garch:returns:{dataset}:{kind}", lambda: dataset_returns(catalog, dataset, kind))
+
+
+def inline_returns(series: S.SeriesIn, kind: str) -> pd.Series:
+    """Returns of an inline series (prices → returns of ``kind``; returns are checked as sent)."""
+    s = series.to_series("series")
+    if series.kind == "prices":
+        return to_returns(s, kind, field="series.prices")
+    return check_series(s, "series.returns")
+
+
+def resolve(catalog: Catalog, req: Any, symbol: str | None) -> tuple[str, str | None, pd.Series]:
+    """(name, dataset, returns) for a symbol of a daily dataset or the request's inline series."""
+    if symbol is None:
+        return "series", None, inline_returns(req.series, req.returns.value)
+    dataset = tasks.find_dataset(catalog, symbol, req.dataset)
+    return symbol, dataset, dataset_returns(catalog, dataset, req.returns.value)[symbol]
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [str(d.date()) for d in index] if isinstance(index, pd.DatetimeIndex) else [str(i) for i in index]
+
+
+def _check_fit_inputs(returns: pd.Series, spec: ModelSpec, field: str, start: Any, end: Any) -> pd.Series:
+    window = tasks.window_dates(returns, start, end)
+    require_obs(len(window), spec.min_obs, spec.label, field)
+    return window
+
+
+# --- forecast -------------------------------------------------------------------------------------
+def forecast_plan(catalog: Catalog, req: S.ForecastRequest) -> tuple[list[tuple[str, str | None]], dict[str | None, Any], ModelSpec]:
+    """Validate a forecast request; return (symbol, dataset) pairs, per-dataset returns (dicts), the spec."""
+    spec = req.model.to_spec()
+    if req.series is not None:
+        r = inline_returns(req.series, req.returns.value)
+        _check_fit_inputs(r, spec, "series", req.start, req.end)
+        return [("series", None)], {None: {"series": r}}, spec
+    pairs, data = [], {}
+    for i, sym in enumerate(req.symbols or []):
+        ds = tasks.find_dataset(catalog, sym, req.dataset)
+        rets = dataset_returns(catalog, ds, req.returns.value)
+        _check_fit_inputs(rets[sym], spec, f"symbols[{i}]", req.start, req.end)
+        pairs.append((sym, ds))
+        data[ds] = rets
+    return pairs, data, spec
+
+
+def fit_options(req: Any) -> dict[str, Any]:
+    return {"horizon": req.horizon, "annualization": req.annualization, "simulations": req.simulations, "seed": req.seed}
+
+
+# --- rolling --------------------------------------------------------------------------------------
+def rolling_inputs(catalog: Catalog, req: S.RollingRequest) -> tuple[str, str | None, pd.Series, RollingPlan, ModelSpec, Annualization]:
+    """Validate a rolling request: (name, dataset, returns, plan, spec, annualization)."""
+    spec = req.model.to_spec()
+    name, dataset, r = resolve(catalog, req, req.symbol)
+    first, last = tasks.origin_bounds(r.index, req.start, req.end) if isinstance(r.index, pd.DatetimeIndex) else (None, None)
+    plan = plan_rolling(len(r), spec, window=req.window, refit_every=req.refit_every, horizon=req.horizon, first=first, last=last)
+    return name, dataset, r, plan, spec, detect_annualization(r.index, req.annualization)
+
+
+def rolling_options(req: S.RollingRequest) -> dict[str, Any]:
+    return {"warm_start": req.warm_start, "simulations": req.simulations, "seed": req.seed}
+
+
+def rolling_response(
+    req: S.RollingRequest, name: str, dataset: str | None, r: pd.Series, res: RollingResult, ann: Annualization, seconds: float
+) -> S.RollingResponse:
+    values = r.to_numpy()
+    return S.RollingResponse.of(
+        res,
+        symbol=name,
+        dataset=dataset,
+        dates=_dates(r.index),
+        returns=values,
+        annualization=ann.periods,
+        annualization_source=ann.source,
+        refit_every=req.refit_every,
+        warm_start=req.warm_start,
+        evaluation=evaluate_rolling(res, values),
+        seconds=seconds,
+    )
+
+
+def run_rolling_blocking(catalog: Catalog, req: S.RollingRequest, progress: Any = None) -> S.RollingResponse:
+    """The whole rolling request on the connected cluster (jobs)."""
+    start = time.perf_counter()
+    name, dataset, r, plan, spec, ann = rolling_inputs(catalog, req)
+    res = tasks.rolling_many({name: r.to_numpy()}, {name: plan}, spec, progress=progress, **rolling_options(req))[name]
+    return rolling_response(req, name, dataset, r, res, ann, time.perf_counter() - start)
+
+
+# --- selection ------------------------------------------------------------------------------------
+def select_inputs(catalog: Catalog, req: S.SelectRequest) -> tuple[str, str | None, pd.Series, list[ModelSpec]]:
+    from services.garch.engine import check_grid, default_grid
+
+    specs = [m.to_spec() for m in req.grid] if req.grid else default_grid(req.mean)
+    check_grid(specs)
+    name, dataset, r = resolve(catalog, req, req.symbol)
+    r = tasks.window_dates(r, req.start, req.end)
+    require_obs(len(r), max(s.min_obs for s in specs), "the largest model of the grid", "series" if dataset is None else "symbol")
+    return name, dataset, r, specs
+
+
+# --- signal ---------------------------------------------------------------------------------------
+def signal_plan(
+    r: pd.Series, spec: ModelSpec, *, window: int, realized_window: int, std_window: int, history: int, refit_every: int, end: Any
+) -> RollingPlan:
+    """Origins for ``history`` signal days ending at ``end`` (each needs ``std_window`` premiums before it)."""
+    last = tasks.origin_bounds(r.index, None, end)[1] if end is not None else len(r) - 1
+    if last is None or last < 0:
+        raise DomainError(f"no data on or before {end}", field="date")
+    need = std_window + history - 1
+    earliest = max(window, realized_window) - 1
+    first = max(earliest, last - need + 1)
+    if last - first + 1 < std_window:
+        raise DomainError(
+            f"{last - earliest + 1} forecast origins available up to {r.index[last].date()}, fewer than std_window={std_window} "
+            f"(needs window/realized_window={max(window, realized_window)} + std_window observations)",
+            field="std_window",
+        )
+    return plan_rolling(len(r), spec, window=window, refit_every=refit_every, horizon=1, first=first, last=last)
+
+
+def signal_response(
+    name: str, dataset: str | None, r: pd.Series, res: RollingResult, spec: ModelSpec, *, window: int, realized_window: int,
+    std_window: int, threshold: float, refit_every: int, history: int, annualization: int | None,
+) -> S.SignalResponse:
+    sig = regime_signal(
+        r.to_numpy(), res.origins, res.variance[:, 0], realized_window=realized_window, std_window=std_window, threshold=threshold
+    )
+    ann = detect_annualization(r.index, annualization)
+    dates = _dates(r.index)
+    next_day = _next_date(r.index, ann.periods)
+    return S.SignalResponse.of(
+        sig, symbol=name, dataset=dataset, dates=dates, applies_to=[*dates[1:], next_day], annualization=ann.periods,
+        spec=spec, window=window, refit_every=refit_every, history=history, definition=SIGNAL_DEFINITION,
+    )
+
+
+def _next_date(index: pd.Index, periods: int) -> str:
+    if not isinstance(index, pd.DatetimeIndex) or not len(index):
+        return "next"
+    step = pd.Timedelta(days=1) if periods >= 365 else pd.offsets.BDay(1)
+    return str((index[-1] + step).date())
+
+
+def signal_cache_get(key: tuple[Any, ...]) -> S.SignalResponse | None:
+    with _returns_lock:
+        hit = _signal_cache.get(key)
+        if hit is not None:
+            _signal_cache.move_to_end(key)
+        return hit
+
+
+def signal_cache_put(key: tuple[Any, ...], value: S.SignalResponse) -> None:
+    with _returns_lock:
+        _signal_cache[key] = value
+        while len(_signal_cache) > SIGNAL_CACHE_SIZE:
+            _signal_cache.popitem(last=False)
+
+
+# --- listings -------------------------------------------------------------------------------------
+def symbols_listing(catalog: Catalog) -> S.SymbolsResponse:
+    out = []
+    for ds in DAILY_DATASETS:
+        prices = catalog.close_prices(ds)
+        ann = detect_annualization(prices.index)
+        out.append(
+            S.DatasetSymbols(
+                dataset=ds, count=prices.shape[1], annualization=ann.periods, calendar=ann.source,
+                start=str(prices.index[0].date()) if len(prices) else None,
+                end=str(prices.index[-1].date()) if len(prices) else None,
+                symbols=[str(c) for c in prices.columns],
+            )
+        )
+    return S.SymbolsResponse(datasets=out)
+
+
+def rolling_variance(r: pd.Series, window: int) -> pd.Series:
+    """Sample variance (ddof 1) of the last ``window`` returns at each date (the course's "variance")."""
+    return r.rolling(window).var(ddof=1).dropna()
+

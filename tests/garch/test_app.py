@@ -1,0 +1,218 @@
+"""The HTTP API under TestClient (lifespan on, the session's embedded Ray, generated data)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from arch import arch_model
+from fastapi.testclient import TestClient
+from numpy.testing import assert_allclose
+from threadpoolctl import threadpool_limits
+
+from services.garch.engine import SCALE, ModelSpec, fit_model, plan_rolling, run_rolling
+
+MODEL = {"vol": "garch", "p": 1, "q": 1, "dist": "t"}
+
+
+@pytest.fixture(scope="module")
+def client(ray_local, data_dir):
+    from services.garch.app import app
+
+    with TestClient(app) as c:
+        for _ in range(240):
+            if c.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.5)
+        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+        yield c
+
+
+@pytest.fixture(scope="module")
+def sim_returns_api(client):
+    """Log returns of the daily dataset's SIM as the service computes them."""
+    from services.core.app import get_platform
+    from services.garch import service as svc
+
+    return svc.dataset_returns(get_platform().catalog, "daily", "log")["SIM"]
+
+
+def _problem(r, status: int, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    if field is not None:
+        assert any(e["field"] == field for e in body.get("errors", [])), body
+    return body
+
+
+def test_symbols(client):
+    body = client.get("/v1/volatility/symbols").json()
+    by = {d["dataset"]: d for d in body["datasets"]}
+    assert by["daily"]["symbols"] == ["SIM"] and by["daily"]["annualization"] == 365
+    assert by["prices"]["count"] == 85 and by["prices"]["annualization"] == 252
+    assert by["sp500"]["annualization"] == 252
+
+
+def test_forecast_several_symbols_equals_engine(client, sim_returns_api):
+    from services.core.app import get_platform
+    from services.garch import service as svc
+
+    req = {"symbols": ["SIM", "AAPL", "MSFT"], "model": MODEL, "horizon": 5, "start": "2019-01-01"}
+    r = client.post("/v1/volatility/forecast", json=req)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["symbol"] for x in results] == ["SIM", "AAPL", "MSFT"]
+    assert [x["dataset"] for x in results] == ["daily", "prices", "prices"]
+    aapl = svc.dataset_returns(get_platform().catalog, "prices", "log")["AAPL"].loc["2019-01-01":]
+    with threadpool_limits(1):  # as in Ray workers (OMP_NUM_THREADS=1)
+        direct = arch_model(SCALE * aapl.to_numpy(), **ModelSpec(dist="t").arch_kwargs()).fit(disp="off")
+    got = results[1]
+    assert_allclose(got["params"]["omega"] * SCALE**2, direct.params["omega"], rtol=1e-6)
+    assert_allclose(got["params"]["beta[1]"], direct.params["beta[1]"], rtol=1e-6)
+    assert_allclose(np.array(got["forecast_variance"]) * SCALE**2, direct.forecast(horizon=5).variance.iloc[-1], rtol=1e-6)
+    assert results[0]["annualization"] == 365 and got["annualization"] == 252
+    assert got["converged"] is True and got["std_errors"]["alpha[1]"] > 0
+
+
+def test_forecast_inline_series(client, sim_returns_api):
+    tail = sim_returns_api.iloc[-400:]
+    series = {"dates": [str(d.date()) for d in tail.index], "returns": tail.tolist()}
+    body = client.post("/v1/volatility/forecast", json={"series": series, "model": MODEL, "horizon": 3}).json()
+    with threadpool_limits(1):
+        direct = fit_model(tail, ModelSpec(dist="t"), horizon=3)
+    assert_allclose(body["results"][0]["forecast_variance"], direct.forecast_variance, rtol=1e-6)
+    assert body["results"][0]["annualization"] == 365
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        ({"symbols": ["SIM"], "model": {"vol": "gjr", "o": 0}}, "body.model.o"),
+        ({"symbols": ["SIM"], "horizon": 0}, "body.horizon"),
+        ({"series": {"dates": ["2024-01-01", "2024-01-02", "2024-01-03"], "returns": [0.01, 0.02, -0.01]}}, "body.series"),
+        ({"series": {"dates": ["2024-01-02", "2024-01-01"], "returns": [0.01, 0.02]}}, "body.series.dates"),
+        ({"symbols": ["SIM"], "start": "2023-09-01"}, "body.symbols[0]"),
+    ],
+    ids=["gjr-without-o", "horizon-zero", "too-few", "dates-decreasing", "window-too-short"],
+)
+def test_bad_forecast_input_is_422(client, req, field):
+    _problem(client.post("/v1/volatility/forecast", json=req), 422, field)
+
+
+def test_nan_in_inline_series_is_422(client):
+    r = client.post(
+        "/v1/volatility/forecast",
+        content=b'{"series": {"dates": ["2024-01-01", "2024-01-02"], "returns": [0.01, NaN]}}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+def test_unknown_symbol_is_404(client):
+    _problem(client.post("/v1/volatility/forecast", json={"symbols": ["NOPE"]}), 404)
+    _problem(client.post("/v1/volatility/rolling", json={"symbol": "NOPE"}), 404)
+    _problem(client.get("/v1/volatility/signal", params={"symbol": "NOPE"}), 404)
+
+
+def test_failing_fit_is_reported_not_500(client):
+    dates = [str(d.date()) for d in __import__("pandas").bdate_range("2020-01-01", periods=300)]
+    series = {"dates": dates, "returns": [0.01] * 300}  # constant: no variance to model
+    r = client.post("/v1/volatility/forecast", json={"series": series, "model": MODEL})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["converged"] is False and r.json()["results"][0]["message"]
+
+
+def test_rolling_equals_engine_and_direct_fit(client, sim_returns_api):
+    req = {"symbol": "SIM", "model": MODEL, "window": 180, "refit_every": 1, "horizon": 2, "start": "2023-03-01", "end": "2023-04-15"}
+    r = client.post("/v1/volatility/rolling", json=req)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["n_refits"] == body["n_origins"] == 46 and body["n_failed"] == 0
+    values = sim_returns_api.to_numpy()
+    t = int(sim_returns_api.index.get_loc(np.datetime64("2023-03-20")))
+    point = next(p for p in body["forecasts"] if p["date"] == "2023-03-20")
+    with threadpool_limits(1):
+        direct = arch_model(SCALE * values[t - 179 : t + 1], **ModelSpec(dist="t").arch_kwargs()).fit(disp="off")
+    fc = direct.forecast(horizon=2).variance.iloc[-1].to_numpy() / SCALE**2
+    assert_allclose(point["variance"], fc, rtol=1e-4)
+    assert_allclose(point["realized_squared"], values[t + 1 : t + 3] ** 2, rtol=1e-12)
+    plan = plan_rolling(values.size, ModelSpec(dist="t"), window=180, horizon=2, first=t - 19, last=t - 19 + 45)
+    assert_allclose([p["variance"] for p in body["forecasts"]], run_rolling(values, ModelSpec(dist="t"), plan).variance, rtol=0)
+    ev = body["evaluation"][0]
+    assert ev["step"] == 1 and ev["n"] == 46 and ev["mse"] > 0 and ev["mincer_zarnowitz"]["r2"] is not None
+
+
+def test_rolling_too_large_inline_is_413_and_auto_is_a_job(client):
+    req = {"symbol": "SIM", "model": MODEL, "window": 180, "mode": "inline"}
+    body = _problem(client.post("/v1/volatility/rolling", json=req), 413)
+    assert "raysvc job garch rolling" in body["detail"]
+
+
+def test_rolling_bad_window_is_422(client):
+    _problem(client.post("/v1/volatility/rolling", json={"symbol": "SIM", "window": 30}), 422, "body.window")
+
+
+def test_select_ranks_by_bic(client, sim_returns_api):
+    grid = [{"vol": "garch", "dist": "normal"}, {"vol": "garch", "dist": "t"}, {"vol": "gjr", "dist": "t"}]
+    r = client.post("/v1/volatility/select", json={"symbol": "SIM", "grid": grid, "start": "2020-01-01", "horizon": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    bics = [c["bic"] for c in body["ranking"]]
+    assert bics == sorted(bics) and len(bics) == 3
+    best = body["ranking"][0]["model"]
+    assert body["best"]["model"] == best and len(body["best"]["forecast_variance"]) == 3
+    assert_allclose(body["best"]["bic"], bics[0], rtol=1e-9)
+
+
+def test_signal(client, sim_returns_api):
+    params = {"symbol": "SIM", "history": 20, "std_window": 30, "realized_window": 30, "window": 180}
+    r = client.get("/v1/volatility/signal", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["signals"]) == 20 and body["signal"] in (-1, 0, 1)
+    last = body["signals"][-1]
+    assert last["date"] == body["date"] == str(sim_returns_api.index[-1].date())
+    z = body["zscore"]
+    assert body["signal"] == (1 if z > 1 else -1 if z < -1 else 0)
+    rv = float(np.var(sim_returns_api.to_numpy()[-30:], ddof=1))
+    assert_allclose(last["realized_variance"], rv, rtol=1e-10)
+    assert_allclose(body["premium"], (last["forecast_variance"] - rv) / rv, rtol=1e-10)
+    assert client.get("/v1/volatility/signal", params=params).json() == body  # cached
+
+
+def test_legacy_endpoints(client):
+    r = client.post("/predict-volatility", json={"ticker": "AAPL", "periods": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["forecast_vol_annualized"]) == 5 and 0.05 < body["predicted_volatility"] < 2.0
+    r = client.post("/predict-volatility", json={"window_size": 200, "assets": "SIM,MSFT"})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert [x["asset"] for x in res] == ["SIM", "MSFT"] and res[0]["observations_used"] == 200
+    assert client.post("/predict-volatility").status_code == 200
+    md = client.get("/load-market-data").json()
+    assert md["daily_data"]["annualization"] == 365 and any(d["name"] == "daily" for d in md["datasets"])
+    rv = client.get("/calculate-rolling-variance", params={"window": 30, "n_simulations": 5, "limit": 10}).json()
+    assert rv["points"] == 10 and rv["latest"]["variance"] > 0
+    status = client.get("/status").json()
+    assert status["service"] == "garch" and "details" in status
+
+
+@pytest.mark.slow
+def test_rolling_as_async_job(client):
+    """mode="job" answers 202 + Location; the job (same entrypoint as the CLI) returns the inline body."""
+    req = {"symbol": "SIM", "model": MODEL, "window": 180, "start": "2023-02-01", "end": "2023-02-10", "mode": "job"}
+    r = client.post("/v1/volatility/rolling", json=req)
+    assert r.status_code == 202, r.text
+    url = r.headers["location"]
+    info, deadline = {}, time.monotonic() + 480  # a job starts its own driver process: slow on a busy machine
+    while time.monotonic() < deadline:
+        info = client.get(url).json()
+        if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
+            break
+        time.sleep(1.0)
+    assert info["status"] == "SUCCEEDED", info
+    inline = client.post("/v1/volatility/rolling", json={**req, "mode": "inline"}).json()
+    assert [p["variance"] for p in info["result"]["forecasts"]] == [p["variance"] for p in inline["forecasts"]]
