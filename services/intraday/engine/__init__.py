@@ -1,0 +1,105 @@
+"""Pure intraday engine (numpy/pandas/numba; no Ray, no HTTP).
+
+Bars → :class:`BarData` → a strategy spec's target positions → the compiled kernel → trades, equity and
+metrics; :func:`sweep` runs a whole parameter grid on one bar set, :func:`walk_forward` rolls it.
+"""
+
+from services.intraday.engine._backtest import (
+    EXIT_REASONS,
+    TRADE_COLUMNS,
+    BacktestResult,
+    Costs,
+    Execution,
+    backtest,
+    run_kernel,
+    trades_frame,
+)
+from services.intraday.engine._bars import BarData, Calendar, SessionSpec, prepare_bars, validate_bars
+from services.intraday.engine._errors import BarsError, DomainError, StrategyError
+from services.intraday.engine._indicators import (
+    atr,
+    bollinger,
+    ema,
+    momentum,
+    prior_high,
+    prior_low,
+    rsi,
+    sma,
+    vwap,
+    zscore,
+)
+from services.intraday.engine._metrics import METRICS, metrics_dict, metrics_table
+from services.intraday.engine._strategies import (
+    STRATEGIES,
+    BollingerReversion,
+    Breakout,
+    Direction,
+    GarchRsiBb,
+    IndicatorCache,
+    Momentum,
+    RsiReversion,
+    SmaCross,
+    Strategy,
+    StrategyName,
+    align_daily,
+    make_strategy,
+    strategy_params,
+)
+from services.intraday.engine._sweep import Grid, SweepResult, expand_grid, grid_size, sweep, sweep_stats
+from services.intraday.engine._walkforward import Fold, WalkForwardResult, fold_bounds, walk_forward
+
+__all__ = [
+    "EXIT_REASONS",
+    "METRICS",
+    "STRATEGIES",
+    "TRADE_COLUMNS",
+    "BacktestResult",
+    "BarData",
+    "BarsError",
+    "BollingerReversion",
+    "Breakout",
+    "Calendar",
+    "Costs",
+    "Direction",
+    "DomainError",
+    "Execution",
+    "Fold",
+    "GarchRsiBb",
+    "Grid",
+    "IndicatorCache",
+    "Momentum",
+    "RsiReversion",
+    "SessionSpec",
+    "SmaCross",
+    "Strategy",
+    "StrategyError",
+    "StrategyName",
+    "SweepResult",
+    "WalkForwardResult",
+    "align_daily",
+    "atr",
+    "backtest",
+    "bollinger",
+    "ema",
+    "expand_grid",
+    "fold_bounds",
+    "grid_size",
+    "make_strategy",
+    "metrics_dict",
+    "metrics_table",
+    "momentum",
+    "prepare_bars",
+    "prior_high",
+    "prior_low",
+    "rsi",
+    "run_kernel",
+    "sma",
+    "strategy_params",
+    "sweep",
+    "sweep_stats",
+    "trades_frame",
+    "validate_bars",
+    "vwap",
+    "walk_forward",
+    "zscore",
+]

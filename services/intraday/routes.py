@@ -1,0 +1,444 @@
+"""HTTP routes: ``router`` (the ``/v1/intraday`` API) and ``legacy_router`` (the seed's paths)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import ray
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from pydantic import ValidationError
+
+from services.core.app import get_platform, require_ray
+from services.core.clients import get_json
+from services.core.errors import DomainError, ProblemError
+from services.core.jobs import JobAccepted, accepted
+from services.core.parallel import n_chunks_for
+from services.core.readers import FIVE_MIN_COLUMNS, read_5min_csv
+from services.intraday import engine as E
+from services.intraday import schemas as S
+from services.intraday import service as svc
+from services.intraday import tasks
+
+log = logging.getLogger("services.intraday")
+router = APIRouter(prefix="/v1/intraday", tags=["intraday"])
+legacy_router = APIRouter(tags=["seed-compatible"])
+
+SYNC_MAX_BAR_EVALS = 300_000_000
+"""Above this many bar evaluations (combinations × bars) a sweep in ``mode=auto`` runs as a job: about
+17,600 combinations on 17,000 bars, a few seconds on 2 cores."""
+MAX_SIGNAL_ROWS = 100_000
+JOB_COMMAND = "raysvc job intraday sweep --params-file SPEC.json"
+
+
+# --- shared steps -------------------------------------------------------------------------------------
+async def _bars(req: S.DataIn) -> tuple[E.BarData, str]:
+    p = get_platform()
+    return await asyncio.to_thread(svc.bars_for, req, p.catalog, max_rows=p.settings.max_inline_rows)
+
+
+async def _daily(req: S.DataIn, strategy: E.StrategyName) -> pd.Series | None:
+    """The daily signal for ``garch_rsi_bb``: sent inline, or fetched from the GARCH service."""
+    if strategy is not E.StrategyName.garch_rsi_bb:
+        return None
+    if req.daily_signal is not None:
+        return svc.daily_series(req.daily_signal)
+    if req.bars is not None:
+        raise ProblemError.invalid(
+            "body.daily_signal", "garch_rsi_bb on inline bars needs the daily signal inline"
+        )
+    settings = get_platform().settings
+    dataset = "daily" if req.dataset in ("intraday", "daily") else req.dataset
+    bars, _ = await _bars(req)
+    days = int((bars.index[-1] - bars.index[0]).days) + 10
+    body = await get_json(
+        "garch",
+        settings.garch_url,
+        "/v1/volatility/signal",
+        {
+            "symbol": req.symbol or "SIM",
+            "dataset": dataset,
+            "date": str(bars.index[-1].date()),
+            "history": days,
+        },
+    )
+    return svc.parse_garch_signal(body)
+
+
+async def _bars_ref(req: S.DataIn, bars: E.BarData) -> Any:
+    key = svc.bars_key(req)
+    p = get_platform()
+    if key is None:
+        return await asyncio.to_thread(ray.put, bars)
+    return await asyncio.to_thread(p.catalog.put, key, lambda: bars)
+
+
+def _job_params(req: S.SweepRequest, daily: pd.Series | None) -> dict[str, Any]:
+    params = req.model_dump(mode="json", exclude={"mode"})
+    if daily is not None:
+        params["daily_signal"] = {
+            "dates": [d.isoformat() for d in daily.index],
+            "signal": daily.astype(int).tolist(),
+        }
+    return params
+
+
+# --- /v1/intraday -------------------------------------------------------------------------------------
+@router.get("/strategies", response_model=list[S.StrategyInfo])
+async def strategies() -> list[S.StrategyInfo]:
+    """The strategies, their parameters with defaults, and whether they close at session end."""
+    return [
+        S.StrategyInfo(
+            name=name,
+            description=(cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
+            params=E.strategy_params(name),
+            flat_at_session_end=cls.flat_at_session_end,
+        )
+        for name, cls in E.STRATEGIES.items()
+    ]
+
+
+@router.post("/signals", response_model=S.SignalsResponse)
+async def signals(req: S.SignalsRequest) -> S.SignalsResponse:
+    """Per-bar indicator values, the target position decided at each close and the position held."""
+    bars, source = await _bars(req)
+    if len(bars) > MAX_SIGNAL_ROWS:
+        raise ProblemError.too_large(
+            f"{len(bars):,} bars of per-bar output exceed {MAX_SIGNAL_ROWS:,}; narrow start/end",
+            batch_command=JOB_COMMAND,
+        )
+    daily = await _daily(req, req.strategy.name)
+    return await asyncio.to_thread(svc.run_signals, req, bars, source, daily)
+
+
+@router.post("/backtest", response_model=S.BacktestResponse, response_model_by_alias=True)
+async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
+    """One backtest: trades, the equity curve (downsampled on request) and metrics.
+
+    Orders fill at the next bar's open (no look-ahead) with commission and slippage; see docs/intraday.md.
+    """
+    bars, source = await _bars(req)
+    daily = await _daily(req, req.strategy.name)
+    return await asyncio.to_thread(svc.run_backtest, req, bars, source, daily)
+
+
+async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S.SweepResponse | JobAccepted:
+    p = get_platform()
+    bars, source = await _bars(req)
+    daily = await _daily(req, req.strategy)
+    grid = await asyncio.to_thread(svc.grid_of, req, daily, p.settings.max_grid)
+    evals = len(grid.combos) * len(bars)
+    if req.mode == "job" or (req.mode == "auto" and evals > SYNC_MAX_BAR_EVALS):
+        return accepted(response, request, p.jobs.submit("sweep", _job_params(req, daily)))
+    p = require_ray()
+    t0 = time.perf_counter()
+    ref = await _bars_ref(req, bars)
+    res = await tasks.sweep_on_ray_async(
+        bars,
+        ref,
+        grid,
+        svc.costs_of(req.costs),
+        svc.execution_of(req.execution),
+        chunks_per_cpu=p.settings.chunks_per_cpu,
+    )
+    n_chunks = n_chunks_for(
+        len(grid.combos), chunks_per_cpu=p.settings.chunks_per_cpu, min_chunk=tasks.MIN_COMBOS_PER_TASK
+    )
+    return await asyncio.to_thread(
+        svc.sweep_response, req, res, bars, source, time.perf_counter() - t0, n_chunks
+    )
+
+
+@router.post(
+    "/sweep",
+    response_model=S.SweepResponse | JobAccepted,
+    responses={
+        202: {"model": JobAccepted, "description": "large grid: running as a job"},
+        413: {"description": "grid over the limit"},
+    },
+)
+async def sweep(req: S.SweepRequest, response: Response, request: Request) -> S.SweepResponse | JobAccepted:
+    """All combinations of a parameter grid (invalid ones such as fast ≥ slow skipped and counted), ranked.
+
+    The grid is cut into chunks over the Ray workers with the bars put into the object store once; a grid
+    over the interactive size (or ``mode=job``) runs as a job: 202 and `GET /v1/jobs/{id}` for progress.
+    """
+    return await _sweep(req, response, request)
+
+
+@router.post(
+    "/walk-forward",
+    response_model=S.WalkForwardResponse | JobAccepted,
+    responses={202: {"model": JobAccepted, "description": "large: running as a job"}},
+)
+async def walk_forward(
+    req: S.WalkForwardRequest, response: Response, request: Request
+) -> S.WalkForwardResponse | JobAccepted:
+    """Walk-forward: per fold the best in-sample parameters and their out-of-sample result, plus the
+    stitched out-of-sample equity curve."""
+    p = get_platform()
+    bars, source = await _bars(req)
+    daily = await _daily(req, req.strategy)
+    n = E.grid_size(req.grid)
+    if n > p.settings.max_grid:
+        raise ProblemError.too_large(
+            f"the grid has {n:,} combinations; the limit is {p.settings.max_grid:,}",
+            batch_command="raysvc job intraday walk-forward --params-file SPEC.json",
+        )
+    if req.mode == "job" or (req.mode == "auto" and n * len(bars) > SYNC_MAX_BAR_EVALS):
+        return accepted(response, request, p.jobs.submit("walk-forward", _job_params(req, daily)))
+    require_ray()
+    ref = await _bars_ref(req, bars)
+    stats_fn = tasks.ray_stats_fn(ref, chunks_per_cpu=p.settings.chunks_per_cpu)
+    return await asyncio.to_thread(
+        svc.run_walk_forward, req, bars, source, daily, stats_fn, p.settings.max_grid
+    )
+
+
+# --- uploaded CSV -------------------------------------------------------------------------------------
+def read_bars_csv(data: bytes) -> pd.DataFrame:
+    """Bars from CSV bytes: the seed's 5-minute format (``datetime,open,low,high,close,volume,`` with
+    m/d/YYYY H:MM) or any CSV with a ``datetime``/``date``/``timestamp`` column and OHLC(V) columns."""
+    head = data[:200].decode("utf-8", "replace").splitlines()[0].strip().rstrip(",").lower() if data else ""
+    try:
+        if head.split(",") == FIVE_MIN_COLUMNS and "/" in data[:400].decode("utf-8", "replace"):
+            return read_5min_csv(io.BytesIO(data))
+        df = pd.read_csv(io.BytesIO(data))
+    except DomainError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's file
+        raise DomainError(f"cannot read the CSV: {type(exc).__name__}: {exc}", field="file") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = df.drop(columns=[c for c in df.columns if c.startswith("unnamed") and df[c].isna().all()])
+    stamp = next((c for c in ("datetime", "date", "timestamp", "time") if c in df.columns), None)
+    if stamp is None:
+        raise DomainError(f"no datetime column among {list(df.columns)}", field="file")
+    try:
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(stamp), format="mixed"), name="datetime")
+    except (ValueError, TypeError) as exc:
+        raise DomainError(f"unreadable timestamps: {exc}", field="file") from None
+    return df
+
+
+async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) -> tuple[S.DataIn, E.BarData]:
+    p = get_platform()
+    limit = p.settings.max_body_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise ProblemError.too_large(f"the uploaded file exceeds {limit:,} bytes", batch_command=JOB_COMMAND)
+    try:
+        req = model.model_validate_json(request_json or "{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ProblemError.invalid("form.request." + ".".join(map(str, first["loc"])), first["msg"]) from None
+    frame = await asyncio.to_thread(read_bars_csv, data)
+    if len(frame) > p.settings.max_inline_rows:
+        raise ProblemError.too_large(
+            f"{len(frame):,} bars exceed the limit of {p.settings.max_inline_rows:,}",
+            batch_command=JOB_COMMAND,
+        )
+    session = E.SessionSpec(req.timezone, req.session_open, req.session_close)
+    bars = await asyncio.to_thread(
+        lambda: E.prepare_bars(svc._slice(frame, req.start, req.end), req.calendar, session)
+    )
+    return req, bars
+
+
+@router.post("/backtest/csv", response_model=S.BacktestResponse, response_model_by_alias=True)
+async def backtest_csv(
+    file: Annotated[UploadFile, File(description="bars as CSV (the seed's 5-minute format or ISO stamps)")],
+    request: Annotated[str, Form(description="the backtest request as JSON, without `symbol`/`bars`")] = "{}",
+) -> S.BacktestResponse:
+    """:func:`backtest` on an uploaded CSV (size-limited: 413 beyond `RAYSVC_MAX_BODY_BYTES`)."""
+    req, bars = await _upload(file, request, S.BacktestRequest)
+    assert isinstance(req, S.BacktestRequest)
+    daily = svc.daily_series(req.daily_signal)
+    if req.strategy.name is E.StrategyName.garch_rsi_bb and daily is None:
+        raise ProblemError.invalid(
+            "form.request.daily_signal", "garch_rsi_bb on uploaded bars needs the daily signal"
+        )
+    return await asyncio.to_thread(svc.run_backtest, req, bars, f"upload:{file.filename}", daily)
+
+
+@router.post("/sweep/csv", response_model=S.SweepResponse)
+async def sweep_csv(
+    file: Annotated[UploadFile, File(description="bars as CSV")],
+    request: Annotated[str, Form(description="the sweep request as JSON, without `symbol`/`bars`")],
+) -> S.SweepResponse:
+    """:func:`sweep` on an uploaded CSV (always interactive; 413 beyond the grid or size limits)."""
+    p = require_ray()
+    req, bars = await _upload(file, request, S.SweepRequest)
+    assert isinstance(req, S.SweepRequest)
+    daily = svc.daily_series(req.daily_signal)
+    grid = await asyncio.to_thread(svc.grid_of, req, daily, p.settings.max_grid)
+    t0 = time.perf_counter()
+    ref = await asyncio.to_thread(ray.put, bars)
+    res = await tasks.sweep_on_ray_async(
+        bars, ref, grid, svc.costs_of(req.costs), svc.execution_of(req.execution)
+    )
+    return await asyncio.to_thread(
+        svc.sweep_response, req, res, bars, f"upload:{file.filename}", time.perf_counter() - t0
+    )
+
+
+# --- seed-compatible paths ------------------------------------------------------------------------------
+LEGACY_NAMES = {"momentum": "momentum", "mean_reversion": "bollinger_reversion", "breakout": "breakout"}
+LEGACY_CHOICES = sorted(set(LEGACY_NAMES) | {s.value for s in E.StrategyName} - {"garch_rsi_bb"})
+
+
+def _legacy_strategy(name: str) -> E.StrategyName:
+    try:
+        return E.StrategyName(LEGACY_NAMES.get(name, name))
+    except ValueError:
+        raise ProblemError.invalid(
+            "body.strategies",
+            f"unknown strategy {name!r}; use one of {LEGACY_CHOICES}",
+        ) from None
+
+
+def _legacy_data(symbol: str, start: str | None = None, end: str | None = None) -> S.DataIn:
+    if symbol == "SIM":
+        return S.DataIn(symbol="SIM", dataset="intraday", start=start, end=end)
+    return S.DataIn(symbol=symbol, dataset="prices", start=start, end=end)
+
+
+def _legacy_result(name: str, symbol: str, bars: E.BarData, res: E.BacktestResult) -> dict[str, Any]:
+    m = svc.metrics_out(res.metrics).model_dump()
+    return {
+        "strategy": name,
+        "symbol": symbol,
+        **m,
+        "sharpe_ratio": m["sharpe"],
+        "buy_signals": int((res.targets == 1).sum()),
+        "sell_signals": int((res.targets == -1).sum()),
+        "hold_signals": int((res.targets == 0).sum()),
+        "data_points": len(bars),
+        "start_date": str(bars.index[0]),
+        "end_date": str(bars.index[-1]),
+        "initial_price": float(bars.close[0]),
+        "final_price": float(bars.close[-1]),
+        "buy_and_hold_return": float(bars.close[-1] / bars.close[0] - 1),
+    }
+
+
+@legacy_router.post("/calculate-intraday-signals")
+async def calculate_intraday_signals(
+    body: S.LegacyIntradaySignalsRequest | None = None, daily_signal: int | None = None
+) -> dict[str, Any]:
+    """The course rule on the latest 5-minute bar of `SIM`: RSI(20) and Bollinger(20, 2) give the
+    intraday signal; with the given daily signal it yields the position (contrarian: +1 day and an
+    overbought bar → short)."""
+    d = daily_signal if daily_signal is not None else (body.daily_signal if body else 1)
+    if d not in (-1, 0, 1):
+        raise ProblemError.invalid("query.daily_signal", f"must be -1, 0 or 1, got {d}")
+    bars, source = await _bars(S.DataIn(symbol="SIM"))
+    cache = E.IndicatorCache(bars)
+    r = float(cache.rsi(20)[-1])
+    lo, mid, up = E.bollinger(bars.close[-200:], 20, 2.0)
+    price = float(bars.close[-1])
+    intraday = 1 if r > 70 and price > up[-1] else -1 if r < 30 and price < lo[-1] else 0
+    combined = -1 if (d == 1 and intraday == 1) else 1 if (d == -1 and intraday == -1) else 0
+    return {
+        "message": "intraday signal from the latest bar of the 5-minute data",
+        "data_info": {
+            "total_records": len(bars),
+            "date_range": f"{bars.index[0]} to {bars.index[-1]}",
+            "source": source,
+        },
+        "signals": {"daily_signal": d, "intraday_signal": intraday, "combined_signal": combined},
+        "indicators": {
+            "rsi": r,
+            "current_price": price,
+            "sma": float(mid[-1]),
+            "upper_band": float(up[-1]),
+            "lower_band": float(lo[-1]),
+            "bollinger_position": "ABOVE" if price > up[-1] else "BELOW" if price < lo[-1] else "WITHIN",
+        },
+        "interpretation": {
+            "rsi_condition": "OVERBOUGHT" if r > 70 else "OVERSOLD" if r < 30 else "NEUTRAL",
+            "final_action": "BUY" if combined > 0 else "SELL" if combined < 0 else "HOLD",
+        },
+    }
+
+
+@legacy_router.post("/execute-strategies")
+async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
+    """Backtest each strategy (default parameters, 1 bp costs) on each symbol (default `SIM`)."""
+    t0 = time.perf_counter()
+    symbols = req.symbols or ["SIM"]
+    names = [(n, _legacy_strategy(n)) for n in req.strategies]
+    results: list[dict[str, Any]] = []
+    for symbol in symbols:
+        bars, _ = await _bars(_legacy_data(symbol))
+        for label, name in names:
+            res = await asyncio.to_thread(E.backtest, bars, E.make_strategy(name), E.Costs(1, 1))
+            results.append(_legacy_result(label, symbol, bars, res))
+    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_strategy.setdefault(r["strategy"], []).append(r)
+    best = max(results, key=lambda r: -np.inf if r["sharpe"] is None else r["sharpe"])
+    return {
+        "message": f"executed {len(names)} strategies on {len(symbols)} symbols",
+        "execution_summary": {
+            "strategies_executed": len(names),
+            "symbols_analyzed": len(symbols),
+            "total_combinations": len(results),
+            "successful_executions": len(results),
+            "failed_executions": 0,
+        },
+        "results_by_strategy": by_strategy,
+        "best_performer": best,
+        "performance_metrics": {"total_processing_time": time.perf_counter() - t0},
+    }
+
+
+@legacy_router.post("/generate-signals")
+async def generate_signals(req: S.LegacySignalRequest) -> dict[str, Any]:
+    """The current target position of a strategy on each symbol's latest bar."""
+    name = _legacy_strategy(req.strategy_type)
+    out = []
+    for symbol in req.symbols:
+        bars, _ = await _bars(_legacy_data(symbol))
+        target = E.make_strategy(name).targets(E.IndicatorCache(bars))
+        first = int(np.flatnonzero(bars.session_first)[-1])
+        out.append(
+            {
+                "symbol": symbol,
+                "strategy_type": req.strategy_type,
+                "current_signal": int(target[-1]),
+                "current_price": float(bars.close[-1]),
+                "price_change_pct": float((bars.close[-1] / bars.open[first] - 1) * 100),
+                "timestamp": str(bars.index[-1]),
+                "data_points": len(bars),
+            }
+        )
+    groups = {
+        "buy": [r for r in out if r["current_signal"] == 1],
+        "sell": [r for r in out if r["current_signal"] == -1],
+        "hold": [r for r in out if r["current_signal"] == 0],
+    }
+    return {
+        "message": f"signals for {len(out)} symbols",
+        "strategy_type": req.strategy_type,
+        "signal_summary": {"total_symbols": len(out), **{f"{k}_signals": len(v) for k, v in groups.items()}},
+        "signals": groups,
+    }
+
+
+@legacy_router.post("/backtest-strategy")
+async def backtest_strategy(req: S.LegacyBacktestRequest) -> dict[str, Any]:
+    """A backtest of one strategy (default parameters, 1 bp costs) on one symbol."""
+    t0 = time.perf_counter()
+    name = _legacy_strategy(req.strategy_name)
+    bars, _ = await _bars(_legacy_data(req.symbol, req.start_date, req.end_date))
+    res = await asyncio.to_thread(E.backtest, bars, E.make_strategy(name), E.Costs(1, 1))
+    return {
+        "message": f"backtest of {req.strategy_name} on {req.symbol}",
+        "backtest_result": _legacy_result(req.strategy_name, req.symbol, bars, res),
+        "processing_time": time.perf_counter() - t0,
+    }
