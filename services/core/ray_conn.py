@@ -70,6 +70,7 @@ def _init_kwargs(settings: Settings, dashboard: bool = True) -> dict[str, Any]:
     return {**common, "address": settings.ray_address}
 
 
+PROBE_FAILURES_BEFORE_RECONNECT = 3
 _dashboard_url: str | None = None  # of the cluster this process connected to
 _cpus_cache: tuple[float, float] = (0.0, 0.0)  # (checked at, cpus)
 
@@ -174,6 +175,7 @@ class RayConnection:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._failures = 0
         self.on_connect: list[Any] = []  # callbacks run after every (re)connect, e.g. re-put datasets
 
     # -- connect ---------------------------------------------------------------------------------
@@ -182,12 +184,19 @@ class RayConnection:
         global _dashboard_url
         with self._lock:
             if ray.is_initialized() and self._probe():
+                self._failures = 0
                 if self.state.dashboard_url is None:  # a connection made earlier in this process
                     self.state.dashboard_url = _dashboard_url
                 if not self.state.connected_since:
                     self.state.connected_since = time.time()
                 return True
             if ray.is_initialized():
+                # a slow answer under load is not a lost cluster: reconnect (which restarts an embedded
+                # cluster and drops its objects) only after several failed probes in a row
+                self._failures += 1
+                if self._failures < PROBE_FAILURES_BEFORE_RECONNECT:
+                    log.warning("Ray probe failed (%d in a row): %s", self._failures, self.state.error)
+                    return False
                 log.warning("Ray connection lost (%s); reconnecting", self.state.error)
                 try:
                     _owner.call(ray.shutdown)
@@ -204,6 +213,7 @@ class RayConnection:
             dash = getattr(ctx, "dashboard_url", None)
             _dashboard_url = f"http://{dash}" if dash and not dash.startswith("http") else dash
             self.state.dashboard_url = _dashboard_url
+            self._failures = 0
             self.state.connects += 1
             self.state.connected_since = time.time()
             ok = self._probe()
