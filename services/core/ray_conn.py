@@ -150,6 +150,12 @@ def _free_agent_port_if_default_taken() -> None:
         log.info("default dashboard agent port taken; the embedded Ray's agent uses %d", port)
 
 
+def forget_cluster_size() -> None:
+    """Drop the cached CPU count (after starting or stopping a cluster in this process)."""
+    global _cpus_cache
+    _cpus_cache = (0.0, 0.0)
+
+
 def cluster_cpus(max_age_s: float = 5.0) -> float:
     """CPUs of the connected cluster (1.0 if unknown), cached for ``max_age_s`` (sizing chunks per request
     must not cost a GCS round trip each time)."""
@@ -214,6 +220,7 @@ class RayConnection:
             _dashboard_url = f"http://{dash}" if dash and not dash.startswith("http") else dash
             self.state.dashboard_url = _dashboard_url
             self._failures = 0
+            forget_cluster_size()
             self.state.connects += 1
             self.state.connected_since = time.time()
             ok = self._probe()

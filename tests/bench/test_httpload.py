@@ -1,0 +1,138 @@
+"""The HTTP load tool against a small local server (uvicorn in a thread): counts, errors, bounds, preflight."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Response
+
+from services.bench.httpload import LoadOptions, Target, is_loopback, percentile, run_load
+
+app = FastAPI()
+hits = {"flaky": 0}
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/echo")
+async def echo(body: dict) -> dict:
+    return body
+
+
+@app.get("/flaky")
+async def flaky(response: Response) -> dict[str, int]:
+    hits["flaky"] += 1
+    if hits["flaky"] > 1 and hits["flaky"] % 2:  # the first (preflight) succeeds, then every other one fails
+        response.status_code = 503
+    return {"n": hits["flaky"]}
+
+
+@app.get("/bad")
+async def bad(response: Response) -> dict[str, str]:
+    response.status_code = 422
+    return {"detail": "no such thing"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def results(server_url):
+    targets = [
+        Target("health", "*", "GET", "/healthz", light=True),
+        Target("echo", "intraday", "POST", "/echo", {"texts": ["a", "b"]}, light=True),
+        Target("flaky", "intraday", "GET", "/flaky"),
+        Target("rejected", "intraday", "GET", "/bad"),
+        Target("down", "garch", "GET", "/healthz"),
+    ]
+    urls = {"intraday": server_url, "garch": "http://127.0.0.1:9"}  # port 9 (discard): nothing listens
+    opts = LoadOptions(concurrency=(1, 4), requests=40, duration_s=5.0, timeout_s=5.0, warmup=0)
+    return asyncio.run(run_load(urls, opts, target_list=targets))
+
+
+def _target(results, name):
+    return next(t for t in results["targets"] if t["name"].startswith(name))
+
+
+def test_levels_bounded_by_requests_and_counted(results):
+    for name in ("health", "echo"):
+        t = _target(results, name)
+        assert [lv["concurrency"] for lv in t["levels"]] == [1, 4]
+        for lv in t["levels"]:
+            assert lv["requests"] == 40 and lv["ok"] == 40 and lv["errors"] == 0
+            assert lv["stopped_by"] == "requests"
+            assert 0 < lv["p50_s"] <= lv["p95_s"] <= lv["p99_s"] <= lv["max_s"]
+            assert lv["rps"] == pytest.approx(lv["ok"] / lv["wall_s"])
+    assert _target(results, "health")["name"] == "health (intraday)"  # the first live service
+
+
+def test_error_statuses_are_counted_not_timed(results):
+    levels = _target(results, "flaky")["levels"]
+    assert sum(lv["errors"] for lv in levels) > 0
+    for lv in levels:
+        assert lv["ok"] + lv["errors"] == lv["requests"]
+        assert set(lv["error_kinds"]) <= {"HTTP 503"}
+
+
+def test_rejected_request_and_unreachable_service_are_skipped_with_reasons(results):
+    rejected = _target(results, "rejected")
+    assert rejected["levels"] == [] and "preflight answered HTTP 422" in rejected["skipped"]
+    assert "no such thing" in rejected["skipped"]
+    assert "not reachable" in _target(results, "down")["skipped"]
+    assert "garch" in results["skipped_services"]
+
+
+def test_summary_checks_the_issue_targets(results):
+    s = results["summary"]
+    assert s["measured"] == 3
+    assert s["errors_at_max_concurrency"]["health (intraday)"] == 0
+    assert s["zero_errors_at_max_concurrency"] is False  # the flaky endpoint
+    assert set(s["skipped"]) == {"rejected", "down"}
+
+
+def test_duration_bounds_a_level(server_url):
+    opts = LoadOptions(concurrency=(2,), requests=1_000_000, duration_s=0.5, warmup=0)
+    res = asyncio.run(run_load({"intraday": server_url}, opts, target_list=[Target("h", "intraday", "GET", "/healthz")]))
+    (lv,) = res["targets"][0]["levels"]
+    assert lv["stopped_by"] == "duration" and lv["wall_s"] < 5.0 and lv["requests"] < 1_000_000
+
+
+@pytest.mark.parametrize(("url", "loop"), [("http://127.0.0.1:8005", True), ("http://localhost:1", True),
+                                           ("http://[::1]:80", True), ("http://10.0.0.1:8005", False),
+                                           ("http://example.com", False)], ids=["v4", "localhost", "v6", "lan", "dns"])
+def test_loopback_detection(url, loop):
+    assert is_loopback(url) is loop
+
+
+def test_bounds_validated():
+    with pytest.raises(ValueError, match="concurrency"):
+        LoadOptions(concurrency=(0,))
+    with pytest.raises(ValueError, match="duration"):
+        LoadOptions(duration_s=10_000)
+    assert percentile([1.0, 2.0, 3.0], 50) == 2.0 and percentile([], 50) is None
