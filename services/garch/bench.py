@@ -31,27 +31,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from services.bench.spec import Workload
 
 SIZES = ("tiny", "small", "medium", "large")
 _REFITS = {"tiny": 40, "small": 300, "medium": 1150, "large": None}
 WINDOW = 180
 TOLERANCE = {"forecast_rtol": 1e-3}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One benchmark workload: inputs by size, variants, and the agreement check."""
-
-    name: str
-    build: Callable[[str], Any]
-    variants: dict[str, Callable[[Any], Any]]
-    same_result: Callable[[Any, Any], bool]
-    tolerance: dict[str, float] = field(default_factory=dict)
 
 
 def _seed_file() -> Path | None:

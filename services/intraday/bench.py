@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from services.intraday import engine as E
+from services.bench.spec import Workload
 
 SIZES = ("tiny", "small", "medium", "large")
 FULL_GRID = {"fast": list(range(5, 51)), "slow": list(range(20, 201))}
@@ -73,17 +74,6 @@ class GridInputs:
         return E.expand_grid("sma_cross", {**self.grid, "direction": [self.direction]})
 
 
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    description: str
-    build: Callable[[str], GridInputs]
-    variants: dict[str, Callable[[GridInputs], dict[str, np.ndarray]]] = field(repr=False)
-    same_result: Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], bool] = field(repr=False)
-    units: Callable[[GridInputs], int] = field(repr=False)
-
-
-# --- inputs -------------------------------------------------------------------------------------------
 def build_5min(size: str) -> GridInputs:
     """The last ``BARS_5MIN[size]`` bars of 60 simulated days from core's documented 24/7 model."""
     from services.core.datagen import simulate_24x7

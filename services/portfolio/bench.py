@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from services.bench.spec import Workload
 
 SIZES = ("tiny", "small", "medium", "large")
 
@@ -52,20 +52,6 @@ _WALK = {  # size -> (rebalance, n_assets, first out-of-sample year)
 }
 FRONTIER_TOL = {"weights_atol": 2e-3}
 WALK_TOL = {"weights_atol": 2e-3, "equity_rtol": 1e-3}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One benchmark workload: inputs by size, variants, and the agreement check."""
-
-    name: str
-    build: Callable[[str], Any]
-    variants: dict[str, Callable[[Any], Any]]
-    same_result: Callable[[Any, Any], bool]
-    tolerance: dict[str, float] = field(default_factory=dict)
-    description: str = ""
-    units: Callable[[Any], int] | None = None
-    unit: str = "items"
 
 
 def warm_up() -> None:
