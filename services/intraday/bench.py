@@ -205,20 +205,22 @@ def same_result(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 VARIANTS = {"sequential": run_sequential, "ray": run_ray, "peer": run_peer}
 WORKLOADS = {
     "sma_grid_5min": Workload(
-        "sma_grid_5min",
-        "SMA crossover grid (fast 5..50 x slow 20..200 at large) on ~17,000 5-minute bars, "
+        name="sma_grid_5min",
+        description="SMA crossover grid (fast 5..50 x slow 20..200 at large) on ~17,000 5-minute bars, "
         "1 bp fees + 1 bp slippage",
-        build_5min,
-        VARIANTS,
-        same_result,
-        n_backtests,
+        build=build_5min,
+        variants=VARIANTS,
+        same_result=same_result,
+        units=n_backtests,
+        unit="backtests",
     ),
     "sma_grid_daily": Workload(
-        "sma_grid_daily",
-        "the same grid on the 20 real S&P 500 daily series (skfolio), 1 bp fees + 1 bp slippage",
-        build_daily,
-        VARIANTS,
-        same_result,
-        n_backtests,
+        name="sma_grid_daily",
+        description="the same grid on the 20 real S&P 500 daily series (skfolio), 1 bp fees + 1 bp slippage",
+        build=build_daily,
+        variants=VARIANTS,
+        same_result=same_result,
+        units=n_backtests,
+        unit="backtests",
     ),
 }
