@@ -442,9 +442,30 @@ def smoke_portfolio(base: str) -> str:
     )
 
 
+def smoke_sentiment(base: str) -> str:
+    """Score a batch of texts with the default `ml` model (large enough to be split into chunks scored on the
+    Ray workers) and read the monthly engagement rankings the portfolio strategy trades on."""
+    texts = [
+        "$AAPL beats estimates and raises full-year guidance",
+        "Bank cut to sell at Goldman after weak quarter",
+        "Company schedules its annual shareholder meeting",
+    ] * 100
+    body = post_ok(f"{base}/v1/sentiment/score", {"texts": texts, "model": "ml"})
+    res = body["results"]
+    assert body["count"] == len(texts) == len(res), body["count"]
+    labels = [r["label"] for r in res[:3]]
+    assert labels == ["positive", "negative", "neutral"], labels
+    assert all(r == res[i % 3] for i, r in enumerate(res)), "order or determinism broken across chunks"
+    assert all(abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) < 1e-9 for r in res[:3])
+    ranks = get_ok(f"{base}/v1/sentiment/rankings?top=5")
+    assert ranks["data"], ranks
+    return f"scored {len(texts)} texts ({labels}); {len(ranks['data'])} ranking rows"
+
+
 #: Each takes the service's base URL and returns a one-line summary, raising AssertionError when the answer
 #: is wrong. A service without an entry fails the run.
 SMOKE: dict[str, Callable[[str], str]] = {
+    "sentiment": smoke_sentiment,
     "garch": smoke_garch,
     "intraday": smoke_intraday,
     "portfolio": smoke_portfolio,

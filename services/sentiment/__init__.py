@@ -1,0 +1,1 @@
+"""Sentiment service: financial-text scoring, model training and social-media analytics."""

@@ -1,0 +1,163 @@
+"""The two trained text classifiers as frozen, picklable arrays: ``ml:fast`` and the stacked ``ml``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._finance_lexicon import LEXICON_FEATURES, lexicon_features
+from ._linear import LinearHead
+from ._ngrams import NgramSpec
+from ._text import normalize_texts
+
+__all__ = ["FastModel", "StackedModel", "load_model", "save_model", "stack_features"]
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class FastModel:
+    """``ml:fast``: multinomial logistic regression on hashed n-grams of normalised text."""
+
+    ngrams: NgramSpec
+    head: LinearHead
+    kind: str = field(default="ml:fast", init=False)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, 3)`` probabilities in :data:`~._labels.CLASSES` order."""
+        return self.head.predict_proba(self.ngrams.transform(normalize_texts(texts)))
+
+
+def stack_features(p_ngram: np.ndarray, p_embed: np.ndarray | None, lexicon: np.ndarray) -> np.ndarray:
+    """Meta-level inputs: log-probabilities of each base model, then the lexicon features."""
+    blocks = [np.log(np.clip(p_ngram, _EPS, 1.0))]
+    if p_embed is not None:
+        blocks.append(np.log(np.clip(p_embed, _EPS, 1.0)))
+    blocks.append(lexicon)
+    return np.column_stack(blocks)
+
+
+@dataclass(frozen=True, eq=False)
+class StackedModel:
+    """``ml``: n-gram and sentence-embedding base models stacked with finance-lexicon features.
+
+    ``P = softmax(meta([log p_ngram, log p_embedding, (lexicon - mean) / scale]))`` where the bases
+    are multinomial logistic regressions (hashed n-grams; e5-small embeddings) and ``meta`` is a
+    multinomial logistic regression fitted on out-of-fold base predictions.
+    """
+
+    ngrams: NgramSpec
+    ngram_head: LinearHead
+    embedding_head: LinearHead | None
+    meta_head: LinearHead
+    lexicon_mean: np.ndarray
+    lexicon_scale: np.ndarray
+    kind: str = field(default="ml", init=False)
+
+    @property
+    def uses_embeddings(self) -> bool:
+        """Whether scoring needs the e5-small embedder."""
+        return self.embedding_head is not None
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """``(n, 3)`` probabilities; ``embeddings`` (from :class:`~._embeddings.Embedder`) if precomputed."""
+        texts = list(texts)
+        normalized = normalize_texts(texts)
+        p_ngram = self.ngram_head.predict_proba(self.ngrams.transform(normalized))
+        p_embed = None
+        if self.embedding_head is not None:
+            if embeddings is None:
+                from ._embeddings import get_embedder
+
+                embeddings = get_embedder().embed(texts)
+            p_embed = self.embedding_head.predict_proba(embeddings)
+        lex = (lexicon_features(texts, normalized) - self.lexicon_mean) / self.lexicon_scale
+        return self.meta_head.predict_proba(stack_features(p_ngram, p_embed, lex))
+
+
+def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Path:
+    """Write ``model.npz`` (coefficients only), ``card.json`` and ``MODEL_CARD.md`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = dict(
+        model.ngram_head.sparse_arrays("ngram")
+        if isinstance(model, StackedModel)
+        else model.head.sparse_arrays("ngram")
+    )
+    if isinstance(model, StackedModel):
+        arrays.update(model.meta_head.sparse_arrays("meta"))
+        if model.embedding_head is not None:
+            arrays.update(model.embedding_head.sparse_arrays("embed"))
+        arrays["lexicon_mean"] = model.lexicon_mean
+        arrays["lexicon_scale"] = model.lexicon_scale
+    np.savez_compressed(folder / "model.npz", **arrays)
+    card = {**card, "kind": model.kind, "ngrams": model.ngrams.to_dict()}
+    if isinstance(model, StackedModel):
+        card["lexicon_features"] = list(LEXICON_FEATURES)
+        card["uses_embeddings"] = model.uses_embeddings
+    (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    (folder / "MODEL_CARD.md").write_text(_card_markdown(card))
+    return folder
+
+
+def load_model(folder: Path) -> tuple[FastModel | StackedModel, dict]:
+    """Read a model folder written by :func:`save_model`; returns the model and its card."""
+    folder = Path(folder)
+    card = json.loads((folder / "card.json").read_text())
+    ngrams = NgramSpec.from_dict(card["ngrams"])
+    with np.load(folder / "model.npz") as arrays:
+        ngram_head = LinearHead.from_sparse_arrays(arrays, "ngram")
+        if card["kind"] == "ml:fast":
+            return FastModel(ngrams, ngram_head), card
+        if card["kind"] != "ml":
+            raise ValueError(f"{folder}: unknown model kind {card['kind']!r}")
+        embed = LinearHead.from_sparse_arrays(arrays, "embed") if "embed_rows" in arrays else None
+        model = StackedModel(
+            ngrams,
+            ngram_head,
+            embed,
+            LinearHead.from_sparse_arrays(arrays, "meta"),
+            arrays["lexicon_mean"].copy(),
+            arrays["lexicon_scale"].copy(),
+        )
+    return model, card
+
+
+def _card_markdown(card: dict) -> str:
+    metrics = card.get("metrics", {})
+    lines = [f"# Model card: sentiment `{card['kind']}` version `{card.get('version', '?')}`", ""]
+    lines += [
+        f"- **Created**: {card.get('created', '?')}",
+        f"- **Training data**: {card.get('data', {}).get('source', '?')} "
+        f"({card.get('data', {}).get('licence', '?')}), {card.get('data', {}).get('n_train', '?')} rows",
+        f"- **Hold-out**: {card.get('data', {}).get('holdout', '?')}",
+        "- **Artifact**: fitted coefficients only (hashed features: no vocabulary, no training text)",
+        f"- **Features**: {json.dumps(card.get('ngrams'))}"
+        + (f"; lexicon {card['lexicon_features']}" if "lexicon_features" in card else "")
+        + (f"; embeddings {json.dumps(card['embedder'])}" if card.get("embedder") else ""),
+        f"- **Chosen hyper-parameters**: {json.dumps(card.get('params', {}), sort_keys=True)}",
+        "",
+        "## Metrics",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+    if "confusion_matrix" in card:
+        lines += [
+            "",
+            "Hold-out confusion matrix (rows true, columns predicted; negative, neutral, positive):",
+            "",
+        ]
+        lines += ["    " + " ".join(f"{v:6d}" for v in row) for row in card["confusion_matrix"]]
+    lines += [
+        "",
+        "Labels: 0 bearish -> negative, 1 bullish -> positive, 2 -> neutral. Licence of the model: MIT "
+        "(trained on MIT-licensed data).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,377 @@
+"""Hyper-parameter search with k-fold CV, hold-out evaluation and the final fit of ``ml:fast``/``ml``.
+
+The grid is a flat list of independent :class:`Cell` s, each scored by :func:`cross_validate_cell` on
+a feature block; :func:`train_model` takes a ``run_cells`` callable so the Ray layer can evaluate the
+cells as parallel tasks against blocks placed once in the object store (the sequential default is
+:func:`run_cells_sequential`).
+
+``ml`` is trained in two stages: (1) grid over the base models (hashed n-grams; e5 embeddings), whose
+out-of-fold (OOF) probabilities of the best cells become, with the standardised lexicon features,
+the inputs of (2) a grid over the meta logistic regression, cross-validated on those OOF inputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from services.core.exceptions import DomainError
+
+from ._finance_lexicon import lexicon_features
+from ._labels import CLASSES, map_labels
+from ._linear import LinearHead
+from ._models import FastModel, StackedModel, stack_features
+from ._ngrams import NgramSpec
+from ._text import normalize_texts
+
+__all__ = [
+    "Cell",
+    "CellResult",
+    "TrainResult",
+    "TrainSpec",
+    "cross_validate_cell",
+    "fit_head",
+    "grid_cells",
+    "model_card",
+    "run_cells_sequential",
+    "train_model",
+]
+
+RunCells = Callable[[Sequence["Cell"], Mapping[str, object], np.ndarray, np.ndarray], list["CellResult"]]
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What to search and how to validate.
+
+    Parameters
+    ----------
+    kind
+        ``"ml:fast"`` (n-grams only) or ``"ml"`` (stacked n-grams + embeddings + lexicon features).
+    ngrams
+        Candidate n-gram settings (each one feature block).
+    C
+        Inverse L2 strengths of the n-gram logistic regression.
+    class_weight
+        ``None`` and/or ``"balanced"``.
+    embed_C, meta_C
+        Inverse L2 strengths of the embedding and meta regressions (``ml`` only).
+    use_embeddings
+        ``ml`` without the e5 base model (lexicon + n-grams only) when ``False``.
+    folds
+        k of the stratified k-fold CV.
+    holdout_fraction
+        Stratified share kept out of the search when no explicit hold-out set is given.
+    metric
+        ``"accuracy"`` or ``"macro_f1"``: what picks the best cell.
+    seed
+        Seeds the fold and hold-out splits.
+    """
+
+    kind: str = "ml:fast"
+    ngrams: tuple[NgramSpec, ...] = (NgramSpec((1, 2)), NgramSpec((1, 3)))
+    C: tuple[float, ...] = (5.0, 10.0, 20.0)
+    class_weight: tuple[str | None, ...] = (None, "balanced")
+    embed_C: tuple[float, ...] = (1.0, 4.0, 16.0)
+    meta_C: tuple[float, ...] = (0.1, 1.0, 10.0)
+    use_embeddings: bool = True
+    folds: int = 5
+    holdout_fraction: float = 0.2
+    metric: str = "accuracy"
+    seed: int = 0
+    max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("ml:fast", "ml"):
+            raise DomainError(field="kind", message=f"kind must be 'ml:fast' or 'ml', got {self.kind!r}")
+        if not 2 <= self.folds <= 20:
+            raise DomainError(field="folds", message=f"folds must be in [2, 20], got {self.folds!r}")
+        if not 0.0 < self.holdout_fraction < 0.9:
+            raise DomainError(
+                f"holdout_fraction must be in (0, 0.9), got {self.holdout_fraction!r}",
+                field="holdout_fraction",
+            )
+        if self.metric not in ("accuracy", "macro_f1"):
+            raise DomainError(f"metric must be 'accuracy' or 'macro_f1', got {self.metric!r}", field="metric")
+        for name in ("C", "embed_C", "meta_C"):
+            values = getattr(self, name)
+            if not values or any(not np.isfinite(c) or c <= 0 for c in values):
+                raise DomainError(
+                    f"{name} must be a non-empty list of positive numbers, got {values!r}", field=name
+                )
+        if not self.ngrams:
+            raise DomainError("ngrams must name at least one n-gram setting", field="ngrams")
+        if not self.class_weight or any(cw not in (None, "balanced") for cw in self.class_weight):
+            raise DomainError(
+                f"class_weight entries must be None or 'balanced', got {self.class_weight!r}",
+                field="class_weight",
+            )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point: a logistic regression (``C``, ``class_weight``) on one feature ``block``."""
+
+    block: str
+    C: float
+    class_weight: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class CellResult:
+    """CV scores of a :class:`Cell` and its out-of-fold probabilities ``(n, 3)``."""
+
+    cell: Cell
+    accuracy: float
+    macro_f1: float
+    oof_proba: np.ndarray = field(repr=False)
+
+    def row(self) -> dict:
+        """JSON-ready summary (no OOF matrix)."""
+        return {
+            "block": self.cell.block,
+            "C": self.cell.C,
+            "class_weight": self.cell.class_weight,
+            "cv_accuracy": self.accuracy,
+            "cv_macro_f1": self.macro_f1,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """Outcome of :func:`train_model`: the refitted model and how it scored."""
+
+    kind: str
+    model: FastModel | StackedModel
+    params: dict
+    cv_accuracy: float
+    cv_macro_f1: float
+    holdout_accuracy: float
+    holdout_macro_f1: float
+    confusion_matrix: np.ndarray
+    grid: list[dict]
+    n_train: int
+    n_holdout: int
+
+    def metrics(self) -> dict:
+        """The four headline numbers."""
+        return {
+            "cv_accuracy": self.cv_accuracy,
+            "cv_macro_f1": self.cv_macro_f1,
+            "holdout_accuracy": self.holdout_accuracy,
+            "holdout_macro_f1": self.holdout_macro_f1,
+        }
+
+
+def fit_head(X, y: np.ndarray, C: float, class_weight: str | None, max_iter: int = 1000) -> LinearHead:
+    """Fit a multinomial L2 logistic regression and freeze its coefficients."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # saga is ~10x faster than lbfgs on the wide sparse n-gram blocks; lbfgs suits the dense ones.
+        solver = "saga" if sp.issparse(X) else "lbfgs"
+        est = LogisticRegression(
+            C=C,
+            class_weight=class_weight,
+            solver=solver,
+            max_iter=max_iter,
+            tol=1e-3 if solver == "saga" else 1e-4,
+        )
+        est.fit(X, y)
+    if list(est.classes_) != list(range(len(CLASSES))):
+        raise ValueError(f"training labels must contain all of {CLASSES}, got classes {list(est.classes_)}")
+    return LinearHead.from_estimator(est)
+
+
+def cross_validate_cell(cell: Cell, X, y: np.ndarray, folds: np.ndarray, max_iter: int = 1000) -> CellResult:
+    """k-fold CV of one cell; ``folds[i]`` is the fold of row ``i``."""
+    oof = np.zeros((len(y), len(CLASSES)))
+    for k in np.unique(folds):
+        test = folds == k
+        head = fit_head(X[~test], y[~test], cell.C, cell.class_weight, max_iter)
+        oof[test] = head.predict_proba(X[test])
+    pred = oof.argmax(axis=1)
+    return CellResult(cell, float(accuracy_score(y, pred)), float(f1_score(y, pred, average="macro")), oof)
+
+
+def run_cells_sequential(
+    cells: Sequence[Cell],
+    blocks: Mapping[str, object],
+    y: np.ndarray,
+    folds: np.ndarray,
+    max_iter: int = 1000,
+) -> list[CellResult]:
+    """Evaluate cells one after the other in this process (the Ray layer runs them as tasks)."""
+    return [cross_validate_cell(c, blocks[c.block], y, folds, max_iter) for c in cells]
+
+
+def grid_cells(blocks: Sequence[str], C: Sequence[float], class_weight: Sequence[str | None]) -> list[Cell]:
+    """Cartesian product of blocks, C values and class weights."""
+    return [Cell(b, float(c), cw) for b in blocks for c in C for cw in class_weight]
+
+
+def _best(results: Sequence[CellResult], metric: str) -> CellResult:
+    return max(results, key=lambda r: (getattr(r, metric), r.macro_f1, r.accuracy))
+
+
+def train_model(
+    texts: Sequence[str],
+    labels: Sequence[object],
+    spec: TrainSpec = TrainSpec(),
+    holdout: tuple[Sequence[str], Sequence[object]] | None = None,
+    *,
+    run_cells: RunCells | None = None,
+    embed: EmbedFn | None = None,
+    embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+) -> TrainResult:
+    """Search the grid of ``spec`` by k-fold CV, refit the best cell on all training rows, score the hold-out.
+
+    Parameters
+    ----------
+    texts, labels
+        Training data; labels as accepted by :func:`~._labels.map_labels`.
+    spec
+        Grid and validation settings.
+    holdout
+        Explicit hold-out ``(texts, labels)``; otherwise a stratified ``spec.holdout_fraction`` split.
+    run_cells
+        ``run_cells(cells, blocks, y, folds) -> results`` in cell order (default sequential).
+    embed
+        ``embed(texts) -> (n, 384)`` for ``ml`` (default: the in-process e5 embedder).
+    embeddings
+        Precomputed ``(train, holdout)`` embeddings in row order (skips ``embed``).
+    """
+    texts = [str(t) for t in texts]
+    y = map_labels(labels)
+    if len(texts) != len(y):
+        raise DomainError(f"{len(texts)} texts but {len(y)} labels", field="labels")
+    if holdout is None:
+        if embeddings is not None:
+            raise ValueError("precomputed embeddings need an explicit holdout set")
+        idx_tr, idx_ho = train_test_split(
+            np.arange(len(y)), test_size=spec.holdout_fraction, random_state=spec.seed, stratify=y
+        )
+        ho_texts, y_ho = [texts[i] for i in idx_ho], y[idx_ho]
+        texts, y = [texts[i] for i in idx_tr], y[idx_tr]
+    else:
+        ho_texts, y_ho = [str(t) for t in holdout[0]], map_labels(holdout[1])
+    if min(np.bincount(y, minlength=3)) < spec.folds:
+        raise DomainError(
+            field="labels",
+            message=f"every class needs at least {spec.folds} training rows, got "
+            f"{dict(zip(CLASSES, np.bincount(y, minlength=3).tolist(), strict=True))}",
+        )
+    run_cells = run_cells or (lambda c, b, yy, f: run_cells_sequential(c, b, yy, f, spec.max_iter))
+    folds = np.empty(len(y), dtype=np.int64)
+    for k, (_, test) in enumerate(
+        StratifiedKFold(spec.folds, shuffle=True, random_state=spec.seed).split(y, y)
+    ):
+        folds[test] = k
+
+    normalized = normalize_texts(texts)
+    blocks: dict[str, object] = {f"ngram{i}": ng.transform(normalized) for i, ng in enumerate(spec.ngrams)}
+    cells = grid_cells(list(blocks), spec.C, spec.class_weight)
+    use_embed = spec.kind == "ml" and spec.use_embeddings
+    E_tr = E_ho = None
+    if use_embed:
+        if embeddings is not None:
+            E_tr, E_ho = (np.asarray(e, dtype=np.float32) for e in embeddings)
+        else:
+            if embed is None:
+                from ._embeddings import get_embedder
+
+                embed = get_embedder().embed
+            E_tr, E_ho = embed(texts), embed(ho_texts)
+        if E_tr.shape[0] != len(texts) or E_ho.shape[0] != len(ho_texts):
+            raise ValueError("embeddings do not match the number of training/hold-out texts")
+        blocks["embed"] = E_tr
+        cells += grid_cells(["embed"], spec.embed_C, spec.class_weight)
+    stage1 = run_cells(cells, blocks, y, folds)
+    ngram_best = _best([r for r in stage1 if r.cell.block.startswith("ngram")], spec.metric)
+    ngram_spec = spec.ngrams[int(ngram_best.cell.block[5:])]
+    ngram_head = fit_head(
+        blocks[ngram_best.cell.block], y, ngram_best.cell.C, ngram_best.cell.class_weight, spec.max_iter
+    )
+    grid = [r.row() for r in stage1]
+    params = {
+        "ngrams": ngram_spec.to_dict(),
+        "C": ngram_best.cell.C,
+        "class_weight": ngram_best.cell.class_weight,
+    }
+
+    if spec.kind == "ml:fast":
+        model: FastModel | StackedModel = FastModel(ngram_spec, ngram_head)
+        final = ngram_best
+        p_ho = model.predict_proba(ho_texts)
+    else:
+        lex = lexicon_features(texts, normalized)
+        mean, scale = lex.mean(axis=0), lex.std(axis=0)
+        scale[scale == 0] = 1.0
+        lex_std = (lex - mean) / scale
+        embed_best = embed_head = None
+        if use_embed:
+            embed_best = _best([r for r in stage1 if r.cell.block == "embed"], spec.metric)
+            embed_head = fit_head(E_tr, y, embed_best.cell.C, embed_best.cell.class_weight, spec.max_iter)
+            params["embed_C"], params["embed_class_weight"] = embed_best.cell.C, embed_best.cell.class_weight
+        Z = stack_features(
+            ngram_best.oof_proba, None if embed_best is None else embed_best.oof_proba, lex_std
+        )
+        stage2 = run_cells(grid_cells(["meta"], spec.meta_C, spec.class_weight), {"meta": Z}, y, folds)
+        final = _best(stage2, spec.metric)
+        meta_head = fit_head(Z, y, final.cell.C, final.cell.class_weight, spec.max_iter)
+        params["meta_C"], params["meta_class_weight"] = final.cell.C, final.cell.class_weight
+        grid += [r.row() for r in stage2]
+        model = StackedModel(ngram_spec, ngram_head, embed_head, meta_head, mean, scale)
+        p_ho = model.predict_proba(ho_texts, embeddings=E_ho)
+
+    pred = p_ho.argmax(axis=1)
+    return TrainResult(
+        kind=spec.kind,
+        model=model,
+        params=params,
+        cv_accuracy=final.accuracy,
+        cv_macro_f1=final.macro_f1,
+        holdout_accuracy=float(accuracy_score(y_ho, pred)),
+        holdout_macro_f1=float(f1_score(y_ho, pred, average="macro")),
+        confusion_matrix=confusion_matrix(y_ho, pred, labels=list(range(len(CLASSES)))),
+        grid=grid,
+        n_train=len(y),
+        n_holdout=len(y_ho),
+    )
+
+
+def model_card(
+    result: TrainResult, *, version: str, data: dict, created: str | None = None, embedder: dict | None = None
+) -> dict:
+    """Model-card fields of a training result (``save_model`` adds kind and feature settings).
+
+    Parameters
+    ----------
+    data
+        ``source``, ``licence``, ``holdout`` descriptions (no text).
+    created
+        ISO timestamp (default: now, UTC).
+    """
+    card = {
+        "version": version,
+        "created": created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {**data, "n_train": result.n_train, "n_holdout": result.n_holdout},
+        "metrics": result.metrics(),
+        "confusion_matrix": result.confusion_matrix.tolist(),
+        "params": result.params,
+        "grid": result.grid,
+        "classes": list(CLASSES),
+        "label_mapping": {"0": "negative (bearish)", "1": "positive (bullish)", "2": "neutral"},
+    }
+    if embedder is not None:
+        card["embedder"] = embedder
+    return card

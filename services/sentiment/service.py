@@ -1,0 +1,181 @@
+"""Request handling shared by the HTTP routes and the batch job: model registry, input checks, social data.
+
+Model versions: the shipped defaults (``builtin``, inside the package) and the versions that training
+jobs write to ``<models dir>/<ml|ml_fast>/<version>/`` where the models dir is ``RAYSVC_MODELS_DIR``, or
+``<RAYSVC_RESULTS_DIR>/sentiment-models`` (shared by the service and the cluster's job drivers).
+A scorer is loaded once per process and put into Ray's object store once per version.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from services.core.catalog import Catalog
+from services.core.errors import TYPE_BASE, ProblemError
+from services.core.settings import Settings
+from services.sentiment import schemas as S
+from services.sentiment.engine import (
+    ModelName,
+    Scorer,
+    builtin_model_folder,
+    load_scorer,
+    prepare_social,
+)
+
+BUILTIN = "builtin"
+INLINE_TEXTS = {"ml": 8, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
+"""Requests up to this many texts are scored in the service process; larger ones are chunked over Ray."""
+SCORE_BATCH = "raysvc job sentiment score --input texts.csv --text-col text --output scored.csv"
+
+_lock = threading.Lock()
+_scorers: dict[tuple[str, str], Scorer] = {}
+_social: dict[int, pd.DataFrame] = {}
+
+
+def models_dir(settings: Settings) -> Path:
+    """Where trained versions live (created on demand)."""
+    return Path(settings.models_dir or Path(settings.results_dir) / "sentiment-models").expanduser().resolve()
+
+
+def version_folder(settings: Settings, model: ModelName, version: str) -> Path:
+    """Folder of ``model``/``version`` (404 problem when unknown)."""
+    if version == BUILTIN:
+        return builtin_model_folder(model)
+    folder = models_dir(settings) / model.slug / version
+    if "/" in version or version in (".", "..") or not (folder / "card.json").is_file():
+        raise ProblemError.not_found("model version", f"{model.value}@{version}")
+    return folder
+
+
+def get_scorer(settings: Settings, model: ModelName | str, version: str | None = None) -> Scorer:
+    """The scorer of ``model``/``version``, loaded once per process."""
+    model = ModelName(model)
+    version = version or BUILTIN
+    if model in (ModelName.lexicon, ModelName.lexicon_vader):
+        if version != BUILTIN:
+            raise ProblemError.not_found("model version", f"{model.value}@{version}")
+    key = (model.value, version)
+    with _lock:
+        if key not in _scorers:
+            if model in (ModelName.lexicon, ModelName.lexicon_vader):
+                _scorers[key] = load_scorer(model)
+            else:
+                _scorers[key] = load_scorer(model, version_folder(settings, model, version))
+        return _scorers[key]
+
+
+def scorer_ref(
+    catalog: Catalog, settings: Settings, model: ModelName | str, version: str | None = None
+) -> Any:
+    """Object-store ref of :func:`get_scorer` (put once per Ray connection)."""
+    model, version = ModelName(model), version or BUILTIN
+    return catalog.put(
+        f"sentiment:scorer:{model.value}:{version}", lambda: get_scorer(settings, model, version)
+    )
+
+
+def list_models(settings: Settings) -> list[S.ModelInfo]:
+    """Every scorer version: lexicons, shipped defaults, trained versions (newest first per model)."""
+    out = [
+        S.ModelInfo(
+            model=ModelName.lexicon,
+            version=BUILTIN,
+            builtin=True,
+            description="TextBlob polarity; neutral band |s| < 0.05",
+        ),
+        S.ModelInfo(
+            model=ModelName.lexicon_vader,
+            version=BUILTIN,
+            builtin=True,
+            description="VADER compound; neutral band |s| < 0.05",
+        ),
+    ]
+    for model in (ModelName.ml, ModelName.ml_fast):
+        cards = [(True, json.loads((builtin_model_folder(model) / "card.json").read_text()))]
+        root = models_dir(settings) / model.slug
+        if root.is_dir():
+            trained = [
+                json.loads((d / "card.json").read_text())
+                for d in root.iterdir()
+                if (d / "card.json").is_file()
+            ]
+            cards += [(False, c) for c in sorted(trained, key=lambda c: c.get("created", ""), reverse=True)]
+        for builtin, card in cards:
+            out.append(
+                S.ModelInfo(
+                    model=model,
+                    version=BUILTIN if builtin else str(card.get("version")),
+                    builtin=builtin,
+                    created=card.get("created"),
+                    metrics=card.get("metrics", {}),
+                    params=card.get("params", {}),
+                    data=card.get("data", {}),
+                    description=(
+                        "stacked: hashed n-grams + e5-small embeddings + finance lexicon"
+                        if model is ModelName.ml
+                        else "hashed word n-grams, logistic regression"
+                    ),
+                )
+            )
+    return out
+
+
+def check_texts(texts: Sequence[Any], settings: Settings, field: str = "texts") -> None:
+    """413 beyond ``max_texts``; 422 naming the first indices of empty or over-long texts."""
+    if len(texts) > settings.max_texts:
+        raise ProblemError.too_large(
+            f"{len(texts):,} texts exceed the limit of {settings.max_texts:,} per request",
+            batch_command=SCORE_BATCH,
+        )
+    bad = []
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            bad.append({"field": f"body.{field}[{i}]", "message": "must be a string", "type": "string_type"})
+        elif not t.strip():
+            bad.append({"field": f"body.{field}[{i}]", "message": "empty text", "type": "value_error"})
+        elif len(t) > settings.max_text_chars:
+            bad.append(
+                {
+                    "field": f"body.{field}[{i}]",
+                    "type": "value_error",
+                    "message": f"{len(t):,} characters exceed the limit of {settings.max_text_chars:,}",
+                }
+            )
+        if len(bad) >= 20:
+            break
+    if bad:
+        raise ProblemError(
+            422,
+            f"{len(bad)} invalid text(s); first at {bad[0]['field']}: {bad[0]['message']}",
+            title="Unprocessable Content",
+            type=f"{TYPE_BASE}validation-error",
+            errors=bad,
+        )
+
+
+def social_frame(catalog: Catalog) -> pd.DataFrame:
+    """The ``sentiment`` dataset prepared for analytics (once per loaded frame)."""
+    raw = catalog.frame("sentiment")
+    with _lock:
+        key = id(raw)
+        if key not in _social:
+            _social.clear()
+            _social[key] = prepare_social(raw)
+        return _social[key]
+
+
+def resolve_data_path(settings: Settings, name: str, field: str) -> Path:
+    """A CSV under the data directory (422 for paths outside it or missing files)."""
+    root = Path(settings.data_dir).expanduser().resolve()
+    path = (root / name).resolve()
+    if root not in path.parents and path != root:
+        raise ProblemError.invalid(field, f"{name!r} is outside the data directory")
+    if not path.is_file():
+        raise ProblemError.invalid(field, f"{name!r} not found in the data directory {root}")
+    return path

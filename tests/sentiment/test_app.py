@@ -1,0 +1,231 @@
+"""The sentiment HTTP API under TestClient (lifespan on, the session's embedded Ray, generated data)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from numpy.testing import assert_allclose
+
+from services.sentiment.engine import load_scorer, monthly_rankings, symbol_aggregates
+
+HEADLINES = [
+    "$AAPL beats estimates and raises guidance",
+    "Bank cut to sell at Goldman on weak outlook",
+    "Fed minutes due at 2pm",
+    "Shares plunge 12% after profit warning",
+    "Company announces record quarterly revenue, stock soars",
+    "Analysts keep neutral rating on utility",
+]
+
+
+@pytest.fixture(scope="module")
+def client(ray_local, data_dir):
+    from services.sentiment.app import app
+
+    with TestClient(app) as c:
+        for _ in range(240):
+            if c.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.5)
+        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+        yield c
+
+
+def _problem(r, status: int, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    if field is not None:
+        assert any(e["field"] == field for e in body.get("errors", [])), body
+    return body
+
+
+@pytest.mark.parametrize(
+    "model", ["ml:fast", "lexicon", "lexicon:vader"], ids=["ml-fast", "textblob", "vader"]
+)
+def test_score_on_ray_keeps_order_across_chunks(client, model):
+    """Enough texts for several Ray chunks; every row equals the engine's score of that text."""
+    texts = [f"{HEADLINES[i % len(HEADLINES)]} #{i}" for i in range(12_000 if model == "ml:fast" else 1_500)]
+    texts = texts[: client.app.state.platform.settings.max_texts]
+    r = client.post("/v1/sentiment/score", json={"texts": texts, "model": model})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == model and body["count"] == len(texts) and body["version"] == "builtin"
+    ref = load_scorer(model).score(texts)
+    got_scores = np.array([x["score"] for x in body["results"]])
+    assert_allclose(got_scores, ref.scores, atol=1e-6)  # the API rounds to 6 decimals
+    assert [x["label"] for x in body["results"]] == ref.label_names()
+    p = np.array(
+        [[x["probabilities"][k] for k in ("negative", "neutral", "positive")] for x in body["results"]]
+    )
+    assert_allclose(p, ref.probabilities, atol=1e-6)
+
+
+def test_score_default_ml_model(client):
+    r = client.post("/v1/sentiment/score", json={"texts": HEADLINES * 3})  # > inline limit: chunked on Ray
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "ml"
+    ref = load_scorer("ml").score(HEADLINES)
+    got = np.array([x["score"] for x in body["results"]]).reshape(3, -1)
+    for row in got:
+        assert_allclose(row, ref.scores, atol=1e-5)
+    labels = [x["label"] for x in body["results"][: len(HEADLINES)]]
+    assert labels[0] == "positive" and labels[1] == "negative" and labels[3] == "negative"
+
+
+@pytest.mark.parametrize(
+    ("texts", "field"),
+    [
+        (["ok", ""], "body.texts[1]"),
+        (["ok", "   "], "body.texts[1]"),
+        (["ok", 3], "body.texts[1]"),
+        ([None], "body.texts[0]"),
+        (["x" * 5001], "body.texts[0]"),
+    ],
+    ids=["empty", "blank", "number", "null", "too-long"],
+)
+def test_score_rejects_bad_texts(client, texts, field):
+    _problem(client.post("/v1/sentiment/score", json={"texts": texts, "model": "ml:fast"}), 422, field)
+
+
+def test_score_too_many_texts_is_413_with_batch_pointer(client):
+    limit = client.app.state.platform.settings.max_texts
+    body = _problem(
+        client.post("/v1/sentiment/score", json={"texts": ["a"] * (limit + 1), "model": "ml:fast"}), 413
+    )
+    assert "raysvc job sentiment score" in body["detail"] and "batch_command" in body
+
+
+def test_score_unknown_model_and_version(client):
+    _problem(client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "bert"}), 422, "body.model")
+    _problem(
+        client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "ml:fast", "version": "nope"}), 404
+    )
+
+
+def test_models_lists_builtin_versions_with_metrics(client):
+    body = client.get("/v1/sentiment/models").json()
+    by = {(m["model"], m["version"]): m for m in body["data"]}
+    assert body["default_model"] == "ml"
+    assert {
+        ("ml", "builtin"),
+        ("ml:fast", "builtin"),
+        ("lexicon", "builtin"),
+        ("lexicon:vader", "builtin"),
+    } <= set(by)
+    assert by[("ml", "builtin")]["metrics"]["holdout_accuracy"] >= 0.86
+    assert by[("ml:fast", "builtin")]["metrics"]["holdout_accuracy"] >= 0.84
+
+
+def test_symbols_and_detail_match_engine(client):
+    from services.core.app import get_platform
+    from services.sentiment import service as svc
+
+    frame = svc.social_frame(get_platform().catalog)
+    body = client.get("/v1/sentiment/symbols").json()
+    assert body["count"] == frame["symbol"].nunique() and sum(r["rows"] for r in body["data"]) == len(frame)
+    sym = body["data"][0]["symbol"]
+    detail = client.get(
+        f"/v1/sentiment/symbols/{sym.lower()}", params={"start": "2022-02-01", "end": "2022-03-31"}
+    )
+    assert detail.status_code == 200, detail.text
+    d = detail.json()
+    ref = symbol_aggregates(frame, sym, "2022-02-01", "2022-03-31")
+    assert [m["month"] for m in d["monthly"]] == ref.monthly["month"].tolist()
+    assert_allclose([m["likes"] for m in d["monthly"]], ref.monthly["likes"], rtol=1e-12)
+    assert len(d["daily"]) == len(ref.daily)
+    _problem(client.get("/v1/sentiment/symbols/NOPE"), 404)
+    _problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "bad"}), 422, "query.start")
+
+
+def test_rankings(client):
+    from services.core.app import get_platform
+    from services.sentiment import service as svc
+
+    frame = svc.social_frame(get_platform().catalog)
+    month = sorted(frame["month"].unique())[3]
+    r = client.get(
+        "/v1/sentiment/rankings", params={"month": month, "top": 5, "min_likes": 20, "min_comments": 10}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ref = monthly_rankings(frame, month, 5, 20, 10)
+    assert [x["symbol"] for x in body["data"]] == ref["symbol"].tolist() and body["count"] <= 5
+    assert_allclose([x["engagement_ratio"] for x in body["data"]], ref["engagement_ratio"], rtol=1e-12)
+    assert [x["rank"] for x in body["data"]] == list(range(1, body["count"] + 1))
+    _problem(client.get("/v1/sentiment/rankings", params={"month": "2022-13"}), 422, "query.month")
+    _problem(client.get("/v1/sentiment/rankings", params={"top": 0}), 422, "query.top")
+
+
+def test_seed_compatible_endpoints(client):
+    status = client.get("/status").json()
+    assert status["service"] == "sentiment" and "ml" in status["details"]["models"]
+    r = client.post("/analyze-sentiment", json={"texts": HEADLINES[:2]})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert [x["text"] for x in res] == HEADLINES[:2] and res[0]["sentiment"] == "positive"
+    assert all(0 < x["confidence"] <= 1 for x in res)
+    tickers = client.get("/available-tickers").json()
+    assert tickers["count"] == len(tickers["tickers"]) > 0
+    first = tickers["tickers"][0]
+    r = client.post("/analyze-tickers", json={"tickers": [first, "NOPE"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["unknown"] == ["NOPE"] and body["ticker_analysis"][first]["days"] > 0
+    _problem(client.post("/analyze-tickers", json={"tickers": ["NOPE"]}), 404)
+
+
+@pytest.mark.slow
+def test_train_through_the_job_api_then_score_with_the_new_version(client, twitter_train):
+    """POST /train answers 202 + Location; the job (same entrypoint as the CLI) saves a version that
+    GET /models lists and /score can name."""
+    sample = twitter_train.groupby("label", group_keys=False).sample(n=60, random_state=11)
+    req = {
+        "kind": "ml:fast",
+        "texts": sample["text"].tolist(),
+        "labels": sample["label"].tolist(),
+        "C": [10],
+        "class_weight": [None],
+        "folds": 3,
+        "version": "api-test",
+    }
+    r = client.post("/v1/sentiment/train", json=req)
+    assert r.status_code == 202, r.text
+    url = r.headers["location"]
+    info, deadline = {}, time.monotonic() + 480  # a job starts its own driver process: slow on a busy machine
+    while time.monotonic() < deadline:
+        info = client.get(url).json()
+        if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
+            break
+        time.sleep(1.0)
+    assert info["status"] == "SUCCEEDED", info
+    result = info["result"]
+    assert result["version"] == "api-test" and result["n_train"] + result["n_holdout"] == len(sample)
+    assert np.array(result["confusion_matrix"]).sum() == result["n_holdout"]
+    models = client.get("/v1/sentiment/models").json()["data"]
+    mine = [m for m in models if m["model"] == "ml:fast" and m["version"] == "api-test"]
+    assert len(mine) == 1 and not mine[0]["builtin"]
+    assert mine[0]["metrics"]["holdout_accuracy"] == result["metrics"]["holdout_accuracy"]
+    scored = client.post(
+        "/v1/sentiment/score", json={"texts": HEADLINES, "model": "ml:fast", "version": "api-test"}
+    )
+    assert scored.status_code == 200 and scored.json()["version"] == "api-test"
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        ({"kind": "ml:fast"}, "body.data"),
+        ({"data": "../../etc/passwd"}, "body.data"),
+        ({"texts": ["a", "b"], "labels": [0]}, "body.labels"),
+        ({"data": "sentiment_data.csv", "C": [-1]}, None),
+    ],
+    ids=["no-data", "outside-data-dir", "label-count", "negative-C"],
+)
+def test_train_rejects_bad_requests(client, req, field):
+    r = client.post("/v1/sentiment/train", json=req)
+    _problem(r, 422, field)

@@ -1,0 +1,84 @@
+"""The shipped default models: load, score consistently, reproduce their cards, beat the lexicons."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.metrics import accuracy_score, f1_score
+
+from services.sentiment.engine import (
+    BUILTIN_MODEL_DIR,
+    ModelName,
+    ScoreBatch,
+    load_model,
+    load_scorer,
+    map_labels,
+    save_model,
+)
+
+
+@pytest.fixture(scope="module")
+def fast():
+    return load_scorer("ml:fast")
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    return load_scorer("ml")
+
+
+@pytest.fixture(scope="module")
+def valid_sample(twitter_valid):
+    """A fixed stratified sample of the valid split (the e5 embeddings cost ~20-80 texts/s per core)."""
+    return twitter_valid.groupby("label", group_keys=False).sample(frac=0.12, random_state=7)
+
+
+@pytest.mark.parametrize("name", ["ml", "ml:fast"], ids=["ml", "ml-fast"])
+def test_cards_and_artifacts(name):
+    folder = BUILTIN_MODEL_DIR / ModelName(name).slug
+    model, card = load_model(folder)
+    assert card["kind"] == name and card["data"]["licence"] == "MIT"
+    assert {"cv_accuracy", "holdout_accuracy", "holdout_macro_f1"} <= set(card["metrics"])
+    assert (folder / "MODEL_CARD.md").is_file()
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 8_000_000  # coefficients only, a few MB
+
+
+def test_fast_reproduces_its_card_on_the_valid_split(fast, twitter_valid):
+    y = map_labels(twitter_valid["label"])
+    batch = fast.score(twitter_valid["text"].tolist())
+    assert_allclose(accuracy_score(y, batch.labels), fast.card["metrics"]["holdout_accuracy"], atol=1e-9)
+    assert_allclose(
+        f1_score(y, batch.labels, average="macro"), fast.card["metrics"]["holdout_macro_f1"], atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("lexicon", ["lexicon", "lexicon:vader"], ids=["textblob", "vader"])
+def test_ml_models_beat_the_lexicons(fast, stacked, valid_sample, lexicon):
+    texts, y = valid_sample["text"].tolist(), map_labels(valid_sample["label"])
+    lex_acc = accuracy_score(y, load_scorer(lexicon).score(texts).labels)
+    fast_acc = accuracy_score(y, fast.score(texts).labels)
+    ml_acc = accuracy_score(y, stacked.score(texts).labels)
+    assert lex_acc < 0.7  # general-purpose lexicons are weak on financial text
+    assert fast_acc > lex_acc + 0.1
+    assert ml_acc > lex_acc + 0.1
+
+
+def test_score_batch_invariants(fast):
+    texts = ["$TSLA soars after record deliveries", "Bank cut to sell at Goldman", "Fed minutes due at 2pm"]
+    batch = fast.score(texts)
+    assert len(batch) == 3
+    assert_allclose(batch.probabilities.sum(axis=1), 1.0, atol=1e-9)
+    assert_allclose(batch.scores, batch.probabilities[:, 2] - batch.probabilities[:, 0], atol=1e-12)
+    assert np.array_equal(batch.labels, batch.probabilities.argmax(axis=1))
+    assert batch.label_names() == ["positive", "negative", "neutral"]
+    # chunking does not change results
+    parts = ScoreBatch.concat([fast.score(texts[:1]), fast.score(texts[1:])])
+    assert_allclose(parts.probabilities, batch.probabilities, atol=1e-12)
+    assert len(fast.score([])) == 0
+
+
+def test_save_load_roundtrip(fast, tmp_path):
+    folder = save_model(fast.model, tmp_path / "m", {"version": "t", "data": {}, "metrics": {}})
+    model, card = load_model(folder)
+    texts = ["Shares rise 5% on upbeat guidance", "Profit warning sends stock lower"]
+    assert_allclose(model.predict_proba(texts), fast.model.predict_proba(texts), atol=1e-7)
+    assert card["version"] == "t" and card["kind"] == "ml:fast"
