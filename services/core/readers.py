@@ -12,6 +12,7 @@ Every reader returns a frame with a sorted, duplicate-free ``DatetimeIndex`` and
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,27 @@ def load_sp500() -> pd.DataFrame:
     prices = load_sp500_dataset().astype("float64")
     prices.index = pd.DatetimeIndex(prices.index, name="date")
     return prices
+
+
+def read_bars_csv(data: bytes) -> pd.DataFrame:
+    """OHLC(V) bars from CSV bytes (an upload): the seed's 5-minute format (``datetime,open,low,high,close,volume,`` with
+    m/d/YYYY H:MM) or any CSV with a ``datetime``/``date``/``timestamp`` column and OHLC(V) columns."""
+    head = data[:200].decode("utf-8", "replace").splitlines()[0].strip().rstrip(",").lower() if data else ""
+    try:
+        if head.split(",") == FIVE_MIN_COLUMNS and "/" in data[:400].decode("utf-8", "replace"):
+            return read_5min_csv(io.BytesIO(data))
+        df = pd.read_csv(io.BytesIO(data))
+    except DomainError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's file
+        raise DomainError(f"cannot read the CSV: {type(exc).__name__}: {exc}", field="file") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = df.drop(columns=[c for c in df.columns if c.startswith("unnamed") and df[c].isna().all()])
+    stamp = next((c for c in ("datetime", "date", "timestamp", "time") if c in df.columns), None)
+    if stamp is None:
+        raise DomainError(f"no datetime column among {list(df.columns)}", field="file")
+    try:
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(stamp), format="mixed"), name="datetime")
+    except (ValueError, TypeError) as exc:
+        raise DomainError(f"unreadable timestamps: {exc}", field="file") from None
+    return df

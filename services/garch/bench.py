@@ -30,7 +30,6 @@ thread, as Ray workers do).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 

@@ -32,7 +32,7 @@ PnL by the entry value *without* the entry fee, ours by the capital committed (w
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import time
 from typing import Annotated, Any
@@ -16,10 +15,10 @@ from pydantic import ValidationError
 
 from services.core.app import get_platform, require_ray
 from services.core.clients import get_json
-from services.core.errors import DomainError, ProblemError
+from services.core.errors import ProblemError
 from services.core.jobs import JobAccepted, accepted
 from services.core.parallel import n_chunks_for
-from services.core.readers import FIVE_MIN_COLUMNS, read_5min_csv
+from services.core.readers import read_bars_csv
 from services.intraday import engine as E
 from services.intraday import schemas as S
 from services.intraday import service as svc
@@ -201,30 +200,6 @@ async def walk_forward(
 
 
 # --- uploaded CSV -------------------------------------------------------------------------------------
-def read_bars_csv(data: bytes) -> pd.DataFrame:
-    """Bars from CSV bytes: the seed's 5-minute format (``datetime,open,low,high,close,volume,`` with
-    m/d/YYYY H:MM) or any CSV with a ``datetime``/``date``/``timestamp`` column and OHLC(V) columns."""
-    head = data[:200].decode("utf-8", "replace").splitlines()[0].strip().rstrip(",").lower() if data else ""
-    try:
-        if head.split(",") == FIVE_MIN_COLUMNS and "/" in data[:400].decode("utf-8", "replace"):
-            return read_5min_csv(io.BytesIO(data))
-        df = pd.read_csv(io.BytesIO(data))
-    except DomainError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's file
-        raise DomainError(f"cannot read the CSV: {type(exc).__name__}: {exc}", field="file") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    df = df.drop(columns=[c for c in df.columns if c.startswith("unnamed") and df[c].isna().all()])
-    stamp = next((c for c in ("datetime", "date", "timestamp", "time") if c in df.columns), None)
-    if stamp is None:
-        raise DomainError(f"no datetime column among {list(df.columns)}", field="file")
-    try:
-        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(stamp), format="mixed"), name="datetime")
-    except (ValueError, TypeError) as exc:
-        raise DomainError(f"unreadable timestamps: {exc}", field="file") from None
-    return df
-
-
 async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) -> tuple[S.DataIn, E.BarData]:
     p = get_platform()
     limit = p.settings.max_body_bytes
