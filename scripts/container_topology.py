@@ -430,7 +430,8 @@ def smoke_portfolio(base: str) -> str:
     assert all(b >= a - 1e-9 for a, b in zip(rets, rets[1:], strict=False)), rets
     bt = post_ok(
         f"{base}/v1/portfolio/backtest",
-        {"strategy": "sentiment_top_n", "top_n": 5, "dataset": "prices", "rebalance": "Q"},
+        # monthly over the sentiment data's 14 months: enough rebalance dates for the Ray path (>= 12)
+        {"strategy": "sentiment_top_n", "top_n": 5, "dataset": "prices", "rebalance": "M"},
     )
     assert bt["computed_on"] == "ray" and bt["rebalances"], {
         k: bt[k] for k in ("computed_on", "sentiment_source")
@@ -456,7 +457,7 @@ def smoke_sentiment(base: str) -> str:
     labels = [r["label"] for r in res[:3]]
     assert labels == ["positive", "negative", "neutral"], labels
     assert all(r == res[i % 3] for i, r in enumerate(res)), "order or determinism broken across chunks"
-    assert all(abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) < 1e-9 for r in res[:3])
+    assert all(abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) <= 2e-6 for r in res[:3]), "score != P(pos) - P(neg) (results are rounded to 6 digits)"
     ranks = get_ok(f"{base}/v1/sentiment/rankings?top=5")
     assert ranks["data"], ranks
     return f"scored {len(texts)} texts ({labels}); {len(ranks['data'])} ranking rows"
