@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 from arch import arch_model
-from fastapi.testclient import TestClient
 from numpy.testing import assert_allclose
 from threadpoolctl import threadpool_limits
 
 from services.garch.engine import SCALE, ModelSpec, fit_model, plan_rolling, run_rolling
+from tests.utils.apps import ready_client
 
 MODEL = {"vol": "garch", "p": 1, "q": 1, "dist": "t"}
 
@@ -20,12 +20,7 @@ MODEL = {"vol": "garch", "p": 1, "q": 1, "dist": "t"}
 def client(ray_local, data_dir):
     from services.garch.app import app
 
-    with TestClient(app) as c:
-        for _ in range(240):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.5)
-        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+    with ready_client(app) as c:
         yield c
 
 

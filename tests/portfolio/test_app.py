@@ -10,9 +10,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from numpy.testing import assert_allclose
 from skfolio.optimization import MeanRisk, ObjectiveFunction
+
+from tests.utils.apps import ready_client
 
 from services.portfolio.engine import (
     BacktestSpec,
@@ -30,12 +31,7 @@ SIX = ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"]
 def client(ray_local, data_dir):
     from services.portfolio.app import app
 
-    with TestClient(app) as c:
-        for _ in range(240):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.5)
-        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+    with ready_client(app) as c:
         yield c
 
 

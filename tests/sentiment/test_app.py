@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from numpy.testing import assert_allclose
 
 from services.sentiment.engine import load_scorer, monthly_rankings, symbol_aggregates
+from tests.utils.apps import ready_client
 
 HEADLINES = [
     "$AAPL beats estimates and raises guidance",
@@ -25,12 +25,7 @@ HEADLINES = [
 def client(ray_local, data_dir):
     from services.sentiment.app import app
 
-    with TestClient(app) as c:
-        for _ in range(240):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.5)
-        assert c.get("/readyz").status_code == 200, c.get("/readyz").text
+    with ready_client(app) as c:
         yield c
 
 
