@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ from pydantic import BaseModel
 from services.core.app import create_app, get_platform
 from services.core.errors import DomainError
 from services.core.shapes import BarsIn, PanelIn, SeriesIn
+from tests.utils.apps import wait_for_job
 
 router = APIRouter(prefix="/v1/demo", tags=["demo"])
 
@@ -114,21 +114,11 @@ def test_openapi_has_operation_ids(client: TestClient) -> None:
     assert "/v1/jobs/{job_id}" in spec["paths"] and "/readyz" in spec["paths"]
 
 
-def _wait(client: TestClient, url: str, done: set[str], timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.get(url).json()
-        if info["status"] in done:
-            return info
-        time.sleep(0.5)
-    raise AssertionError(f"job did not reach {done}: {info}")
-
-
 @pytest.mark.slow
 def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient) -> None:
     platform = get_platform()
     job = platform.jobs.submit("cluster-info", {"items": 40}, service="core")
-    info = _wait(client, job.status_url, {"SUCCEEDED", "FAILED"})
+    info = wait_for_job(client, job.status_url)
     assert info["status"] == "SUCCEEDED", info
     assert info["progress"] == 1.0
     assert info["result"]["sum_of_squares"] == sum(i * i for i in range(40))
@@ -144,7 +134,7 @@ def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient)
 @pytest.mark.slow
 def test_failed_job_reports_a_problem(client: TestClient) -> None:
     job = get_platform().jobs.submit("cluster-info", {"items": "not-a-number"}, service="core")
-    info = _wait(client, job.status_url, {"SUCCEEDED", "FAILED"})
+    info = wait_for_job(client, job.status_url)
     assert info["status"] == "FAILED" and info["problem"]["status"] == 500
     assert "ValueError" in info["problem"]["detail"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from numpy.testing import assert_allclose
 from threadpoolctl import threadpool_limits
 
 from services.garch.engine import SCALE, ModelSpec, fit_model, plan_rolling, run_rolling
-from tests.utils.apps import ready_client
+from tests.utils.apps import ready_client, wait_for_job
 
 MODEL = {"vol": "garch", "p": 1, "q": 1, "dist": "t"}
 
@@ -202,12 +201,7 @@ def test_rolling_as_async_job(client):
     r = client.post("/v1/volatility/rolling", json=req)
     assert r.status_code == 202, r.text
     url = r.headers["location"]
-    info, deadline = {}, time.monotonic() + 480  # a job starts its own driver process: slow on a busy machine
-    while time.monotonic() < deadline:
-        info = client.get(url).json()
-        if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
-            break
-        time.sleep(1.0)
+    info = wait_for_job(client, url)
     assert info["status"] == "SUCCEEDED", info
     inline = client.post("/v1/volatility/rolling", json={**req, "mode": "inline"}).json()
     assert [p["variance"] for p in info["result"]["forecasts"]] == [p["variance"] for p in inline["forecasts"]]

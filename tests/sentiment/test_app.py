@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from services.sentiment.engine import load_scorer, monthly_rankings, symbol_aggregates
-from tests.utils.apps import ready_client
+from tests.utils.apps import ready_client, wait_for_job
 
 HEADLINES = [
     "$AAPL beats estimates and raises guidance",
@@ -191,12 +190,7 @@ def test_train_through_the_job_api_then_score_with_the_new_version(client, twitt
     r = client.post("/v1/sentiment/train", json=req)
     assert r.status_code == 202, r.text
     url = r.headers["location"]
-    info, deadline = {}, time.monotonic() + 480  # a job starts its own driver process: slow on a busy machine
-    while time.monotonic() < deadline:
-        info = client.get(url).json()
-        if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
-            break
-        time.sleep(1.0)
+    info = wait_for_job(client, url)
     assert info["status"] == "SUCCEEDED", info
     result = info["result"]
     assert result["version"] == "api-test" and result["n_train"] + result["n_holdout"] == len(sample)

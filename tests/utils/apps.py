@@ -20,3 +20,19 @@ def ready_client(app: FastAPI, timeout_s: float = 120.0, **kwargs) -> Iterator[T
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
         yield client
+
+
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+
+
+def wait_for_job(client: TestClient, url: str, timeout_s: float = 480.0) -> dict:
+    """Poll a job's status URL until it finishes (a job starts its own driver process: slow on a busy
+    machine); return its last status body."""
+    deadline = time.monotonic() + timeout_s
+    info: dict = {}
+    while time.monotonic() < deadline:
+        info = client.get(url).json()
+        if info["status"] in FINISHED:
+            break
+        time.sleep(1.0)
+    return info
