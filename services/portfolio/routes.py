@@ -55,7 +55,10 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
     return and volatility, Sharpe, Sortino, maximum drawdown and its dates, Calmar, VaR and CVaR at 95 %
     and 99 % (historical, Gaussian, Cornish–Fisher), skew, excess kurtosis, and against a benchmark:
     beta, alpha, tracking error, information ratio. Definitions: docs/portfolio.md."""
-    return await asyncio.to_thread(svc.metrics_blocking, get_platform().catalog, req)
+    catalog = get_platform().catalog
+    if svc.metrics_on_loop(req):
+        return svc.metrics_blocking(catalog, req)
+    return await asyncio.to_thread(svc.metrics_blocking, catalog, req)
 
 
 @router.post(

@@ -7,6 +7,7 @@ import math
 from datetime import date
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.shapes import PanelIn, SeriesIn
@@ -36,6 +37,9 @@ def num(x: Any) -> Num:
 
 
 def iso(x: Any) -> str | None:
+    """A date (Timestamp, datetime64) as ``YYYY-MM-DD``; other labels (positions) as strings."""
+    if isinstance(x, np.datetime64):
+        return str(x.astype("M8[D]"))
     return None if x is None else str(x.date()) if hasattr(x, "date") else str(x)
 
 
@@ -305,9 +309,10 @@ class MetricsOut(BaseModel):
     benchmark: BenchmarkOut | None = None
 
     @classmethod
-    def of(cls, m: PerformanceMetrics, benchmark: str | None = None, start: Any = None, end: Any = None) -> MetricsOut:
+    def of(cls, m: PerformanceMetrics, benchmark: str | None = None, start: Any = None, end: Any = None, **extra: Any):
         b = m.benchmark
         return cls(
+            **extra,
             n_observations=m.n_observations, periods_per_year=m.periods_per_year, start=iso(start), end=iso(end),
             annualised_return=num(m.annualised_return), annualised_volatility=num(m.annualised_volatility),
             sharpe=num(m.sharpe), sortino=num(m.sortino),

@@ -44,6 +44,7 @@ RANKINGS_PATH = "/v1/sentiment/rankings"
 
 _lock = threading.Lock()
 _returns: dict[str, pd.DataFrame] = {}
+_arrays: dict[str, tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]] = {}
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -55,6 +56,33 @@ def dataset_returns(catalog: Catalog, dataset: str) -> pd.DataFrame:
             prices = catalog.close_prices(dataset)
             _returns[dataset] = prices.pct_change(fill_method=None).iloc[1:]
         return _returns[dataset]
+
+
+def _dataset_arrays(catalog: Catalog, dataset: str) -> tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]:
+    """:func:`dataset_returns` as (dates, values, column position of each symbol), built once."""
+    arrays = _arrays.get(dataset)
+    if arrays is None:
+        frame = dataset_returns(catalog, dataset)
+        arrays = _arrays[dataset] = (frame.index, frame.to_numpy(), {c: i for i, c in enumerate(frame.columns)})
+    return arrays
+
+
+def weighted_returns(
+    catalog: Catalog, dataset: str, weights: dict[str, float], start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns of fixed ``weights`` on ``dataset`` between ``start`` and ``end`` (inclusive), over
+    the dates where every symbol has a return, as ``(returns, datetime64 dates)``. Plain numpy on arrays
+    built once: the pandas ``[cols].loc[a:b].dropna()`` chain and a dated Series cost ~1 ms, most of a
+    light metrics request."""
+    dates, values, column = _dataset_arrays(catalog, dataset)
+    ns = dates.asi8
+    lo = 0 if start is None else int(ns.searchsorted(start.value, "left"))
+    hi = len(ns) if end is None else int(ns.searchsorted(end.value, "right"))
+    block, days = values[lo:hi, [column[s] for s in weights]], ns[lo:hi].view("M8[ns]")
+    complete = ~np.isnan(block).any(axis=1)
+    if not complete.all():
+        block, days = block[complete], days[complete]
+    return block @ np.fromiter(weights.values(), float, len(weights)), days
 
 
 def returns_ref(catalog: Catalog, dataset: str) -> Any:
@@ -146,8 +174,10 @@ def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierRes
 
 
 # --- metrics --------------------------------------------------------------------------------------
-def _periods_from_dates(index: pd.DatetimeIndex) -> int:
-    return 365 if (index.dayofweek >= 5).any() else 252
+def _periods_from_dates(dates: np.ndarray) -> int:
+    """365 when ``dates`` (datetime64) include a weekend day, else 252."""
+    weekday = (dates.astype("M8[D]").view("int64") + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    return 365 if (weekday >= 5).any() else 252
 
 
 def _series(x: S.SeriesIn, name: str) -> pd.Series:
@@ -158,53 +188,63 @@ def _series(x: S.SeriesIn, name: str) -> pd.Series:
     return s
 
 
+ON_LOOP_SYMBOLS, ON_LOOP_VALUES = 50, 20_000
+
+
+def metrics_on_loop(req: S.MetricsRequest) -> bool:
+    """Whether ``req`` is small enough (well under a millisecond of work) to compute on the event loop:
+    a hop to a worker thread and back adds ~0.4 ms of latency and contends for the GIL under load."""
+    if req.weights is not None:
+        return len(req.weights) <= ON_LOOP_SYMBOLS
+    series = req.returns if isinstance(req.returns, list) else (req.returns.prices or req.returns.returns or [])
+    return len(series) <= ON_LOOP_VALUES
+
+
 def metrics_blocking(catalog: Catalog, req: S.MetricsRequest) -> S.MetricsResponse:
-    """``POST /v1/portfolio/metrics``."""
+    """``POST /v1/portfolio/metrics``. Works on numpy arrays (returns, their datetime64 dates or None for
+    a bare list, the benchmark aligned on them): pandas objects cost more than the measures here."""
     start, end = _stamp(req.start), _stamp(req.end)
     dataset: str | None = None
+    dates: np.ndarray | None = None
     if req.weights is not None:
-        symbols = list(req.weights)
-        dataset = pick_dataset(catalog, symbols, req.dataset, field="weights")
-        panel = dataset_returns(catalog, dataset)[symbols].loc[start:end].dropna(how="any")
-        returns = pd.Series(panel.to_numpy() @ np.array([req.weights[s] for s in symbols]), index=panel.index, name="portfolio")
+        dataset = pick_dataset(catalog, list(req.weights), req.dataset, field="weights")
+        r, dates = weighted_returns(catalog, dataset, req.weights, start, end)
         source = dataset
     elif isinstance(req.returns, list):
-        returns = pd.Series(req.returns, name="returns")
-        source = "inline"
+        r, source = np.asarray(req.returns, dtype=float), "inline"
     else:
-        returns = _series(req.returns, "returns").loc[start:end]
-        source = "inline"
-    if len(returns) < 2:
-        raise DomainError(f"{len(returns)} return observations in the window; at least 2 needed", field="returns")
-    dated = isinstance(returns.index, pd.DatetimeIndex)
-    ppy = req.periods_per_year or (_periods_from_dates(returns.index) if dated and req.weights is None else 252)
+        series = _series(req.returns, "returns").loc[start:end]
+        r, dates, source = series.to_numpy(dtype=float), series.index.to_numpy(), "inline"
+    if r.size < 2:
+        raise DomainError(f"{r.size} return observations in the window; at least 2 needed", field="returns")
+    ppy = req.periods_per_year or (_periods_from_dates(dates) if dates is not None and req.weights is None else 252)
     bench, name = None, None
     if req.benchmark is not None:
+        name = req.benchmark if isinstance(req.benchmark, str) else "inline"
         if isinstance(req.benchmark, str):
-            name = req.benchmark
             ds = dataset or pick_dataset(catalog, [name], req.dataset, field="benchmark")
-            if not dated:
+            if dates is None:
                 raise DomainError("a benchmark symbol needs dated returns", field="benchmark")
             frame = dataset_returns(catalog, ds)
             if name not in frame.columns:
                 raise ProblemError.not_found("symbol", name, dataset=ds, field="benchmark")
-            bench = frame[name]
+            bench = frame[name].reindex(pd.DatetimeIndex(dates)).to_numpy()
         elif isinstance(req.benchmark, list):
-            name = "inline"
-            if len(req.benchmark) != len(returns):
-                raise DomainError(f"benchmark has {len(req.benchmark)} values, returns {len(returns)}", field="benchmark")
-            bench = pd.Series(req.benchmark, index=returns.index)
+            if len(req.benchmark) != r.size:
+                raise DomainError(f"benchmark has {len(req.benchmark)} values, returns {r.size}", field="benchmark")
+            bench = np.asarray(req.benchmark, dtype=float)
         else:
-            name = "inline"
-            bench = _series(req.benchmark, "benchmark")
-        if dated:
-            both = pd.concat([returns, bench.rename("b")], axis=1, join="inner").dropna()
-            if len(both) < 2:
+            b = _series(req.benchmark, "benchmark")
+            bench = b.to_numpy() if dates is None else b.reindex(pd.DatetimeIndex(dates)).to_numpy()
+        if dates is not None:  # the dates both series have
+            both = ~np.isnan(bench)
+            if both.sum() < 2:
                 raise DomainError("returns and benchmark share fewer than 2 dates", field="benchmark")
-            returns, bench = both.iloc[:, 0], both["b"]
-    m = performance_metrics(returns, None if bench is None else bench.to_numpy(), risk_free_rate=req.risk_free_rate, periods_per_year=ppy)
-    out = S.MetricsOut.of(m, name, returns.index[0] if dated else None, returns.index[-1] if dated else None)
-    return S.MetricsResponse(**out.model_dump(), source=source)
+            if not both.all():
+                r, bench, dates = r[both], bench[both], dates[both]
+    m = performance_metrics(r, bench, risk_free_rate=req.risk_free_rate, periods_per_year=ppy, dates=dates)
+    first, last = (dates[0], dates[-1]) if dates is not None else (None, None)
+    return S.MetricsResponse.of(m, name, first, last, source=source)
 
 
 # --- backtest -------------------------------------------------------------------------------------

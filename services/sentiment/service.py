@@ -31,6 +31,9 @@ from services.sentiment.engine import (
 BUILTIN = "builtin"
 INLINE_TEXTS = {"ml": 8, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
 """Requests up to this many texts are scored in the service process; larger ones are chunked over Ray."""
+ON_LOOP_TEXTS = {"ml:fast": 64}
+"""Requests up to this many texts are scored on the event loop itself (well under a millisecond of work):
+a hop to a worker thread and back costs more latency (~0.4 ms) than scoring them."""
 SCORE_BATCH = "raysvc job sentiment score --input texts.csv --text-col text --output scored.csv"
 
 _lock = threading.Lock()
@@ -51,6 +54,11 @@ def version_folder(settings: Settings, model: ModelName, version: str) -> Path:
     if "/" in version or version in (".", "..") or not (folder / "card.json").is_file():
         raise ProblemError.not_found("model version", f"{model.value}@{version}")
     return folder
+
+
+def loaded_scorer(model: ModelName | str, version: str | None = None) -> Scorer | None:
+    """The scorer of ``model``/``version`` if this process has loaded it already (no I/O, no lock)."""
+    return _scorers.get((ModelName(model).value, version or BUILTIN))
 
 
 def get_scorer(settings: Settings, model: ModelName | str, version: str | None = None) -> Scorer:

@@ -141,6 +141,28 @@ def test_metrics_of_weights_against_formulas(client, sp500):
     b = window["JNJ"].to_numpy()
     assert_allclose(out["benchmark"]["beta"], np.cov(port, b)[0, 1] / b.var(ddof=1), rtol=1e-9)
     assert out["max_drawdown"]["trough"] is not None
+    dd = max_drawdown(pd.Series(port, index=window.index))  # the dates, from a dated pandas reference
+    assert [out["max_drawdown"][k] for k in ("peak", "trough", "recovery")] == [
+        None if d is None else str(d.date()) for d in (dd.peak, dd.trough, dd.recovery)
+    ]
+    assert (out["start"], out["end"]) == (str(window.index[0].date()), str(window.index[-1].date()))
+
+
+def test_metrics_benchmark_on_the_shared_dates_only(client):
+    """A dated benchmark covering part of the returns' dates: the measures use the dates both have."""
+    rng = np.random.default_rng(5)
+    dates = pd.bdate_range("2023-01-02", periods=300)  # weekdays → 252 periods a year
+    x, b = rng.normal(0.0004, 0.01, 300), rng.normal(0.0003, 0.008, 300)
+    body = {
+        "returns": {"dates": [str(d.date()) for d in dates], "returns": x.tolist()},
+        "benchmark": {"dates": [str(d.date()) for d in dates[100:]], "returns": b[100:].tolist()},
+    }
+    r = client.post("/v1/portfolio/metrics", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["periods_per_year"] == 252 and out["n_observations"] == 200
+    assert out["start"] == str(dates[100].date())
+    assert_allclose(out["benchmark"]["beta"], np.cov(x[100:], b[100:])[0, 1] / b[100:].var(ddof=1), rtol=1e-9)
 
 
 def test_metrics_of_an_inline_list_and_series(client):

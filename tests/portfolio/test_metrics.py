@@ -95,6 +95,10 @@ def test_drawdown_from_the_first_day_and_none():
     assert dd.recovery == pd.Timestamp("2020-01-03")  # 0.9 * 1.05 * 1.2 = 1.134 >= 1
     assert_allclose(dd.max_drawdown, 0.1)
     assert max_drawdown(np.array([0.01, 0.02])).max_drawdown == 0.0
+    # the compiled pass of performance_metrics agrees, including ties at the peak and no recovery
+    ties = pd.Series([0.1, -0.1, 1 / 0.9 - 1, -0.2, 0.05], index=pd.date_range("2021-01-01", periods=5))
+    for r in (down, ties, pd.Series([0.01, 0.02]), pd.Series([-0.05, -0.05])):
+        assert performance_metrics(r).max_drawdown == max_drawdown(r)
 
 
 def test_skew_and_kurtosis_match_scipy(series):
@@ -111,6 +115,19 @@ def test_historical_var_cvar(series, confidence):
     cvar = var + np.maximum(losses - var, 0).sum() / ((1 - confidence) * n)
     assert_allclose(value_at_risk(series, confidence), var, rtol=RTOL)
     assert_allclose(conditional_value_at_risk(series, confidence), cvar, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 20, 99, 100, 101, 1000, 3271])
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.975, 0.99])
+def test_tail_figures_and_moments_equal_skfolio(n, confidence):
+    """Historical VaR/CVaR, skew and kurtosis are computed from one sort and one pass; they equal
+    skfolio's measures, including the sizes where n (1 - confidence) is an integer (rank rounding)."""
+    r = np.random.default_rng(n).standard_t(4, size=max(n, 2)) * 0.01
+    assert_allclose(value_at_risk(r, confidence), skm.value_at_risk(r, beta=confidence), rtol=1e-12)
+    assert_allclose(conditional_value_at_risk(r, confidence), skm.cvar(r, beta=confidence), rtol=1e-12)
+    m = performance_metrics(r)
+    assert_allclose(m.skew, skm.skew(r), rtol=1e-10)
+    assert_allclose(m.excess_kurtosis, skm.kurtosis(r) - 3, rtol=1e-10)
 
 
 @pytest.mark.parametrize("confidence", [0.95, 0.99], ids=["95", "99"])
@@ -157,7 +174,19 @@ def test_benchmark_statistics_against_ols(series, bench):
 def test_performance_metrics_collects_everything(series, bench):
     m = performance_metrics(series, bench, risk_free_rate=0.01, periods_per_year=PPY)
     assert m.n_observations == len(series)
+    # performance_metrics computes its shared moments once; each figure equals the one-measure function
+    # (each tested against its formula above) and skfolio's skew/kurtosis
+    assert_allclose(m.annualised_return, annualised_return(series, PPY), rtol=RTOL)
+    assert_allclose(m.annualised_volatility, annualised_volatility(series, PPY), rtol=RTOL)
     assert_allclose(m.sharpe, sharpe_ratio(series, 0.01), rtol=RTOL)
+    assert_allclose(m.sortino, sortino_ratio(series, 0.01, PPY), rtol=RTOL)
+    assert m.max_drawdown == max_drawdown(series)
+    assert_allclose(m.calmar, calmar_ratio(series, PPY), rtol=RTOL)
+    assert_allclose(m.skew, skm.skew(series.to_numpy()), rtol=RTOL)
+    assert_allclose(m.excess_kurtosis, skm.kurtosis(series.to_numpy()) - 3, rtol=RTOL)
+    for x in m.risk:
+        fn = value_at_risk if x.measure == "var" else conditional_value_at_risk
+        assert_allclose(x.value, fn(series, x.confidence, x.method), rtol=RTOL)
     labels = {(x.measure, x.method.value, x.confidence) for x in m.risk}
     assert labels == {(k, v.value, c) for k in ("var", "cvar") for v in VarMethod for c in (0.95, 0.99)}
     for x in m.risk:

@@ -76,6 +76,22 @@ def test_score_batch_invariants(fast):
     assert len(fast.score([])) == 0
 
 
+def test_small_batch_path_equals_sklearns_hashing_vectorizer(fast, twitter_valid):
+    """``NgramSpec.nonzeros`` (the path of requests of up to SMALL_BATCH texts) against sklearn's
+    ``HashingVectorizer`` + sparse product on every text of the valid split: identical bits."""
+    from services.sentiment.engine._models import SMALL_BATCH
+    from services.sentiment.engine._text import normalize_texts
+
+    model = fast.model
+    texts = normalize_texts(twitter_valid["text"].tolist() + ["", "$$$", "ünïcode façade — 日本"])
+    reference = model.head.logits(model.ngrams.transform(texts))
+    ours = model.head.logits_of_nonzeros(len(texts), *model.ngrams.nonzeros(texts))
+    assert np.array_equal(ours, reference)
+    # and through the scorer: a small batch (own path) equals the same texts inside a large one (sklearn)
+    small = texts[:SMALL_BATCH]
+    assert np.array_equal(model.predict_proba(small), model.predict_proba(texts)[:SMALL_BATCH])
+
+
 def test_save_load_roundtrip(fast, tmp_path):
     folder = save_model(fast.model, tmp_path / "m", {"version": "t", "data": {}, "metrics": {}})
     model, card = load_model(folder)

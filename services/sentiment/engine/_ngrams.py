@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 __all__ = ["NgramSpec"]
 
@@ -65,6 +66,38 @@ class NgramSpec:
         """``(n, n_features)`` CSR matrix, each analyser's block L2-normalised, of normalised texts."""
         blocks = [v.transform(normalized) for v in self._vectorizers]
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+
+    def nonzeros(self, normalized: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero entries ``(rows, cols, values)`` of :meth:`transform`, word n-grams only, in CSR
+        order and bit for bit the same values (float32), computed without building a sparse matrix.
+
+        Own code because a scorer called for a handful of texts spends ~0.3 ms in the fixed cost of
+        ``HashingVectorizer.transform`` (validation, sparse construction, ``normalize``) and ~0.06 ms
+        here; from a few hundred texts on, sklearn's Cython loop is faster (~20 % at 20k texts).
+        Same hash as sklearn's ``FeatureHasher``: signed MurmurHash3 (seed 0) of the UTF-8 token,
+        ``abs(h) % n_features``, with the same special case for ``h = -2**31``.
+        """
+        if self.char_ngrams is not None:
+            raise ValueError("nonzeros() covers word n-grams only")
+        analyse = self._analyser
+        n_features = 1 << self.log2_features
+        lengths, hashes = [], []
+        for doc in normalized:
+            tokens = analyse(doc)
+            lengths.append(len(tokens))
+            hashes.extend([murmurhash3_32(t, 0) for t in tokens])
+        h = np.asarray(hashes, dtype=np.int64)
+        col = np.abs(h) % n_features
+        col[h == -(2**31)] = (2**31 - 1 - (n_features - 1)) % n_features
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        key, count = np.unique(row * n_features + col, return_counts=True)
+        rows, cols = key // n_features, key % n_features
+        norm = np.sqrt(np.bincount(rows, count.astype(np.float64) ** 2, minlength=len(lengths)))
+        return rows, cols, (count.astype(np.float32) / norm[rows]).astype(np.float32)
+
+    @cached_property
+    def _analyser(self):
+        return self._vectorizers[0].build_analyzer()
 
     def to_dict(self) -> dict:
         """JSON-ready settings."""
