@@ -45,7 +45,9 @@ class Options:
     """What to run: ``size`` of the inputs, ``repeat`` timed rounds, Ray ``cpus`` counts (local Ray),
     ``address`` (a cluster instead of a local Ray), ``kinds`` (variant kinds to run), ``warmup`` untimed
     calls per variant, ``budget_s`` (stop adding rounds to a workload after this many seconds, per Ray
-    session; at least one round always runs)."""
+    session; at least one round always runs), ``cycles`` (run the local Ray sessions this many times in
+    turn, 1, 2, 1, 2 …, each with ``repeat`` rounds: on a noisy machine drift then hits every CPU count
+    alike instead of whichever session ran during it)."""
 
     size: str = "small"
     repeat: int = 3
@@ -54,8 +56,11 @@ class Options:
     kinds: tuple[str, ...] = ("sequential", "ray", "peer")
     warmup: int = 1
     budget_s: float | None = None
+    cycles: int = 1
 
     def __post_init__(self) -> None:
+        if self.cycles < 1:
+            raise BenchError(f"cycles must be >= 1, got {self.cycles}")
         if self.size not in SIZES:
             raise BenchError(f"size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.repeat < 1:
@@ -93,7 +98,7 @@ def plan_sessions(opts: Options, *, attached: bool) -> list[Session]:
     if opts.address:
         return [Session("address", address=opts.address)]
     counts = opts.cpus or tuple(sorted({1, usable_cpus()}))
-    return [Session("local", cpus=c) for c in dict.fromkeys(counts)]
+    return [Session("local", cpus=c) for c in dict.fromkeys(counts)] * opts.cycles
 
 
 @contextmanager
@@ -429,6 +434,7 @@ class Harness:
             "options": {
                 "size": self.opts.size, "repeat": self.opts.repeat, "cpus": list(self.opts.cpus or []) or None,
                 "kinds": list(self.opts.kinds), "warmup": self.opts.warmup, "budget_s": self.opts.budget_s,
+                "cycles": self.opts.cycles,
             },
             "ray": {"mode": sessions[0].mode, "address": self.opts.address, "sessions": info},
             "skipped_services": self.skipped_services,

@@ -57,6 +57,9 @@ def map_chunks(
     """
     chunks = split(items, n_chunks_for(len(items), chunks_per_cpu=chunks_per_cpu, min_chunk=min_chunk))
     max_in_flight = max(2, int(cluster_cpus() * MAX_IN_FLIGHT_PER_CPU))
+    if progress is None and len(chunks) <= max_in_flight:  # nothing to report or throttle: one get
+        parts = ray.get([remote_fn.remote(chunk, *shared, **kwargs) for chunk in chunks])
+        return [r for part in parts for r in part]
     results: dict[int, list[Any]] = {}
     pending: dict[Any, int] = {}
     done_items = 0

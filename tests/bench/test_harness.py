@@ -155,6 +155,9 @@ def test_options_validated(opts, message):
 
 def test_sessions_planned_per_cpu_count_or_cluster():
     assert [s.cpus for s in plan_sessions(Options(cpus=(1, 2, 2)), attached=False)] == [1, 2]
+    assert [s.cpus for s in plan_sessions(Options(cpus=(1, 2), cycles=2), attached=False)] == [1, 2, 1, 2]
+    with pytest.raises(BenchError, match="cycles"):
+        Options(cycles=0)
     assert [s.mode for s in plan_sessions(Options(address="ray://h:10001", cpus=(1, 2)), attached=False)] == ["address"]
     assert [s.mode for s in plan_sessions(Options(cpus=(1, 2)), attached=True)] == ["attached"]
     assert [s.mode for s in plan_sessions(Options(kinds=("sequential", "peer")), attached=False)] == ["none"]

@@ -254,12 +254,12 @@ def simulate(
     rate = costs_bps / 1e4
     values = returns.to_numpy()
     column = {str(c): i for i, c in enumerate(returns.columns)}
+    # row after each decision date, and after the end: the holding periods are consecutive row ranges
+    bounds = returns.index.asi8.searchsorted([pd.Timestamp(d.date).value for d in decisions] + [stop.value], "right")
     held: dict[str, float] = {}  # drifted weights before the rebalance (fractions of wealth)
     out, records = [], []
     for k, d in enumerate(decisions):
-        nxt = decisions[k + 1].date if k + 1 < len(decisions) else stop
-        first = int(returns.index.searchsorted(d.date, side="right"))
-        last = int(returns.index.searchsorted(nxt, side="right"))
+        first, last = int(bounds[k]), int(bounds[k + 1])
         names = sorted(set(held) | set(d.weights))
         turnover = float(sum(abs(d.weights.get(s, 0.0) - held.get(s, 0.0)) for s in names))
         cost = rate * turnover
@@ -278,11 +278,12 @@ def simulate(
         wealth = value.sum(axis=1) + cash
         gross = np.diff(np.concatenate([[1.0], wealth])) / np.concatenate([[1.0], wealth[:-1]])
         gross[0] = (1 - cost) * (1 + gross[0]) - 1
-        out.append(pd.Series(gross, index=returns.index[first:last]))
+        out.append(gross)
         held = dict(zip(symbols, (value[-1] / wealth[-1]).tolist()))
     if not out:
         raise PortfolioError("the backtest window holds no out-of-sample day", field="end")
-    return pd.concat(out), tuple(records)
+    net = np.concatenate(out)  # the periods are consecutive rows from the first decision on
+    return pd.Series(net, index=returns.index[bounds[0] : bounds[0] + net.size]), tuple(records)
 
 
 def walk_forward(
