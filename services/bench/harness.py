@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.bench import SIZES
-from services.bench.machine import git_commit, load_average, machine, now, usable_cpus, versions
+from services.bench.machine import git_commit, load_average, machine, now, parallel_ceiling, usable_cpus, versions
 from services.bench.protocol import Workload, is_peer_unavailable
 
 log = logging.getLogger("services.bench")
@@ -241,6 +241,8 @@ class Harness:
         started = now()
         t0 = time.perf_counter()
         load_start = load_average()
+        top = max((s.cpus or 0) for s in sessions)
+        ceiling_start = parallel_ceiling(top) if top > 1 and "local" in {s.mode for s in sessions} else None
         session_info: list[dict[str, Any]] = []
         for i, session in enumerate(sessions):
             self.progress(0, session.describe())
@@ -250,7 +252,8 @@ class Harness:
                                      "cpus": cpus, "start_s": round(time.perf_counter() - s0, 2)})
                 for w in self.workloads:
                     self._run_workload(self.states[w.key], cpus, first=(i == 0))
-        return self._results(started, time.perf_counter() - t0, sessions, session_info, load_start)
+        ceiling = [c for c in (ceiling_start, parallel_ceiling(top) if ceiling_start else None) if c]
+        return self._results(started, time.perf_counter() - t0, sessions, session_info, load_start, ceiling)
 
     def _label(self, variant: str, cpus: int | None) -> str:
         return f"{variant}@{cpus}" if kind_of(variant) == "ray" else variant
@@ -419,10 +422,11 @@ class Harness:
         return out
 
     def _results(self, started: str, elapsed: float, sessions: list[Session], info: list[dict[str, Any]],
-                 load_start: list[float] | None) -> dict[str, Any]:
+                 load_start: list[float] | None, ceiling: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         workloads = [self._workload_result(self.states[w.key]) for w in self.workloads]
         m = machine()
         m["load_average_start"] = load_start
+        m["parallel_ceiling"] = ceiling or None  # measured at the start and at the end of the run
         m["load_average_end"] = m.pop("load_average")
         return {
             "schema": SCHEMA,

@@ -91,3 +91,38 @@ def machine() -> dict[str, Any]:
 def now() -> str:
     """The date and time, UTC, ISO 8601."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _spin(n: int) -> float:
+    """A fixed CPU-bound unit (pure Python arithmetic, no I/O, no shared memory); its duration in s."""
+    import time
+
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i % 7
+    return time.perf_counter() - start
+
+
+def parallel_ceiling(processes: int, work: int = 4_000_000, rounds: int = 3) -> dict[str, Any] | None:
+    """How far the machine itself scales: the same fixed unit in one process, then in ``processes``
+    processes at once (no Ray), ``rounds`` times each, alternated. ``ceiling`` = processes x median time
+    alone / median wall time of all at once: the speed-up an ideal parallel runtime could reach here right
+    now. On a shared VM it falls well below ``processes`` when a neighbour takes a core."""
+    import multiprocessing as mp
+    import statistics
+    import time
+
+    if processes < 2:
+        return None
+    alone, together = [], []
+    with mp.get_context("spawn").Pool(processes) as pool:
+        pool.map(_spin, [work // 10] * processes)  # start the workers
+        for _ in range(rounds):
+            alone.append(pool.apply(_spin, (work,)))
+            start = time.perf_counter()
+            pool.map(_spin, [work] * processes, chunksize=1)
+            together.append(time.perf_counter() - start)
+    t1, tn = statistics.median(alone), statistics.median(together)
+    return {"processes": processes, "alone_s": round(t1, 4), "together_s": round(tn, 4),
+            "ceiling": round(processes * t1 / tn, 3)}

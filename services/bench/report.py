@@ -170,6 +170,16 @@ def headline(bench: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ceiling_lines(m: dict[str, Any]) -> list[str]:
+    probes = m.get("parallel_ceiling") or []
+    if not probes:
+        return []
+    n = probes[0]["processes"]
+    return [f"- the machine's own parallel ceiling (a fixed CPU-bound unit alone vs in {n} processes at once, no "
+            f"Ray): " + " and ".join(f"{p['ceiling']:.2f}×" for p in probes) + " (start, end of the run); "
+            f"Ray's speed-up at {n} CPUs cannot exceed it"]
+
+
 def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
     m, opts = bench.get("machine", {}), bench.get("options", {})
     ver = bench.get("versions", {})
@@ -181,6 +191,7 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         f"{m.get('physical_cores')} physical); {m.get('memory_gb')} GB; {m.get('os')}; load average "
         f"{m.get('load_average_start')} at start, {m.get('load_average_end')} at end",
         f"- versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if v),
+        *_ceiling_lines(m),
         f"- options: size `{opts.get('size')}`, {opts.get('repeat')} timed round(s) after {opts.get('warmup')} "
         f"warm-up call(s) per variant, variants alternated each round; Ray: "
         + "; ".join(f"{s['mode']} {s.get('cpus')} CPUs (start {s.get('start_s')} s)" for s in bench.get("ray", {}).get("sessions", [])),

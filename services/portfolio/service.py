@@ -320,9 +320,7 @@ async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.Backtest
         rankings, source = await fetch_rankings(req.min_likes, req.min_comments)
     full, view, spec, dataset, symbols, bench, name = await asyncio.to_thread(_backtest_inputs, catalog, req, rankings)
     ref = await asyncio.to_thread(returns_ref, catalog, dataset)
-    result, on_ray = await tasks.backtest_async(
-        full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench, chunks_per_cpu=get_settings().chunks_per_cpu
-    )
+    result, on_ray = await tasks.backtest_async(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
     return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
                                  benchmark=name, on_ray=on_ray, sentiment_source=source)
 
@@ -334,8 +332,7 @@ def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestRes
         rankings, source = asyncio.run(fetch_rankings(req.min_likes, req.min_comments))
     full, view, spec, dataset, symbols, bench, name = _backtest_inputs(catalog, req, rankings)
     ref = returns_ref(catalog, dataset)
-    result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench,
-                            chunks_per_cpu=get_settings().chunks_per_cpu)
+    result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
     n = len(result.rebalances)
     return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
                                  benchmark=name, on_ray=n >= tasks.RAY_MIN_DATES, sentiment_source=source)

@@ -45,6 +45,9 @@ RAY_MIN_POINTS = 40
 """Frontiers with fewer points run in-process: Ray would add more than it saves."""
 RAY_MIN_DATES = 12
 """Backtests with fewer rebalance dates run in-process."""
+BACKTEST_CHUNKS_PER_CPU = 1
+"""Rebalance decisions cost about the same each (one programme, warm), so one block per CPU balances
+and saves the task overhead and idle gap of a second round (measured: 113 vs 119 ms median on 2 CPUs)."""
 
 _RETRY: dict[str, Any] = {"max_retries": 2, "retry_exceptions": [ConnectionError, TimeoutError]}
 
@@ -161,7 +164,7 @@ def backtest(
     ref: Any | None = None,
     rankings: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
-    chunks_per_cpu: int = 2,
+    chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
     use_ray: bool = True,
 ) -> BacktestResult:
     """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking).
@@ -188,7 +191,7 @@ async def backtest_async(
     ref: Any | None = None,
     rankings: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
-    chunks_per_cpu: int = 2,
+    chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
 ) -> tuple[BacktestResult, bool]:
     """:func:`backtest` for an ``async`` route; also says whether Ray ran the decisions."""
     panel = view.cut(returns)

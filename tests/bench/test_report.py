@@ -22,7 +22,9 @@ def _variant(kind, cpus, times, same=True, check="same result", units=100):
 def bench_results():
     return {
         "schema": "raysvc-bench/1", "created": "2025-01-01T00:00:00+00:00", "elapsed_s": 1.0,
-        "machine": {"cpu_model": "Test CPU", "usable_cpus": 2, "memory_gb": 8.0, "load_average_start": [1, 1, 1]},
+        "machine": {"cpu_model": "Test CPU", "usable_cpus": 2, "memory_gb": 8.0, "load_average_start": [1, 1, 1],
+                    "parallel_ceiling": [{"processes": 2, "alone_s": 0.3, "together_s": 0.4, "ceiling": 1.5},
+                                         {"processes": 2, "alone_s": 0.3, "together_s": 0.33, "ceiling": 1.82}]},
         "versions": {"ray": "2.60.0"}, "git_commit": "abc", "options": {"size": "tiny", "repeat": 3, "warmup": 1},
         "ray": {"mode": "local", "sessions": [{"mode": "local", "cpus": 1}, {"mode": "local", "cpus": 2}]},
         "skipped_services": {"garch": "services/garch/bench.py does not exist yet"},
@@ -77,10 +79,21 @@ def test_report_markdown_shows_tables_failures_and_skips(tmp_path, bench_results
     assert "❌ **DIFFERENT RESULT**" in md
     assert "Ray scaling of `ray` against 1 CPU(s): 1 CPUs 1.00×, 2 CPUs 1.80×." in md
     assert "service `garch` skipped" in md
+    assert "in 2 processes at once, no Ray): 1.50× and 1.82× (start, end of the run)" in md
     assert "**2** (HTTP 503: 2)" in md and "skipped: not reachable" in md
     assert "![speedup](speedup.png)" in md
     head = (tmp_path / "headline.md").read_text()
     assert "| intraday/grid | 1 s | 650 ms (2) | 1.54× | peer 10 s | 0.10× | 15.38× | 154 backtests/s | ❌ mismatch |" in head  # the peer's 10/s is not the service's
+
+
+def test_parallel_ceiling_probe():
+    """The machine probe really runs the unit alone and in two processes; its ratio is a positive number
+    (its value depends on the machine at that moment, so only its shape is checked)."""
+    from services.bench.machine import parallel_ceiling
+
+    probe = parallel_ceiling(2, work=200_000, rounds=1)
+    assert probe["processes"] == 2 and probe["alone_s"] > 0 and probe["together_s"] > 0
+    assert 0 < probe["ceiling"] <= 4 and parallel_ceiling(1) is None
 
 
 def test_non_finite_numbers_become_null(tmp_path):
