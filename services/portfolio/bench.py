@@ -105,19 +105,23 @@ def frontier_sequential(inputs: dict[str, Any]):
     return tasks.frontier(inputs["returns"], inputs["spec"], inputs["n_points"], use_ray=False)
 
 
-_REFS: dict[tuple[str, int], Any] = {}
+_REFS: dict[str, dict[int, Any]] = {}
 
 
 def _shared_ref(frame: pd.DataFrame) -> Any:
     """``frame`` in the object store once per Ray session, as the service holds each dataset's returns
-    (``Catalog.put`` once per connection), so the timed calls do not copy the panel each time."""
+    (``Catalog.put`` once per connection), so the timed calls do not copy the panel each time. Keyed by
+    the driver's node id, which a new local Ray changes (job ids restart at 1 in every new cluster)."""
     import ray
 
-    key = (ray.get_runtime_context().get_job_id(), id(frame))
-    if key not in _REFS:
+    session = ray.get_runtime_context().get_node_id()
+    if session not in _REFS:
         _REFS.clear()
-        _REFS[key] = ray.put(frame)
-    return _REFS[key]
+        _REFS[session] = {}
+    refs = _REFS[session]
+    if id(frame) not in refs:
+        refs[id(frame)] = ray.put(frame)
+    return refs[id(frame)]
 
 
 def frontier_ray(inputs: dict[str, Any]):

@@ -43,21 +43,26 @@ def test_http_refuses_non_loopback_defaults(monkeypatch):
 
 @pytest.mark.slow
 def test_cli_run_starts_and_stops_its_own_ray(tmp_path):
+    """Two cycles of a one-CPU session: two local Rays started and stopped in turn; the portfolio
+    workload keeps its panel in the object store per session, which must not leak into the next one
+    (size small: 36 rebalances, enough to take the Ray path)."""
     workloads, _ = protocol.discover()
-    if not workloads:
-        pytest.skip("no service offers a bench.py yet")
-    w = workloads[0]
+    if not any(w.key == "portfolio/walk_forward" for w in workloads):
+        pytest.skip("the portfolio workloads are not available")
     out = tmp_path / "bench"
     proc = subprocess.run(
-        [sys.executable, "-m", "services.cli", "bench", "--service", w.service, "--workload", w.name,
-         "--size", "tiny", "--repeat", "2", "--cpus", "1", "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "services.cli", "bench", "--service", "portfolio", "--workload", "walk_forward",
+         "--size", "small", "--repeat", "2", "--cycles", "2", "--cpus", "1", "--variants", "sequential,ray",
+         "--out", str(out), "--quiet"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads((out / "results.json").read_text())["bench"]
-    assert data["ray"]["mode"] == "local"
-    assert [s["cpus"] for s in data["ray"]["sessions"]] == [1]
-    (res,) = [r for r in data["workloads"] if r["key"] == w.key]
-    assert res["status"] == "ok" and "ray@1" in res["variants"] and res["variants"]["sequential"]["n"] == 2
+    assert data["ray"]["mode"] == "local" and data["options"]["cycles"] == 2
+    assert [s["cpus"] for s in data["ray"]["sessions"]] == [1, 1]
+    (res,) = [r for r in data["workloads"] if r["key"] == "portfolio/walk_forward"]
+    assert res["status"] == "ok", res
+    assert res["variants"]["ray@1"]["n"] == 4 and res["variants"]["sequential"]["n"] == 4
+    assert data["machine"]["parallel_ceiling"] is None  # one CPU: nothing to compare
     for name in ("report.md", "headline.md", "speedup.png", "throughput.png"):
         assert (out / name).stat().st_size > 0, name
