@@ -58,6 +58,9 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", type=int, default=1,
                    help="run the local Ray sessions this many times in turn (1,2,1,2…), --repeat rounds each, "
                         "so machine drift hits every CPU count alike (default: 1)")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also measure each workload's parallel ceiling on this machine: its sequential variant "
+                        "alone vs in N plain processes at once (no Ray), N = the largest CPU count")
     p.add_argument("--cpus", type=_ints, default=None,
                    help="CPU counts of the local Ray, e.g. 1,2 (default: 1 and all); ignored with RAY_ADDRESS")
     p.add_argument("--variants", default="sequential,ray,peer",
@@ -172,7 +175,7 @@ def run_bench(argv: Sequence[str]) -> int:
         opts = Options(
             size=args.size, repeat=args.repeat, cpus=args.cpus, address=os.environ.get("RAY_ADDRESS") or None,
             kinds=tuple(k.strip() for k in args.variants.split(",") if k.strip()), warmup=args.warmup,
-            budget_s=args.budget, cycles=args.cycles,
+            budget_s=args.budget, cycles=args.cycles, ceiling=args.ceiling,
         )
     except BenchError as exc:
         console.print(f"[red]{exc}[/red]")

@@ -47,7 +47,8 @@ class Options:
     calls per variant, ``budget_s`` (stop adding rounds to a workload after this many seconds, per Ray
     session; at least one round always runs), ``cycles`` (run the local Ray sessions this many times in
     turn, 1, 2, 1, 2 …, each with ``repeat`` rounds: on a noisy machine drift then hits every CPU count
-    alike instead of whichever session ran during it)."""
+    alike instead of whichever session ran during it), ``ceiling`` (also measure each workload's own
+    parallel ceiling on this machine, :func:`workload_ceiling`, at the largest CPU count)."""
 
     size: str = "small"
     repeat: int = 3
@@ -57,6 +58,7 @@ class Options:
     warmup: int = 1
     budget_s: float | None = None
     cycles: int = 1
+    ceiling: bool = False
 
     def __post_init__(self) -> None:
         if self.cycles < 1:
@@ -204,6 +206,7 @@ class _State:
     runs: dict[str, _VariantRun] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     rounds: list[int] = field(default_factory=list)  # timed rounds per session
+    ceiling: dict[str, Any] | None = None  # workload_ceiling(), with --ceiling
 
 
 class Harness:
@@ -253,6 +256,15 @@ class Harness:
                 for w in self.workloads:
                     self._run_workload(self.states[w.key], cpus, first=(i == 0))
         ceiling = [c for c in (ceiling_start, parallel_ceiling(top) if ceiling_start else None) if c]
+        if self.opts.ceiling and top > 1:
+            for w in self.workloads:
+                st = self.states[w.key]
+                if st.error is None:
+                    self.progress(0, f"{w.key}: its parallel ceiling on this machine ({top} processes, no Ray)")
+                    try:
+                        st.ceiling = workload_ceiling(w.key, self.opts.size, top)
+                    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                        st.ceiling = {"error": _error_text(exc)}
         return self._results(started, time.perf_counter() - t0, sessions, session_info, load_start, ceiling)
 
     def _label(self, variant: str, cpus: int | None) -> str:
@@ -409,6 +421,7 @@ class Harness:
                 scaling[v] = {str(c): ratio(base, m) for c, m in points}
                 scaling[v]["base_cpus"] = base_cpus
         out["scaling"] = scaling
+        out["ceiling"] = st.ceiling
         mismatched = [lbl for lbl, r in st.runs.items() if r.same is False]
         failed = [lbl for lbl, r in st.runs.items() if r.error]
         if st.error or failed:
@@ -438,10 +451,49 @@ class Harness:
             "options": {
                 "size": self.opts.size, "repeat": self.opts.repeat, "cpus": list(self.opts.cpus or []) or None,
                 "kinds": list(self.opts.kinds), "warmup": self.opts.warmup, "budget_s": self.opts.budget_s,
-                "cycles": self.opts.cycles,
+                "cycles": self.opts.cycles, "ceiling": self.opts.ceiling,
             },
             "ray": {"mode": sessions[0].mode, "address": self.opts.address, "sessions": info},
             "skipped_services": self.skipped_services,
             "workloads": workloads,
             "ok": bool(workloads) and all(w["status"] == "ok" for w in workloads),
         }
+
+
+# --- the machine's ceiling for one workload ----------------------------------------------------------
+_CEILING_INPUTS: dict[str, Any] = {}
+
+
+def _ceiling_init(key: str, size: str) -> None:
+    from services.bench.protocol import discover
+
+    service = key.split("/", 1)[0]
+    (w,) = [w for w in discover([service])[0] if w.key == key]
+    _CEILING_INPUTS.update(fn=w.variants["sequential"], inputs=w.build(size))
+    _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])  # warm: imports, numba, caches
+
+
+def _ceiling_call(_: Any = None) -> float:
+    start = time.perf_counter()
+    _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])
+    return time.perf_counter() - start
+
+
+def workload_ceiling(key: str, size: str, processes: int, rounds: int = 2) -> dict[str, Any]:
+    """The machine's parallel ceiling for one workload: its ``sequential`` variant alone in one process,
+    then in ``processes`` processes at once (plain processes, no Ray), alternated ``rounds`` times.
+    ``ceiling`` = processes x median time alone / median wall time of all at once: the most any parallel
+    runtime could gain on this machine for this work. Unlike a pure-Python probe it includes what the
+    work itself contends for when several copies run (caches, memory, a busy neighbour's core)."""
+    import multiprocessing as mp
+
+    alone, together = [], []
+    with mp.get_context("spawn").Pool(processes, initializer=_ceiling_init, initargs=(key, size)) as pool:
+        for _ in range(rounds):
+            alone.append(pool.apply(_ceiling_call))
+            start = time.perf_counter()
+            pool.map(_ceiling_call, range(processes), chunksize=1)
+            together.append(time.perf_counter() - start)
+    t1, tn = statistics.median(alone), statistics.median(together)
+    return {"processes": processes, "rounds": rounds, "alone_s": alone, "together_s": together,
+            "ceiling": round(processes * t1 / tn, 3)}

@@ -242,6 +242,13 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
             base = c.get("base_cpus")
             pts = ", ".join(f"{k} CPUs {fmt_x(x)}" for k, x in c.items() if k != "base_cpus")
             lines += [f"Ray scaling of `{v}` against {base} CPU(s): {pts}.", ""]
+        ceil = w.get("ceiling")
+        if ceil and "ceiling" in ceil:
+            lines += [f"This machine's ceiling for this workload (its sequential variant alone vs in "
+                      f"{ceil['processes']} plain processes at once, no Ray, {ceil['rounds']} rounds): "
+                      f"{fmt_x(ceil['ceiling'])}.", ""]
+        elif ceil:
+            lines += [f"Ceiling not measured: {ceil.get('error')}", ""]
         for v, why in (w.get("skipped") or {}).items():
             lines += [f"- `{v}` skipped: {why}"]
         if w.get("skipped"):

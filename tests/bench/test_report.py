@@ -38,6 +38,7 @@ def bench_results():
                 "peer": _variant("peer", None, [9.0, 10.0, 11.0], same=False, check="DIFFERENT RESULT"),
             },
             "skipped": {}, "not_comparable": {}, "error": None, "peer_reference": "peer", "scaling": {"ray": {"1": 1.0, "2": 1.8, "base_cpus": 1}},
+            "ceiling": {"processes": 2, "rounds": 2, "alone_s": [1.0, 1.0], "together_s": [1.1, 1.2], "ceiling": 1.739},
             "status": "mismatch", "mismatched": ["peer"], "failed": [],
         }],
         "ok": False,
@@ -80,10 +81,22 @@ def test_report_markdown_shows_tables_failures_and_skips(tmp_path, bench_results
     assert "Ray scaling of `ray` against 1 CPU(s): 1 CPUs 1.00×, 2 CPUs 1.80×." in md
     assert "service `garch` skipped" in md
     assert "in 2 processes at once, no Ray): 1.50× and 1.82× (start, end of the run)" in md
+    assert "This machine's ceiling for this workload (its sequential variant alone vs in 2 plain processes" in md
+    assert "no Ray, 2 rounds): 1.74×." in md
     assert "**2** (HTTP 503: 2)" in md and "skipped: not reachable" in md
     assert "![speedup](speedup.png)" in md
     head = (tmp_path / "headline.md").read_text()
     assert "| intraday/grid | 1 s | 650 ms (2) | 1.54× | peer 10 s | 0.10× | 15.38× | 154 backtests/s | ❌ mismatch |" in head  # the peer's 10/s is not the service's
+
+
+def test_workload_ceiling_runs_the_sequential_variant_in_processes():
+    """The per-workload ceiling builds the workload in each process and times its sequential variant
+    alone and in two processes at once (tiny size; only the shape is checked, the value is the machine's)."""
+    from services.bench.harness import workload_ceiling
+
+    c = workload_ceiling("portfolio/walk_forward", "tiny", 2, rounds=1)
+    assert c["processes"] == 2 and len(c["alone_s"]) == len(c["together_s"]) == 1
+    assert c["alone_s"][0] > 0 and 0 < c["ceiling"] <= 4
 
 
 def test_parallel_ceiling_probe():
