@@ -464,16 +464,28 @@ class Harness:
 _CEILING_INPUTS: dict[str, Any] = {}
 
 
-def _ceiling_init(key: str, size: str) -> None:
-    from services.bench.protocol import discover
+def _ceiling_init(key: str, size: str, barrier: Any) -> None:
+    # an initializer that raises makes multiprocessing respawn workers forever: keep the error for the call
+    try:
+        from threadpoolctl import threadpool_limits
 
-    service = key.split("/", 1)[0]
-    (w,) = [w for w in discover([service])[0] if w.key == key]
-    _CEILING_INPUTS.update(fn=w.variants["sequential"], inputs=w.build(size))
-    _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])  # warm: imports, numba, caches
+        from services.bench.protocol import discover
+
+        # one BLAS/OpenMP thread per process, as in a Ray worker: N processes then use N cores
+        _CEILING_INPUTS["limits"] = threadpool_limits(1)
+        service = key.split("/", 1)[0]
+        (w,) = [w for w in discover([service])[0] if w.key == key]
+        _CEILING_INPUTS.update(fn=w.variants["sequential"], inputs=w.build(size), barrier=barrier)
+        _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])  # warm: imports, numba, caches
+    except Exception as exc:  # noqa: BLE001 - re-raised by the first call
+        _CEILING_INPUTS["error"] = exc
 
 
-def _ceiling_call(_: Any = None) -> float:
+def _ceiling_call(together: bool) -> float:
+    if "error" in _CEILING_INPUTS:
+        raise RuntimeError(f"the workload could not be built in the probe process: {_CEILING_INPUTS['error']}")
+    if together:  # every process waits here, so the N copies really run at once, one per process
+        _CEILING_INPUTS["barrier"].wait()
     start = time.perf_counter()
     _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])
     return time.perf_counter() - start
@@ -482,18 +494,18 @@ def _ceiling_call(_: Any = None) -> float:
 def workload_ceiling(key: str, size: str, processes: int, rounds: int = 2) -> dict[str, Any]:
     """The machine's parallel ceiling for one workload: its ``sequential`` variant alone in one process,
     then in ``processes`` processes at once (plain processes, no Ray), alternated ``rounds`` times.
-    ``ceiling`` = processes x median time alone / median wall time of all at once: the most any parallel
-    runtime could gain on this machine for this work. Unlike a pure-Python probe it includes what the
+    ``ceiling`` = processes x median time alone / median time of the slowest copy when all run at once
+    (one BLAS thread per process, as in Ray workers): the most any parallel runtime could gain on this
+    machine for this work. Unlike a pure-Python probe it includes what the
     work itself contends for when several copies run (caches, memory, a busy neighbour's core)."""
     import multiprocessing as mp
 
+    ctx = mp.get_context("spawn")
     alone, together = [], []
-    with mp.get_context("spawn").Pool(processes, initializer=_ceiling_init, initargs=(key, size)) as pool:
+    with ctx.Pool(processes, initializer=_ceiling_init, initargs=(key, size, ctx.Barrier(processes))) as pool:
         for _ in range(rounds):
-            alone.append(pool.apply(_ceiling_call))
-            start = time.perf_counter()
-            pool.map(_ceiling_call, range(processes), chunksize=1)
-            together.append(time.perf_counter() - start)
+            alone.append(pool.apply(_ceiling_call, (False,)))
+            together.append(max(pool.map(_ceiling_call, [True] * processes, chunksize=1)))
     t1, tn = statistics.median(alone), statistics.median(together)
     return {"processes": processes, "rounds": rounds, "alone_s": alone, "together_s": together,
             "ceiling": round(processes * t1 / tn, 3)}
