@@ -182,6 +182,8 @@ def _periods_from_dates(dates: np.ndarray) -> int:
 
 def _series(x: S.SeriesIn, name: str) -> pd.Series:
     s = x.to_series(name)
+    if s.index.tz is not None:  # dated with an offset: compare and report dates in UTC, like the datasets
+        s.index = s.index.tz_convert("UTC").tz_localize(None)
     s.index.name = None
     if x.kind == "prices":
         s = s.pct_change().iloc[1:]

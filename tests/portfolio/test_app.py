@@ -162,6 +162,11 @@ def test_metrics_benchmark_on_the_shared_dates_only(client):
     out = r.json()
     assert out["periods_per_year"] == 252 and out["n_observations"] == 200
     assert out["start"] == str(dates[100].date())
+    # dates sent with a UTC offset give the same answer
+    body["returns"]["dates"] = [f"{d.date()}T00:00:00+00:00" for d in dates]
+    r2 = client.post("/v1/portfolio/metrics", json={**body, "start": "2023-01-01"})
+    assert r2.status_code == 200, r2.text
+    assert r2.json()["n_observations"] == 200 and r2.json()["sharpe"] == out["sharpe"]
     assert_allclose(out["benchmark"]["beta"], np.cov(x[100:], b[100:])[0, 1] / b[100:].var(ddof=1), rtol=1e-9)
 
 
