@@ -58,7 +58,7 @@ def dataset_returns(catalog: Catalog, dataset: str) -> pd.DataFrame:
         return _returns[dataset]
 
 
-def _dataset_arrays(catalog: Catalog, dataset: str) -> tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]:
+def dataset_arrays(catalog: Catalog, dataset: str) -> tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]:
     """:func:`dataset_returns` as (dates, values, column position of each symbol), built once."""
     arrays = _arrays.get(dataset)
     if arrays is None:
@@ -74,7 +74,7 @@ def weighted_returns(
     the dates where every symbol has a return, as ``(returns, datetime64 dates)``. Plain numpy on arrays
     built once: the pandas ``[cols].loc[a:b].dropna()`` chain and a dated Series cost ~1 ms, most of a
     light metrics request."""
-    dates, values, column = _dataset_arrays(catalog, dataset)
+    dates, values, column = dataset_arrays(catalog, dataset)
     ns = dates.asi8
     lo = 0 if start is None else int(ns.searchsorted(start.value, "left"))
     hi = len(ns) if end is None else int(ns.searchsorted(end.value, "right"))

@@ -2,8 +2,8 @@
 
 Returns are simple per-period returns (1-D array or Series). Annualisation uses ``periods_per_year``
 (252 for exchange days, 365 for a 24/7 market). Losses (VaR, CVaR, drawdown) are positive numbers.
-Historical VaR/CVaR, skew and kurtosis follow skfolio's definitions (tested equal); the rest are the textbook formulas of
-``docs/portfolio.md`` (the same definitions as empyrical where it has them).
+Historical VaR/CVaR, skew and kurtosis follow skfolio's definitions (tested equal); the rest are the
+textbook formulas of ``docs/portfolio.md`` (the same definitions as empyrical where it has them).
 """
 
 from __future__ import annotations
