@@ -40,7 +40,7 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
     scorer = svc.loaded_scorer(model, version) or await asyncio.to_thread(
         svc.get_scorer, p.settings, model, version
     )
-    if len(texts) <= svc.ON_LOOP_TEXTS.get(model.value, 0):
+    if len(texts) <= svc.ON_LOOP_TEXTS.get(model.value, 0) and sum(map(len, texts)) <= svc.ON_LOOP_CHARS:
         return scorer.score(texts), scorer.version
     if len(texts) <= svc.INLINE_TEXTS[model.value]:
         return await asyncio.to_thread(scorer.score, texts), scorer.version
