@@ -496,8 +496,8 @@ def workload_ceiling(key: str, size: str, processes: int, rounds: int = 2) -> di
     then in ``processes`` processes at once (plain processes, no Ray), alternated ``rounds`` times.
     ``ceiling`` = processes x median time alone / median time of the slowest copy when all run at once
     (one BLAS thread per process, as in Ray workers): the most any parallel runtime could gain on this
-    machine for this work. Unlike a pure-Python probe it includes what the
-    work itself contends for when several copies run (caches, memory, a busy neighbour's core)."""
+    machine for this work. Unlike a pure-Python probe it includes what the work itself contends for
+    when several copies run (caches, memory, a busy neighbour's core)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
