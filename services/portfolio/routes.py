@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Query
 
-from services.core.app import get_platform, require_ray
+from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
@@ -55,10 +55,7 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
     return and volatility, Sharpe, Sortino, maximum drawdown and its dates, Calmar, VaR and CVaR at 95 %
     and 99 % (historical, Gaussian, Cornish–Fisher), skew, excess kurtosis, and against a benchmark:
     beta, alpha, tracking error, information ratio. Definitions: docs/portfolio.md."""
-    catalog = get_platform().catalog
-    if svc.metrics_on_loop(req):
-        return svc.metrics_blocking(catalog, req)
-    return await asyncio.to_thread(svc.metrics_blocking, catalog, req)
+    return await run_blocking(svc.metrics_blocking, get_platform().catalog, req, on_loop=svc.metrics_on_loop(req))
 
 
 @router.post(

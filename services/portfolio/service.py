@@ -194,8 +194,8 @@ ON_LOOP_SYMBOLS, ON_LOOP_VALUES = 50, 20_000
 
 
 def metrics_on_loop(req: S.MetricsRequest) -> bool:
-    """Whether ``req`` is small enough (well under a millisecond of work) to compute on the event loop:
-    a hop to a worker thread and back adds ~0.4 ms of latency and contends for the GIL under load."""
+    """Whether ``req`` is small enough (well under a millisecond of work) to compute on the event loop
+    (see ``services.core.app.run_blocking``)."""
     if req.weights is not None:
         return len(req.weights) <= ON_LOOP_SYMBOLS
     series = req.returns if isinstance(req.returns, list) else (req.returns.prices or req.returns.returns or [])

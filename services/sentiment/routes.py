@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
-from services.core.app import get_platform, require_ray
+from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
 from services.sentiment import schemas as S
@@ -40,10 +40,8 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
     scorer = svc.loaded_scorer(model, version) or await asyncio.to_thread(
         svc.get_scorer, p.settings, model, version
     )
-    if len(texts) <= svc.ON_LOOP_TEXTS.get(model.value, 0) and sum(map(len, texts)) <= svc.ON_LOOP_CHARS:
-        return scorer.score(texts), scorer.version
     if len(texts) <= svc.INLINE_TEXTS[model.value]:
-        return await asyncio.to_thread(scorer.score, texts), scorer.version
+        return await run_blocking(scorer.score, texts, on_loop=svc.score_on_loop(texts, model)), scorer.version
     require_ray()
     ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
     return await tasks.score_ray_async(texts, ref, model.value), scorer.version

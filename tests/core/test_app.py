@@ -142,3 +142,18 @@ def test_failed_job_reports_a_problem(client: TestClient) -> None:
 def test_unknown_job_is_404(client: TestClient) -> None:
     assert client.get("/v1/jobs/raysvc-none-x-1").status_code == 404
     assert client.delete("/v1/jobs/..").status_code in (404, 405)
+
+
+def test_run_blocking_on_the_loop_or_in_a_thread():
+    """Light work runs in the event loop's own thread; anything else in a worker thread."""
+    import asyncio
+    import threading
+
+    from services.core.app import run_blocking
+
+    async def threads() -> tuple[int, int, int]:
+        here = threading.get_ident()
+        return here, await run_blocking(threading.get_ident, on_loop=True), await run_blocking(threading.get_ident)
+
+    here, light, heavy = asyncio.run(threads())
+    assert light == here and heavy != here

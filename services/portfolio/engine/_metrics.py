@@ -43,7 +43,8 @@ def _arr(returns: np.ndarray | pd.Series, name: str = "returns") -> np.ndarray:
 
 def annualised_return(returns, periods_per_year: int = TRADING_DAYS) -> float:
     """Compound annual growth rate: ``prod(1 + r) ** (ppy / n) - 1``."""
-    return _cagr(_arr(returns), periods_per_year)
+    r = _arr(returns)
+    return float(np.exp(np.log1p(r).sum() * periods_per_year / r.size) - 1)
 
 
 def annualised_volatility(returns, periods_per_year: int = TRADING_DAYS) -> float:
@@ -53,27 +54,16 @@ def annualised_volatility(returns, periods_per_year: int = TRADING_DAYS) -> floa
 
 def sharpe_ratio(returns, risk_free_rate: float = 0.0, periods_per_year: int = TRADING_DAYS) -> float:
     """``mean(r - rf/ppy) / std(r, ddof=1) * sqrt(ppy)``; ``risk_free_rate`` is annual."""
-    return _sharpe(_arr(returns) - risk_free_rate / periods_per_year, periods_per_year)
+    r = _arr(returns) - risk_free_rate / periods_per_year
+    sd = np.std(r, ddof=1)
+    return float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else float("nan")
 
 
 def sortino_ratio(returns, risk_free_rate: float = 0.0, periods_per_year: int = TRADING_DAYS) -> float:
     """``mean(r - t) * ppy / (sqrt(mean(min(r - t, 0)^2)) * sqrt(ppy))`` with target ``t = rf/ppy``."""
-    return _sortino(_arr(returns) - risk_free_rate / periods_per_year, periods_per_year)
-
-
-# The formulas on checked arrays: performance_metrics checks its input once and calls these.
-def _cagr(r: np.ndarray, ppy: int) -> float:
-    return float(np.exp(np.log1p(r).sum() * ppy / r.size) - 1)
-
-
-def _sharpe(excess: np.ndarray, ppy: int) -> float:
-    sd = np.std(excess, ddof=1)
-    return float(excess.mean() / sd * math.sqrt(ppy)) if sd > 0 else float("nan")
-
-
-def _sortino(excess: np.ndarray, ppy: int) -> float:
-    downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))
-    return float(excess.mean() / downside * math.sqrt(ppy)) if downside > 0 else float("nan")
+    r = _arr(returns) - risk_free_rate / periods_per_year
+    downside = math.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
+    return float(r.mean() / downside * math.sqrt(periods_per_year)) if downside > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -93,11 +83,8 @@ class Drawdown:
 
 def max_drawdown(returns: pd.Series | np.ndarray) -> Drawdown:
     """Maximum drawdown (a positive fraction) and its dates."""
-    return _drawdown(_arr(returns), returns.index if isinstance(returns, pd.Series) else None)
-
-
-def _drawdown(r: np.ndarray, index: pd.Index | None) -> Drawdown:
-    index = pd.RangeIndex(r.size) if index is None else index
+    r = _arr(returns)
+    index = returns.index if isinstance(returns, pd.Series) else pd.RangeIndex(r.size)
     wealth = np.concatenate([[1.0], np.cumprod(1 + r)])
     peak = np.maximum.accumulate(wealth)
     dd = 1 - wealth / peak

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from services.core.exceptions import DomainError
+from services.core.readers import SENTIMENT_COLUMNS
 
 __all__ = [
     "SOCIAL_COLUMNS",
@@ -35,15 +36,7 @@ __all__ = [
 ]
 
 #: Columns of the seed file, in order.
-SOCIAL_COLUMNS: tuple[str, ...] = (
-    "date",
-    "symbol",
-    "twitterPosts",
-    "twitterComments",
-    "twitterLikes",
-    "twitterImpressions",
-    "twitterSentiment",
-)
+SOCIAL_COLUMNS: tuple[str, ...] = tuple(SENTIMENT_COLUMNS)
 _COUNTS = {
     "twitterPosts": "posts",
     "twitterComments": "comments",
