@@ -80,6 +80,8 @@ def adapt(service: str, key: str, raw: Any, module: ModuleType | None = None) ->
     bad = [v for v in variants if v.split(":")[0] not in ("sequential", "ray", "peer")]
     if bad:
         raise ProtocolError(f"{service}/{key}: unknown variant kind(s) {bad}; use sequential, ray[:x], peer[:x]")
+    if not isinstance(_get(raw, "description", "") or "", str):
+        raise ProtocolError(f"{service}/{key}: description must be text (tolerance takes the dict)")
     units = _get(raw, "units")
     return Workload(
         service=service,

@@ -23,7 +23,7 @@ Workloads
     Monthly walk-forward max-Sharpe backtest (252-day lookback, long-only, 10 bps costs). medium = the
     issue's 10 years (2013-2022, 120 rebalances) on the 20 stocks. The peer decides each date with
     PyPortfolioOpt ``EfficientFrontier.max_sharpe`` on the same moments; the holding path is simulated
-    by the engine for every variant (it is not an optimiser's job and costs ~20 ms).
+    by the engine for every variant (it is not an optimiser's job and costs ~1 ms).
 """
 
 from __future__ import annotations
@@ -232,23 +232,23 @@ def _variants(sequential, ray, peer) -> dict[str, Callable[[Any], Any]]:
 
 WORKLOADS: dict[str, Workload] = {
     "frontier": Workload(
-        "frontier",
-        build_frontier,
-        _variants(frontier_sequential, frontier_ray, frontier_peer),
-        frontier_same,
-        FRONTIER_TOL,
-        "long-only mean-variance efficient frontier, 20 real S&P 500 stocks (medium: 100 points)",
-        _frontier_units,
-        "portfolios",
+        name="frontier",
+        build=build_frontier,
+        variants=_variants(frontier_sequential, frontier_ray, frontier_peer),
+        same_result=frontier_same,
+        description="long-only mean-variance efficient frontier, 20 real S&P 500 stocks (medium: 100 points)",
+        tolerance=FRONTIER_TOL,
+        units=_frontier_units,
+        unit="portfolios",
     ),
     "walk_forward": Workload(
-        "walk_forward",
-        build_walk_forward,
-        _variants(walk_forward_sequential, walk_forward_ray, walk_forward_peer),
-        walk_forward_same,
-        WALK_TOL,
-        "monthly max-Sharpe walk-forward, 252-day lookback, 20 real S&P 500 stocks (medium: 10 years, 120 rebalances)",
-        _walk_units,
-        "rebalances",
+        name="walk_forward",
+        build=build_walk_forward,
+        variants=_variants(walk_forward_sequential, walk_forward_ray, walk_forward_peer),
+        same_result=walk_forward_same,
+        description="monthly max-Sharpe walk-forward, 252-day lookback, 20 real S&P 500 stocks (medium: 10 years, 120 rebalances)",
+        tolerance=WALK_TOL,
+        units=_walk_units,
+        unit="rebalances",
     ),
 }

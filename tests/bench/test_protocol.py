@@ -72,8 +72,10 @@ def test_adapt_formats_tolerance_dicts():
         ({"build": id, "variants": {"ray": id}, "same_result": id}, "at least 'sequential'"),
         ({"build": id, "variants": {"sequential": id, "gpu": id}, "same_result": id}, "unknown variant kind"),
         ({"build": id, "variants": {"sequential": id}}, "missing same_result"),
+        ({"build": id, "variants": {"sequential": id}, "same_result": id, "description": {"rtol": 1e-6}},
+         "description must be text"),
     ],
-    ids=["no-build", "no-sequential", "unknown-kind", "no-check"],
+    ids=["no-build", "no-sequential", "unknown-kind", "no-check", "swapped-description"],
 )
 def test_adapt_rejects_what_the_protocol_does_not_allow(raw, message):
     with pytest.raises(ProtocolError, match=message):

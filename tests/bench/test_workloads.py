@@ -11,11 +11,10 @@ from services.bench.harness import Harness, Options
 WORKLOADS, SKIPPED = protocol.discover()
 
 
-def test_every_service_is_either_benchmarked_or_skipped_with_a_reason():
-    services = {w.service for w in WORKLOADS} | set(SKIPPED)
-    assert services == {"sentiment", "garch", "portfolio", "intraday"}
-    for name, why in SKIPPED.items():
-        assert why, name
+def test_every_service_offers_valid_workloads():
+    """A service whose ``bench.py`` breaks the protocol would be skipped with the reason: none is."""
+    assert SKIPPED == {}
+    assert {w.service for w in WORKLOADS} == {"sentiment", "garch", "portfolio", "intraday"}
 
 
 @pytest.fixture(scope="module")
