@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 from services.portfolio.engine import (
     BacktestSpec,
     Constraints,
+    Decision,
     OptimizationSpec,
     PortfolioError,
     Rebalance,
@@ -207,3 +208,44 @@ def test_window_without_rebalance_dates(returns):
 def test_simulate_rejects_empty():
     with pytest.raises(PortfolioError):
         simulate(pd.DataFrame({"A": [0.1]}, index=pd.date_range("2020-01-01", periods=1)), [])
+
+
+def _panel(a: list[float], b: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"A": a, "B": b}, index=pd.date_range("2020-01-01", periods=len(a), freq="B"))
+
+
+def test_simulate_by_hand():
+    """Two periods worked out on paper: drift, turnover against the drifted weights, costs, cash."""
+    r = _panel([0.0, 0.10, -0.05, 0.02], [0.0, 0.0, 0.10, 0.01])
+    d = r.index
+    plan = [Decision(d[0], {"A": 0.5, "B": 0.5}, "x"), Decision(d[2], {"A": 0.8}, "x")]
+    net, records = simulate(r, plan, costs_bps=100)
+    # day 1: pay 1 % on turnover 1, then A +10 %: wealth 0.99 * 1.05
+    # day 2: A -5 %, B +10 % on drifted values 0.55 / 0.5 of wealth 1.05
+    w2 = (0.55 * 0.95 + 0.5 * 1.10) / 1.05
+    drifted = {"A": 0.55 * 0.95 / (w2 * 1.05), "B": 0.5 * 1.10 / (w2 * 1.05)}
+    turnover = abs(0.8 - drifted["A"]) + drifted["B"]
+    # day 3: 80 % in A (+2 %), 20 % cash, after paying 1 % of the turnover
+    day3 = (1 - 0.01 * turnover) * (1 + 0.8 * 0.02) - 1
+    assert_allclose(net.to_numpy(), [0.99 * 1.05 - 1, w2 - 1, day3], rtol=1e-13)
+    assert list(net.index) == list(d[1:])
+    assert [x.turnover for x in records] == pytest.approx([1.0, turnover], rel=1e-13)
+    assert records[1].cost == pytest.approx(0.01 * turnover, rel=1e-13)
+
+
+def test_simulate_names_a_held_symbol_without_returns():
+    r = _panel([0.0, 0.01, 0.02], [np.nan, 0.01, np.nan])
+    plan = [Decision(r.index[0], {"A": 0.5, "B": 0.5}, "x")]
+    with pytest.raises(PortfolioError, match="B has no returns while held after 2020-01-01") as err:
+        simulate(r, plan)
+    assert err.value.field == "returns"
+    # a symbol that is not held may lack returns
+    net, _ = simulate(r, [Decision(r.index[0], {"A": 1.0}, "x")])
+    assert_allclose(net.to_numpy(), [0.01, 0.02])
+
+
+def test_simulate_without_out_of_sample_day():
+    r = _panel([0.0, 0.01], [0.0, 0.01])
+    with pytest.raises(PortfolioError, match="no out-of-sample day") as err:
+        simulate(r, [Decision(r.index[1], {"A": 1.0}, "x")])
+    assert err.value.field == "end"

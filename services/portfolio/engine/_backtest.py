@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from ._enums import Rebalance, Strategy
 from ._metrics import PerformanceMetrics, performance_metrics
@@ -231,6 +232,59 @@ def decide_block(
     return [decide_weights(returns, d, spec, rankings, programs) for d in dates]
 
 
+@njit(cache=True)
+def _hold(
+    values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, member: np.ndarray, rate: float
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The holding path of :func:`simulate` in one compiled pass.
+
+    ``weights[k]`` (zeros outside ``member[k]``) is held over rows ``bounds[k]:bounds[k + 1]`` of
+    ``values``. Returns the net daily returns, the turnover of each rebalance, and the (decision,
+    column) of the first missing return of a held symbol, or (-1, -1).
+    """
+    k_n, m = weights.shape
+    size = 0
+    for k in range(k_n):
+        size += max(0, bounds[k + 1] - bounds[k])
+    net = np.empty(size)
+    turnover = np.empty(k_n)
+    held = np.zeros(m)  # drifted weights before the rebalance (fractions of wealth)
+    value = np.empty(m)
+    pos = 0
+    for k in range(k_n):
+        traded = 0.0
+        for c in range(m):
+            traded += abs(weights[k, c] - held[c])
+        turnover[k] = traded
+        first, last = bounds[k], bounds[k + 1]
+        if last <= first:
+            held[:] = weights[k]
+            continue
+        cash = 1.0
+        for c in range(m):
+            value[c] = weights[k, c]  # value of each position, wealth 1 at the rebalance
+            cash -= weights[k, c]
+        before, wealth = 1.0, 1.0
+        for i in range(first, last):
+            wealth = cash
+            for c in range(m):
+                if member[k, c]:
+                    x = values[i, c]
+                    if np.isnan(x):
+                        return net, turnover, k, c
+                    value[c] *= 1.0 + x
+                    wealth += value[c]
+            gross = wealth / before - 1.0
+            if i == first:
+                gross = (1.0 - rate * traded) * (1.0 + gross) - 1.0
+            net[pos] = gross
+            pos += 1
+            before = wealth
+        for c in range(m):
+            held[c] = value[c] / wealth if member[k, c] else 0.0
+    return net, turnover, -1, -1
+
+
 def simulate(
     returns: pd.DataFrame,
     decisions: Sequence[Decision],
@@ -239,6 +293,11 @@ def simulate(
     end: pd.Timestamp | None = None,
 ) -> tuple[pd.Series, tuple[RebalanceRecord, ...]]:
     """Hold each decision's weights until the next decision, with drift and trading costs.
+
+    The path is one compiled pass (:func:`_hold`) rather than numpy per holding period: the ~10 numpy
+    calls per period cost ~40 µs each rebalance, so a 10-year monthly path took ~5 ms, the serial part of
+    a parallel walk-forward; the pass takes ~0.3 ms. ``test_backtest`` checks it against a share-holding
+    loop to 1e-12.
 
     Returns
     -------
@@ -251,39 +310,28 @@ def simulate(
     if not decisions:
         raise PortfolioError("no rebalance date inside the backtest window", field="start")
     stop = returns.index[-1] if end is None else pd.Timestamp(end)
-    rate = costs_bps / 1e4
-    values = returns.to_numpy()
     column = {str(c): i for i, c in enumerate(returns.columns)}
+    weights = np.zeros((len(decisions), len(column)))
+    member = np.zeros(weights.shape, dtype=np.bool_)
+    for k, d in enumerate(decisions):
+        for s, w in d.weights.items():
+            weights[k, column[s]] = w
+            member[k, column[s]] = True
     # row after each decision date, and after the end: the holding periods are consecutive row ranges
     bounds = returns.index.asi8.searchsorted([pd.Timestamp(d.date).value for d in decisions] + [stop.value], "right")
-    held: dict[str, float] = {}  # drifted weights before the rebalance (fractions of wealth)
-    out, records = [], []
-    for k, d in enumerate(decisions):
-        first, last = int(bounds[k]), int(bounds[k + 1])
-        names = sorted(set(held) | set(d.weights))
-        turnover = float(sum(abs(d.weights.get(s, 0.0) - held.get(s, 0.0)) for s in names))
-        cost = rate * turnover
-        records.append(RebalanceRecord(d.date, d.weights, turnover, cost, d.status, d.picks, d.skipped))
-        if last <= first:
-            held = dict(d.weights)
-            continue
-        symbols = list(d.weights)
-        r = values[first:last][:, [column[s] for s in symbols]]
-        if np.isnan(r).any():
-            gap = symbols[int(np.argwhere(np.isnan(r))[0, 1])]
-            raise PortfolioError(f"{gap} has no returns while held after {d.date.date()}", field="returns")
-        w = np.array([d.weights[s] for s in symbols])
-        cash = 1.0 - w.sum()
-        value = np.cumprod(1 + r, axis=0) * w  # value of each position, wealth 1 at the rebalance
-        wealth = value.sum(axis=1) + cash
-        gross = np.diff(np.concatenate([[1.0], wealth])) / np.concatenate([[1.0], wealth[:-1]])
-        gross[0] = (1 - cost) * (1 + gross[0]) - 1
-        out.append(gross)
-        held = dict(zip(symbols, (value[-1] / wealth[-1]).tolist()))
-    if not out:
+    values = np.ascontiguousarray(returns.to_numpy(dtype=float))
+    net, turnover, bad_k, bad_c = _hold(values, bounds.astype(np.int64), weights, member, costs_bps / 1e4)
+    if bad_k >= 0:
+        gap, date = str(returns.columns[bad_c]), decisions[bad_k].date
+        raise PortfolioError(f"{gap} has no returns while held after {date.date()}", field="returns")
+    if net.size == 0:
         raise PortfolioError("the backtest window holds no out-of-sample day", field="end")
-    net = np.concatenate(out)  # the periods are consecutive rows from the first decision on
-    return pd.Series(net, index=returns.index[bounds[0] : bounds[0] + net.size]), tuple(records)
+    records = tuple(
+        RebalanceRecord(d.date, d.weights, float(t), costs_bps / 1e4 * float(t), d.status, d.picks, d.skipped)
+        for d, t in zip(decisions, turnover)
+    )
+    # the periods are consecutive rows from the first decision on
+    return pd.Series(net, index=returns.index[bounds[0] : bounds[0] + net.size]), records
 
 
 def walk_forward(
