@@ -335,6 +335,6 @@ def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestRes
     full, view, spec, dataset, symbols, bench, name = _backtest_inputs(catalog, req, rankings)
     ref = returns_ref(catalog, dataset)
     result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
-    n = len(result.rebalances)
+    on_ray = tasks.runs_on_ray(spec, len(result.rebalances))
     return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
-                                 benchmark=name, on_ray=n >= tasks.RAY_MIN_DATES, sentiment_source=source)
+                                 benchmark=name, on_ray=on_ray, sentiment_source=source)

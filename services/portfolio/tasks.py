@@ -1,9 +1,10 @@
 """Ray tasks of the portfolio service: thin wrappers over the engine, one task per block.
 
 * efficient frontier: the target grid is fixed on the driver (two small solves), then each task solves
-  a block of targets (one CVXPY problem re-solved per target, so a block amortises the problem build);
+  a block of targets (one Clarabel QP per target on the block's moments);
 * walk-forward backtest: each task decides the weights of a block of rebalance dates, each date from
-  the data up to it only; the driver then simulates the (cheap, sequential) holding path.
+  the data up to it only; the driver then simulates the (cheap, sequential) holding path. Small
+  walk-forwards, by estimated decision work, run in-process (:func:`runs_on_ray`).
 
 Tasks receive the returns panel as an object ref — a dataset's returns are put once per process by the
 app (``Catalog.put``), inline returns once per request — plus the :class:`View` (symbols and window) to
@@ -13,6 +14,7 @@ cut from it. Bad input (``PortfolioError``, a ``ValueError``) is never retried.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,8 @@ from services.portfolio.engine import (
     BacktestResult,
     BacktestSpec,
     Decision,
+    Objective,
+    Strategy,
     Frontier,
     FrontierPoint,
     OptimizationSpec,
@@ -39,12 +43,25 @@ from services.portfolio.engine import (
 
 MIN_POINTS_PER_TASK = 10
 """Smallest frontier block: a point costs ~2 ms once the problem is built; a task ~2 ms plus the build."""
-MIN_DATES_PER_TASK = 4
-"""Smallest block of rebalance dates: one decision costs 10–40 ms (a skfolio fit on a year of data)."""
 RAY_MIN_POINTS = 40
 """Frontiers with fewer points run in-process: Ray would add more than it saves."""
-RAY_MIN_DATES = 12
-"""Backtests with fewer rebalance dates run in-process."""
+DECISION_MS: dict[Objective, float] = {
+    Objective.MIN_VARIANCE: 1.0,
+    Objective.MAX_SHARPE: 1.0,
+    Objective.EQUAL_WEIGHT: 4.0,
+    Objective.INVERSE_VOLATILITY: 6.0,
+}
+"""Cost of one rebalance decision by objective on ~20 assets and a year of data (measured 2026-11-26:
+0.9 ms through the compiled programme, 3.5-6 ms for skfolio's closed forms); other objectives are
+iterative skfolio fits, 15-25 ms (:data:`ITERATIVE_DECISION_MS`)."""
+ITERATIVE_DECISION_MS = 20.0
+CLOSED_FORM_DECISION_MS = 0.1
+"""``equal_weight`` and unoptimised ``sentiment_top_n``: 1/n weights, no fit."""
+RAY_MIN_WORK_MS = 50.0
+"""Walk-forwards with less estimated decision work run in-process: Ray's fixed cost per call is 15-20 ms
+on 2 CPUs (35 max-Sharpe dates, ~28 ms of work, took 35 ms on Ray vs 28 ms in-process)."""
+MIN_TASK_MS = 25.0
+"""Smallest block of rebalance dates per task, in estimated work, so each task's work outweighs its cost."""
 BACKTEST_CHUNKS_PER_CPU = 1
 """Rebalance decisions cost about the same each (one programme, warm), so one block per CPU balances
 and saves the task overhead and idle gap of a second round (measured: 113 vs 119 ms median on 2 CPUs)."""
@@ -156,6 +173,25 @@ async def frontier_async(
 
 
 # --- walk-forward ---------------------------------------------------------------------------------
+def decision_ms(spec: BacktestSpec) -> float:
+    """Estimated cost of one rebalance decision of ``spec`` (see :data:`DECISION_MS`)."""
+    closed = spec.strategy is Strategy.EQUAL_WEIGHT or (
+        spec.strategy is Strategy.SENTIMENT_TOP_N and not spec.optimize_picks
+    )
+    if closed:
+        return CLOSED_FORM_DECISION_MS
+    return DECISION_MS.get(spec.optimization.objective, ITERATIVE_DECISION_MS)
+
+
+def runs_on_ray(spec: BacktestSpec, n_dates: int) -> bool:
+    """Whether a walk-forward of ``n_dates`` decisions is worth Ray's fixed cost (:data:`RAY_MIN_WORK_MS`)."""
+    return n_dates * decision_ms(spec) >= RAY_MIN_WORK_MS
+
+
+def _min_dates_per_task(spec: BacktestSpec) -> int:
+    return max(1, math.ceil(MIN_TASK_MS / decision_ms(spec)))
+
+
 def backtest(
     returns: pd.DataFrame,
     spec: BacktestSpec,
@@ -167,18 +203,19 @@ def backtest(
     chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
     use_ray: bool = True,
 ) -> BacktestResult:
-    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking).
+    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking); in-process
+    when the decisions are too little work for Ray (:func:`runs_on_ray`).
 
     ``view`` picks the universe (its ``start``/``end`` should stay None: the lookback needs the
     history before ``spec.start``).
     """
     panel = view.cut(returns)
     dates = backtest_dates(panel, spec, rankings)
-    if not use_ray or len(dates) < RAY_MIN_DATES:
+    if not use_ray or not runs_on_ray(spec, len(dates)):
         return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark)
     decisions = map_chunks(
         decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_DATES_PER_TASK,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_dates_per_task(spec),
     )
     return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions)
 
@@ -196,12 +233,12 @@ async def backtest_async(
     """:func:`backtest` for an ``async`` route; also says whether Ray ran the decisions."""
     panel = view.cut(returns)
     dates = backtest_dates(panel, spec, rankings)
-    if len(dates) < RAY_MIN_DATES:
+    if not runs_on_ray(spec, len(dates)):
         result = await asyncio.to_thread(walk_forward, panel, spec, rankings=rankings, benchmark=benchmark)
         return result, False
     decisions = await map_chunks_async(
         decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_DATES_PER_TASK,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_dates_per_task(spec),
     )
     result = await asyncio.to_thread(
         walk_forward, panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions

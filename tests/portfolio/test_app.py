@@ -193,13 +193,13 @@ def test_metrics_errors(client):
 # --- backtest -------------------------------------------------------------------------------------
 def test_backtest_optimized_matches_engine(client, sp500):
     body = {"strategy": "optimized", "symbols": SIX, "objective": "max_sharpe", "rebalance": "M",
-            "lookback": 252, "costs_bps": 10, "start": "2019-01-01", "end": "2021-12-31", "benchmark": "equal_weight"}
+            "lookback": 252, "costs_bps": 10, "start": "2017-01-01", "end": "2021-12-31", "benchmark": "equal_weight"}
     r = client.post("/v1/portfolio/backtest", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["dataset"] == "sp500" and "S&P 500" in out["dataset_description"]
-    assert out["computed_on"] == "ray" and len(out["rebalances"]) == 35
-    spec = BacktestSpec(strategy="optimized", lookback=252, costs_bps=10, start=pd.Timestamp("2019-01-01"),
+    assert out["computed_on"] == "ray" and len(out["rebalances"]) == 59
+    spec = BacktestSpec(strategy="optimized", lookback=252, costs_bps=10, start=pd.Timestamp("2017-01-01"),
                         end=pd.Timestamp("2021-12-31"),
                         optimization=OptimizationSpec(objective="max_sharpe"))
     local = walk_forward(sp500[SIX], spec)

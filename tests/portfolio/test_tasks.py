@@ -38,13 +38,14 @@ def test_backtest_on_ray_equals_sequential(sp500_returns, objective):
     spec = BacktestSpec(
         strategy="optimized",
         optimization=OptimizationSpec(objective=objective),
-        start=pd.Timestamp("2019-01-01"),
+        start=pd.Timestamp("2017-01-01"),
         end=pd.Timestamp("2021-12-31"),
         costs_bps=5,
     )
+    assert tasks.runs_on_ray(spec, 59)  # enough work for Ray, even through the compiled programme
     on_ray = tasks.backtest(sp500_returns, spec, view=view, benchmark=sp500_returns["AAPL"])
     local = walk_forward(view.cut(sp500_returns), spec, benchmark=sp500_returns["AAPL"])
-    assert len(on_ray.rebalances) == len(local.rebalances) == 35  # month ends of 2019-01 … 2021-11; 2021-12-31 is the end, nothing follows it
+    assert len(on_ray.rebalances) == len(local.rebalances) == 59  # month ends of 2017-01 … 2021-11; 2021-12-31 is the end, nothing follows it
     # blocks re-solve one compiled programme, so a date's weights can differ slightly
     # depending on which block it fell in (first solve vs re-solve): compare at the solver tolerance
     for a, b in zip(on_ray.rebalances, local.rebalances):
@@ -57,5 +58,29 @@ def test_async_paths_report_ray(sp500_returns):
     view = tasks.View(symbols=("AAPL", "JNJ", "KO", "XOM"))
     spec = BacktestSpec(strategy="equal_weight", start=pd.Timestamp("2020-01-01"), end=pd.Timestamp("2021-12-31"))
     result, used_ray = asyncio.run(tasks.backtest_async(sp500_returns, spec, view=view))
-    assert used_ray and len(result.rebalances) == 23
+    assert not used_ray and len(result.rebalances) == 23  # 1/n weights: no work worth a Ray call
     assert all(r.weights == {s: 0.25 for s in view.symbols} for r in result.rebalances)
+    hrp = BacktestSpec(strategy="optimized", optimization=OptimizationSpec(objective="hrp"),
+                       start=pd.Timestamp("2021-01-01"), end=pd.Timestamp("2021-12-31"))
+    on_ray, used_ray = asyncio.run(tasks.backtest_async(sp500_returns, hrp, view=view))
+    assert used_ray and len(on_ray.rebalances) == 11
+    local = walk_forward(view.cut(sp500_returns), hrp)
+    for a, b in zip(on_ray.rebalances, local.rebalances):
+        assert a.date == b.date and a.weights == b.weights  # hrp is deterministic: bit-identical
+
+
+@pytest.mark.parametrize(
+    ("strategy", "objective", "n_dates", "expected"),
+    [
+        ("equal_weight", "min_variance", 300, False),  # 1/n weights: 0.1 ms each
+        ("equal_weight", "min_variance", 1_000, True),
+        ("optimized", "max_sharpe", 35, False),  # compiled programme, ~1 ms each
+        ("optimized", "max_sharpe", 120, True),
+        ("optimized", "risk_parity", 3, True),  # an iterative skfolio fit, ~20 ms each
+        ("optimized", "risk_parity", 2, False),
+    ],
+)
+def test_runs_on_ray_by_estimated_work(strategy, objective, n_dates, expected):
+    spec = BacktestSpec(strategy=strategy, optimization=OptimizationSpec(objective=objective))
+    assert tasks.runs_on_ray(spec, n_dates) is expected
+    assert tasks._min_dates_per_task(spec) * tasks.decision_ms(spec) >= tasks.MIN_TASK_MS
