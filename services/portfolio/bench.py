@@ -7,7 +7,8 @@ Shape (the same for every workload in :data:`WORKLOADS`)::
     Workload.variants[name](inputs) -> result # name in {"sequential", "ray", "peer"}
     Workload.same_result(a, b) -> bool        # results agree within Workload.tolerance
 
-* ``sequential`` runs the engine in this process; ``ray`` runs the service's Ray path on whatever Ray is
+* ``sequential`` runs the engine in this process; ``ray`` forces the service's Ray path (the service
+  itself keeps work under ~50 ms in-process, ``tasks.runs_on_ray``/``frontier_on_ray``) on whatever Ray is
   connected (the caller connects; import the engine in the workers first with
   :func:`services.portfolio.tasks.warm_up` or one untimed call, or the first timing includes skfolio's
   import in each worker); ``peer`` does the same work with PyPortfolioOpt (a benchmark peer only,

@@ -170,7 +170,8 @@ def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierRes
     frontier = tasks.frontier(
         full, spec, req.n_points, view=view, ref=_ref_for(catalog, dataset), chunks_per_cpu=get_settings().chunks_per_cpu
     )
-    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, req.n_points >= tasks.RAY_MIN_POINTS)
+    on_ray = tasks.frontier_on_ray(req.n_points, view.cut(full).shape[1])
+    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, on_ray)
 
 
 # --- metrics --------------------------------------------------------------------------------------

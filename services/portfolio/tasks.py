@@ -1,7 +1,8 @@
 """Ray tasks of the portfolio service: thin wrappers over the engine, one task per block.
 
 * efficient frontier: the target grid is fixed on the driver (two small solves), then each task solves
-  a block of targets (one Clarabel QP per target on the block's moments);
+  a block of targets (one Clarabel QP per target on the block's moments). Small frontiers, by
+  estimated work, run in-process (:func:`frontier_on_ray`);
 * walk-forward backtest: each task decides the weights of a block of rebalance dates, each date from
   the data up to it only; the driver then simulates the (cheap, sequential) holding path. Small
   walk-forwards, by estimated decision work, run in-process (:func:`runs_on_ray`).
@@ -41,10 +42,6 @@ from services.portfolio.engine import (
     walk_forward,
 )
 
-MIN_POINTS_PER_TASK = 10
-"""Smallest frontier block: a point costs ~2 ms once the problem is built; a task ~2 ms plus the build."""
-RAY_MIN_POINTS = 40
-"""Frontiers with fewer points run in-process: Ray would add more than it saves."""
 DECISION_MS: dict[Objective, float] = {
     Objective.MIN_VARIANCE: 1.0,
     Objective.MAX_SHARPE: 1.0,
@@ -58,10 +55,12 @@ ITERATIVE_DECISION_MS = 20.0
 CLOSED_FORM_DECISION_MS = 0.1
 """``equal_weight`` and unoptimised ``sentiment_top_n``: 1/n weights, no fit."""
 RAY_MIN_WORK_MS = 50.0
-"""Walk-forwards with less estimated decision work run in-process: Ray's fixed cost per call is 15-20 ms
-on 2 CPUs (35 max-Sharpe dates, ~28 ms of work, took 35 ms on Ray vs 28 ms in-process)."""
+"""Frontiers and walk-forwards with less estimated work run in-process: Ray's fixed cost per call is
+15-20 ms on 2 CPUs (35 max-Sharpe dates, ~28 ms of work, took 35 ms on Ray vs 28 ms in-process; a
+100-point frontier on 20 assets, ~55 ms, 64 ms on Ray)."""
 MIN_TASK_MS = 25.0
-"""Smallest block of rebalance dates per task, in estimated work, so each task's work outweighs its cost."""
+"""Smallest block per task (frontier points, rebalance dates), in estimated work, so that each task's
+work outweighs its cost."""
 BACKTEST_CHUNKS_PER_CPU = 1
 """Rebalance decisions cost about the same each (one programme, warm), so one block per CPU balances
 and saves the task overhead and idle gap of a second round (measured: 113 vs 119 ms median on 2 CPUs)."""
@@ -125,6 +124,21 @@ def _ref(returns: pd.DataFrame, ref: Any | None) -> Any:
 
 
 # --- frontier -------------------------------------------------------------------------------------
+def point_ms(n_assets: int) -> float:
+    """Estimated cost of one frontier point, a Clarabel QP over ``n_assets`` (measured 2026-11-26: 0.3 ms
+    at 5-10 assets, 0.55 ms at 20, 1.1 ms at 40, 3.6 ms at 80)."""
+    return 0.25 + 5e-4 * n_assets**2
+
+
+def frontier_on_ray(n_points: int, n_assets: int) -> bool:
+    """Whether a frontier is worth Ray's fixed cost (:data:`RAY_MIN_WORK_MS`)."""
+    return n_points * point_ms(n_assets) >= RAY_MIN_WORK_MS
+
+
+def _min_points_per_task(n_assets: int) -> int:
+    return max(1, math.ceil(MIN_TASK_MS / point_ms(n_assets)))
+
+
 def frontier(
     returns: pd.DataFrame,
     spec: OptimizationSpec,
@@ -133,19 +147,21 @@ def frontier(
     view: View = View(),
     ref: Any | None = None,
     chunks_per_cpu: int = 2,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
 ) -> Frontier:
     """Efficient frontier, its blocks as Ray tasks (blocking; for jobs and benchmarks).
 
     ``returns`` is the full panel (``ref`` its object-store copy, if already put); ``view`` cuts it.
+    ``use_ray``: None (the service's choice) runs in-process when the points are too little work for Ray
+    (:func:`frontier_on_ray`); True and False force the path (benchmarks).
     """
     window = view.cut(returns)
     targets = frontier_targets(window, spec, n_points)
-    if not use_ray or n_points < RAY_MIN_POINTS:
+    if not (frontier_on_ray(n_points, window.shape[1]) if use_ray is None else use_ray):
         return assemble_frontier(window, spec, frontier_points(window, spec, targets))
     points = map_chunks(
         frontier_block, list(targets), _ref(returns, ref), view, spec,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_POINTS_PER_TASK,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_points_per_task(window.shape[1]),
     )
     return assemble_frontier(window, spec, points)
 
@@ -162,12 +178,12 @@ async def frontier_async(
     """:func:`frontier` for an ``async`` route; also says whether Ray ran it."""
     window = view.cut(returns)
     targets = await asyncio.to_thread(frontier_targets, window, spec, n_points)
-    if n_points < RAY_MIN_POINTS:
+    if not frontier_on_ray(n_points, window.shape[1]):
         points = await asyncio.to_thread(frontier_points, window, spec, targets)
         return assemble_frontier(window, spec, points), False
     points = await map_chunks_async(
         frontier_block, list(targets), _ref(returns, ref), view, spec,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_POINTS_PER_TASK,
+        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_points_per_task(window.shape[1]),
     )
     return assemble_frontier(window, spec, points), True
 
@@ -201,17 +217,19 @@ def backtest(
     rankings: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
     chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
-    use_ray: bool = True,
+    use_ray: bool | None = None,
 ) -> BacktestResult:
-    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking); in-process
-    when the decisions are too little work for Ray (:func:`runs_on_ray`).
+    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking).
+
+    ``use_ray``: None (the service's choice) runs in-process when the decisions are too little work for
+    Ray (:func:`runs_on_ray`); True and False force the path (benchmarks).
 
     ``view`` picks the universe (its ``start``/``end`` should stay None: the lookback needs the
     history before ``spec.start``).
     """
     panel = view.cut(returns)
     dates = backtest_dates(panel, spec, rankings)
-    if not use_ray or not runs_on_ray(spec, len(dates)):
+    if not (runs_on_ray(spec, len(dates)) if use_ray is None else use_ray):
         return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark)
     decisions = map_chunks(
         decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,

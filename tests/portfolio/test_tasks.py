@@ -23,9 +23,10 @@ def local_ray(ray_local):
 def test_frontier_on_ray_equals_sequential(sp500_returns):
     view = tasks.View(start=pd.Timestamp("2018-01-01"), end=pd.Timestamp("2022-12-31"), complete=True)
     spec = OptimizationSpec()
-    on_ray = tasks.frontier(sp500_returns, spec, 60, view=view, ref=ray.put(sp500_returns))
-    local = efficient_frontier(view.cut(sp500_returns), spec, 60)
-    assert len(on_ray.points) == 60
+    assert tasks.frontier_on_ray(120, 20)  # 20 assets, ~0.45 ms a point
+    on_ray = tasks.frontier(sp500_returns, spec, 120, view=view, ref=ray.put(sp500_returns))
+    local = efficient_frontier(view.cut(sp500_returns), spec, 120)
+    assert len(on_ray.points) == 120
     got = np.array([list(p.weights.values()) for p in on_ray.points])
     ref = np.array([list(p.weights.values()) for p in local.points])
     assert_allclose(got, ref, atol=1e-6)
@@ -67,6 +68,15 @@ def test_async_paths_report_ray(sp500_returns):
     local = walk_forward(view.cut(sp500_returns), hrp)
     for a, b in zip(on_ray.rebalances, local.rebalances):
         assert a.date == b.date and a.weights == b.weights  # hrp is deterministic: bit-identical
+
+
+@pytest.mark.parametrize(
+    ("n_points", "n_assets", "expected"),
+    [(100, 20, False), (120, 20, True), (60, 6, False), (200, 6, True), (15, 80, True)],
+)
+def test_frontier_on_ray_by_estimated_work(n_points, n_assets, expected):
+    assert tasks.frontier_on_ray(n_points, n_assets) is expected
+    assert tasks._min_points_per_task(n_assets) * tasks.point_ms(n_assets) >= tasks.MIN_TASK_MS
 
 
 @pytest.mark.parametrize(
