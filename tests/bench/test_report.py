@@ -96,7 +96,8 @@ def test_workload_ceiling_runs_the_sequential_variant_in_processes():
 
     c = workload_ceiling("portfolio/walk_forward", "tiny", 2, rounds=1)
     assert c["processes"] == 2 and len(c["alone_s"]) == len(c["together_s"]) == 1
-    assert c["alone_s"][0] > 0 and 0 < c["ceiling"] <= 4
+    # the value is the machine's at that moment (a noisy tiny unit can read above 2): check the formula
+    assert c["alone_s"][0] > 0 and c["ceiling"] == round(2 * c["alone_s"][0] / c["together_s"][0], 3)
 
 
 def test_parallel_ceiling_probe():
@@ -106,7 +107,8 @@ def test_parallel_ceiling_probe():
 
     probe = parallel_ceiling(2, work=200_000, rounds=1)
     assert probe["processes"] == 2 and probe["alone_s"] > 0 and probe["together_s"] > 0
-    assert 0 < probe["ceiling"] <= 4 and parallel_ceiling(1) is None
+    assert probe["ceiling"] == pytest.approx(2 * probe["alone_s"] / probe["together_s"], rel=1e-2)
+    assert parallel_ceiling(1) is None
 
 
 def test_non_finite_numbers_become_null(tmp_path):
