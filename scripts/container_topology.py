@@ -411,9 +411,10 @@ def smoke_intraday(base: str) -> str:
 
 
 def smoke_portfolio(base: str) -> str:
-    """An optimisation, a 40-point efficient frontier (blocks of points as Ray tasks), and a sentiment
-    top-N backtest (blocks of rebalance dates as Ray tasks; rankings from the sentiment service over
-    RAYSVC_SENTIMENT_URL)."""
+    """An optimisation, a 200-point efficient frontier (blocks of points as Ray tasks), and a sentiment
+    top-N backtest with HRP among the picks (blocks of rebalance dates as Ray tasks; rankings from the
+    sentiment service over RAYSVC_SENTIMENT_URL). Both are sized above the service's in-process
+    threshold (~50 ms of estimated work), so they must run on the Ray head."""
     symbols = ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"]
     opt = post_ok(
         f"{base}/v1/portfolio/optimize",
@@ -422,16 +423,17 @@ def smoke_portfolio(base: str) -> str:
     w = opt["weights"]
     assert set(w) == set(symbols) and abs(sum(w.values()) - 1) < 1e-6 and max(w.values()) <= 0.4 + 1e-6, w
     assert opt["volatility"] > 0, opt
-    front = post_ok(f"{base}/v1/portfolio/frontier", {"symbols": symbols, "n_points": 40})
+    front = post_ok(f"{base}/v1/portfolio/frontier", {"symbols": symbols, "n_points": 200})
     rets = [p["expected_return"] for p in front["data"]]
-    assert front["count"] == 40 and front["computed_on"] == "ray", {
+    assert front["count"] == 200 and front["computed_on"] == "ray", {
         k: front[k] for k in ("count", "computed_on")
     }
     assert all(b >= a - 1e-9 for a, b in zip(rets, rets[1:], strict=False)), rets
     bt = post_ok(
         f"{base}/v1/portfolio/backtest",
-        # monthly over the sentiment data's 14 months: enough rebalance dates for the Ray path (>= 12)
-        {"strategy": "sentiment_top_n", "top_n": 5, "dataset": "prices", "rebalance": "M"},
+        # monthly over the sentiment data's 14 months, an HRP fit (~20 ms) per date: work for Ray
+        {"strategy": "sentiment_top_n", "top_n": 5, "optimize_picks": True, "objective": "hrp",
+         "dataset": "prices", "rebalance": "M"},
     )
     assert bt["computed_on"] == "ray" and bt["rebalances"], {
         k: bt[k] for k in ("computed_on", "sentiment_source")
