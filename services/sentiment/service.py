@@ -34,12 +34,13 @@ INLINE_TEXTS = {"ml": 8, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
 ON_LOOP_TEXTS, ON_LOOP_CHARS = {"ml:fast": 64}, 20_000
 """Requests up to this many texts, and characters in all, are scored on the event loop itself (well under a
 millisecond of work, see ``services.core.app.run_blocking``)."""
+SCORE_BATCH = "raysvc job sentiment score --input texts.csv --text-col text --output scored.csv"
 
 
 def score_on_loop(texts: Sequence[str], model: ModelName) -> bool:
     """Whether scoring ``texts`` is light enough for the event loop (:data:`ON_LOOP_TEXTS`)."""
     return len(texts) <= ON_LOOP_TEXTS.get(model.value, 0) and sum(map(len, texts)) <= ON_LOOP_CHARS
-SCORE_BATCH = "raysvc job sentiment score --input texts.csv --text-col text --output scored.csv"
+
 
 _lock = threading.Lock()
 _scorers: dict[tuple[str, str], Scorer] = {}
