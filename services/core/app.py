@@ -33,6 +33,9 @@ T = TypeVar("T")
 
 log = logging.getLogger("services.app")
 
+#: Seconds between attempts to load datasets that are not there yet (a cluster's loader may still be writing them).
+DATA_RETRY_S = 5.0
+
 
 @dataclass
 class Platform:
@@ -192,7 +195,11 @@ def create_app(
 
         def _start() -> None:
             try:
-                catalog.load_all(list(datasets))  # data first: it needs no Ray
+                # Data first: it needs no Ray. On a cluster the loader Job may still be writing the data
+                # volume, so keep trying (readiness names the missing datasets meanwhile).
+                while failed := catalog.load_all(list(datasets)):
+                    log.warning("datasets not loadable yet, retrying in %.0fs: %s", DATA_RETRY_S, failed)
+                    time.sleep(DATA_RETRY_S)
                 conn.connect_with_retry()
                 if on_ready is not None:
                     on_ready(platform)

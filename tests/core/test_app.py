@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +158,27 @@ def test_run_blocking_on_the_loop_or_in_a_thread():
 
     here, light, heavy = asyncio.run(threads())
     assert light == here and heavy != here
+
+
+def test_readiness_waits_for_data_that_a_loader_writes_later(ray_local, tmp_path, monkeypatch) -> None:
+    """On a cluster the services can start before the loader Job has written the (read-only to them) data
+    volume: readiness names the missing dataset, and the service turns ready once the file appears, with no
+    restart and without writing the data itself."""
+    from services.core import datagen
+    from services.core.settings import get_settings
+
+    monkeypatch.setattr("services.core.app.DATA_RETRY_S", 0.2)
+    settings = get_settings().model_copy(
+        update={"data_dir": tmp_path, "auto_generate_data": False, "ray_connect_timeout_s": 1.0}
+    )
+    app = create_app("demo", routers=[router], datasets=["daily"], settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and any("daily" in reason for reason in r.json()["reasons"]), r.json()
+        assert not any(tmp_path.iterdir()), "the service wrote data itself"
+        datagen.generate(tmp_path, only=["daily"])
+        deadline = time.monotonic() + 30
+        while (r := c.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert r.status_code == 200, r.json()
+        assert c.get("/status").json()["datasets"][0]["rows"] == 3289

@@ -26,6 +26,15 @@ SCENARIOS["kind"] = REPO / "k8s" / "values-kind.yaml"
 Objects = list[dict[str, Any]]
 
 
+def quantity(value: str | int | float) -> float:
+    """A Kubernetes quantity (``500m``, ``2``, ``768Mi``, ``2Gi``) as a number of cores or bytes."""
+    text = str(value)
+    for suffix, factor in (("m", 1e-3), ("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
 def load_values(scenario: str) -> dict[str, Any]:
     """The values of a scenario file (``{}`` for the defaults)."""
     return yaml.safe_load(SCENARIOS[scenario].read_text()) or {}

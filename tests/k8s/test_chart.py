@@ -21,6 +21,7 @@ from .chartlib import (  # noqa: E402
     of_kind,
     one,
     pod_specs,
+    quantity,
 )
 
 SCENARIO_IDS = list(SCENARIOS)
@@ -182,15 +183,24 @@ def test_ray_version_is_the_pinned_ray(default: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
-def test_ray_pods_have_requests_equal_to_limits(
+def test_ray_pods_have_requests_equal_to_limits_unless_lowered(
     scenario: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
+    """Guaranteed QoS by default; the kind values lower the CPU requests (Burstable) to fit a 2-CPU node, and
+    the limits, which Ray sizes itself from, stay as set."""
+    values = load_values(scenario)
+    lowered = scenario == "kind"
+    assert lowered == bool(values.get("ray", {}).get("head", {}).get("requests"))
     for name, spec in pod_specs(rendered[scenario]).items():
         if not name.startswith("RayCluster/"):
             continue
         for c in spec["containers"]:
-            assert c["resources"]["requests"] == c["resources"]["limits"], (name, c["resources"])
-            assert set(c["resources"]["limits"]) == {"cpu", "memory"}
+            req, lim = c["resources"]["requests"], c["resources"]["limits"]
+            assert set(lim) == set(req) == {"cpu", "memory"}, (name, c["resources"])
+            if lowered:
+                assert req["memory"] == lim["memory"] and quantity(req["cpu"]) < quantity(lim["cpu"]), (name, req, lim)
+            else:
+                assert req == lim, (name, c["resources"])
 
 
 def test_renders_several_worker_groups_when_configured(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -301,7 +311,9 @@ def test_renders_network_policies_when_enabled(rendered: dict[str, list[dict[str
     objects = rendered["networkpolicy"]
     cluster = raycluster(objects)["metadata"]["name"]
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "NetworkPolicy")}
-    head, workers = policies[f"{cluster}-head"], policies[f"{cluster}-workers"]
+    # never KubeRay's own policy names (`<cluster>-head`, `<cluster>-workers`)
+    assert not {f"{cluster}-head", f"{cluster}-workers"} & set(policies), sorted(policies)
+    head, workers = policies[f"{cluster}-head-ingress"], policies[f"{cluster}-workers-ingress"]
     assert head["podSelector"]["matchLabels"] == {"ray.io/cluster": cluster, "ray.io/node-type": "head"}
     assert workers["podSelector"]["matchLabels"] == {"ray.io/cluster": cluster, "ray.io/node-type": "worker"}
     ray_peers, services_rule, extra_rule = head["ingress"]
@@ -397,13 +409,21 @@ def test_renders_a_configmap_when_data_source_is_configmap(rendered: dict[str, l
     assert claims == {f"{RELEASE}-results", f"{RELEASE}-models"}
 
 
-def test_renders_the_loader_job_as_a_hook_writing_the_data_claim(default: list[dict[str, Any]]) -> None:
+def test_renders_the_loader_job_as_a_plain_job_named_by_its_template(
+    default: list[dict[str, Any]], render: Any
+) -> None:
+    """Not a hook: it starts with everything else (the services wait for its data). Its name follows its pod
+    template, so an upgrade that changes it makes a new Job instead of patching an immutable one."""
     (job,) = of_kind(default, "Job")
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert [c["command"][0], *c["args"]] == ["raysvc", "data", "generate", "--out", "/data"]
     claim = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"][0]
     assert claim["persistentVolumeClaim"]["claimName"] == f"{RELEASE}-data"
+    (same,) = of_kind(render({}), "Job")
+    (other,) = of_kind(render({"image": {"ref": "ray-services:other"}}), "Job")
+    assert same["metadata"]["name"] == job["metadata"]["name"] != other["metadata"]["name"]
+    assert job["metadata"]["name"].startswith(f"{RELEASE}-data-loader-")
 
 
 def test_renders_hostpath_volumes_bound_to_the_claims_on_kind(

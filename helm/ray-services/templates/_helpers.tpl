@@ -119,6 +119,9 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.results.mountPath | quote }}
 - name: RAYSVC_MODELS_DIR
   value: {{ .Values.models.mountPath | quote }}
+# The data comes from the loader Job (or a ConfigMap): a service waits for it instead of writing it.
+- name: RAYSVC_AUTO_GENERATE_DATA
+  value: "false"
 - name: HOME
   value: /tmp/home
 - name: MPLCONFIGDIR
