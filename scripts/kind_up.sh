@@ -41,17 +41,22 @@ for node in $(kind get nodes --name "$CLUSTER"); do
     && chown -R 1000:1000 ${HOSTPATH_ROOT} && chmod 0775 ${HOSTPATH_ROOT}/*"
 done
 
-# The KubeRay operator (CRDs included) from its Helm chart, the version whose CRDs CI validates against.
+# The KubeRay operator from its Helm chart (>= 1.6.0: the chart uses spec.authOptions.secretName and
+# spec.upgradeStrategy). Helm installs a chart's CRDs once and never upgrades them, so apply the CRDs of
+# this operator version first, server-side (they are too large for a client-side apply).
+kubectl --context "$CONTEXT" apply --server-side --force-conflicts \
+  -k "github.com/ray-project/kuberay/ray-operator/config/crd?ref=v${KUBERAY_VERSION}"
 helm repo add kuberay https://ray-project.github.io/kuberay-helm/ --force-update >/dev/null
 helm repo update kuberay >/dev/null
 helm upgrade --install kuberay-operator kuberay/kuberay-operator \
   --kube-context "$CONTEXT" --namespace "$OPERATOR_NAMESPACE" --create-namespace \
-  --version "$KUBERAY_VERSION" --wait --timeout 5m
+  --version "$KUBERAY_VERSION" --skip-crds --wait --timeout 5m
 kubectl --context "$CONTEXT" -n "$OPERATOR_NAMESPACE" rollout status deployment/kuberay-operator --timeout=300s
 kubectl --context "$CONTEXT" wait --for=condition=Established crd/rayclusters.ray.io --timeout=60s
 
 cat <<MSG
 kind_up: cluster $CLUSTER is ready with the KubeRay operator $KUBERAY_VERSION (context $CONTEXT).
-Next: skaffold dev -p kind      (builds the image, loads it into kind, deploys helm/ray-services,
-                                 forwards 8005-8008 and the Ray dashboard 8265 to 127.0.0.1)
+Next: skaffold dev              (the kind profile activates on any kind-* context: builds the image,
+                                 loads it into kind, deploys helm/ray-services, forwards 8005-8008 and
+                                 the Ray dashboard 8265 to 127.0.0.1)
 MSG
