@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast containers bench data clean
+.PHONY: install run test test-fast k8s-up k8s-down k8s-e2e bench data clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ test: install  ## run the whole test suite
 test-fast: install  ## the suite without the slow tests
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-containers: install  ## build the image and run the container topology test (needs root for the Docker engine)
-	bash scripts/container_test.sh
+k8s-up: install  ## a local single-node Kubernetes with the KubeRay operator (root); then `source .raysvc/k8s.env`
+	$(PY) scripts/k8s_local.py up
+
+k8s-down:  ## stop the local Kubernetes and remove its state
+	$(PY) scripts/k8s_local.py down
+
+k8s-e2e: install  ## the chart end to end on the local Kubernetes, with faults (starts and stops the cluster)
+	bash scripts/k8s_e2e.sh
 
 bench: install  ## side-by-side benchmarks into bench-results/
 	$(VENV)/bin/raysvc bench --out bench-results
