@@ -105,6 +105,9 @@ def test_names_and_labels_fit_kubernetes_limits(rendered: dict[str, list[dict[st
         ({"data": {"persistence": {"accessModes": ["ReadWriteAll"]}}}, "/data/persistence/accessModes/0"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"auth": {"enabled": "yes"}}, "/auth/enabled"),
+        ({"services": {"garch": {"env": [{"name": "X", "value": 1}]}}}, "/services/garch/env/0/value"),
+        ({"ray": {"clusterName": "-Not-a-name"}}, "/ray/clusterName"),
+        ({"ray": {"head": {"requests": {"gpu": "1"}}}}, "gpu"),
     ],
     ids=[
         "unknown-top-level-key",
@@ -123,6 +126,9 @@ def test_names_and_labels_fit_kubernetes_limits(rendered: dict[str, list[dict[st
         "bad-access-mode",
         "bad-pull-policy",
         "auth-not-boolean",
+        "env-value-not-string",
+        "cluster-name-unanchored-match",
+        "unknown-request",
     ],
 )
 def test_schema_rejects_bad_values(chart: Any, values: dict[str, Any], names: str) -> None:
