@@ -171,6 +171,26 @@ def cluster_cpus(max_age_s: float = 5.0) -> float:
     return cpus
 
 
+def drop_half_open_client() -> None:
+    """Forget a Ray Client connection that failed half-way (the server answered, then its initialisation
+    failed, e.g. when the head is replaced during the connect). Ray keeps such a context registered, and
+    every later ``ray.init("ray://...")`` then fails with "already connected ... allow_multiple=True", so the
+    service would never reconnect (seen on Kubernetes during a rolling upgrade). Runs on the owner thread:
+    Ray Client contexts are per thread."""
+    from ray.util import client as ray_client
+
+    if ray_client.ray.is_connected() or ray_client.num_connected_contexts() == 0:
+        return
+    try:
+        ray_client.ray.disconnect()
+    except Exception:  # noqa: BLE001 - a closed channel may refuse to close again
+        pass
+    if ray_client.num_connected_contexts():
+        with ray_client._lock:  # what disconnect() does when no context raises on the way
+            ray_client._all_contexts.clear()
+    log.info("dropped a half-open Ray Client connection")
+
+
 class RayConnection:
     """Connect once, watch, reconnect, report."""
 
@@ -215,6 +235,8 @@ class RayConnection:
                 self.state.connected = False
                 self.state.error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("cannot reach Ray at %s: %s", self.state.address, self.state.error)
+                if self.settings.ray_mode == "client":
+                    _owner.call(drop_half_open_client)
                 return False
             dash = getattr(ctx, "dashboard_url", None)
             _dashboard_url = f"http://{dash}" if dash and not dash.startswith("http") else dash

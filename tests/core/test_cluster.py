@@ -129,3 +129,30 @@ def test_reconnects_when_the_cluster_comes_back(tmp_path) -> None:
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_half_open_client_connection_is_dropped() -> None:
+    """A Ray Client connect whose server-side initialisation fails leaves a context registered, and Ray then
+    refuses every later ``ray.init("ray://...")`` ("already connected ... allow_multiple"): seen on Kubernetes
+    when the head was replaced while a service connected. The connection drops it so the next try is real."""
+    script = textwrap.dedent(
+        """
+        import ray
+        from ray.util import client as ray_client
+        from services.core.ray_conn import drop_half_open_client
+
+        with ray_client._lock:  # the state a failed initialisation leaves behind
+            ray_client._all_contexts.add(ray_client._ClientContext())
+        try:
+            ray.client("127.0.0.1:1").connect()
+        except ValueError as exc:
+            assert "allow_multiple" in str(exc), exc
+        else:
+            raise AssertionError("Ray accepted a connect it refuses on a cluster")
+        drop_half_open_client()
+        assert ray_client.num_connected_contexts() == 0 and not ray_client.ray.is_connected()
+        print("ok")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
