@@ -20,12 +20,11 @@ RUN mkdir -p /wheels \
       mv "/ctx/${WHEELHOUSE}"/* /wheels/; \
     fi
 
-# --- build: a virtual environment with the dependencies, then the project ----------------------------
-FROM ${PYTHON_IMAGE} AS build
+# --- deps: a virtual environment with the dependencies, from pyproject.toml alone ----------------------
+FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 COPY --from=context /wheels /wheels
-# Dependencies first, from pyproject.toml alone (an empty package stands in for the source), so that a
-# source change does not reinstall them.
+# An empty package stands in for the source, so that a source change does not reinstall them.
 COPY --from=context /ctx/pyproject.toml /ctx/README.md /src/
 RUN set -eu; \
     if [ -n "$(ls -A /wheels)" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels; fi; \
@@ -34,28 +33,33 @@ RUN set -eu; \
     /opt/venv/bin/pip install /src; \
     /opt/venv/bin/pip uninstall -y ray-services; \
     rm -rf /src/services /src/build /src/*.egg-info
+
+# --- build: the project alone in /opt/app (its package, metadata and the raysvc script) ----------------
+FROM deps AS build
 COPY --from=context /ctx/services /src/services
 RUN set -eu; \
     if [ -n "$(ls -A /wheels)" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels; fi; \
-    /opt/venv/bin/pip install --no-deps /src; \
-    /opt/venv/bin/python -c "import ray, sys; print('ray', ray.__version__, 'python', sys.version.split()[0])"; \
+    /opt/venv/bin/pip install --no-deps --target /opt/app /src; \
+    export PYTHONPATH=/opt/app; \
+    /opt/venv/bin/python -c "import ray, services, sys; print('ray', ray.__version__, 'python', sys.version.split()[0])"; \
     /opt/venv/bin/pip check
 
 # --- final: the venv on a slim Python, no compilers, non-root ---------------------------------------------
 FROM ${PYTHON_IMAGE}
-# KubeRay's default probes on Ray pods run `bash -c "wget ... | grep success"`; the slim base has bash
-# and grep but no wget (a base that has it, like the offline CI base, skips the apt step).
-# KubeRay starts Ray with `bash -lc`, and Debian's /etc/profile resets PATH for login shells: the
-# profile.d line puts the venv first again, or `ray` and the job drivers' `python` would not be the venv's.
+# KubeRay (>= 1.6 with Ray >= 2.53) probes Ray pods with httpGet on the dashboard agent and starts Ray with
+# `bash -c`, so the image needs bash but no wget. An operator run with ENABLE_LOGIN_SHELL=true starts it with
+# `bash -lc`, and Debian's /etc/profile resets PATH for login shells: the profile.d line puts the venv first
+# again, or `ray` and the job drivers' `python` would not be the venv's.
 RUN set -eu; \
-    if ! command -v wget >/dev/null; then \
-      apt-get update; apt-get install -y --no-install-recommends wget; rm -rf /var/lib/apt/lists/*; \
-    fi; \
     groupadd --gid 1000 ray; \
     useradd --uid 1000 --gid 1000 --home-dir /home/ray --create-home --shell /bin/bash ray; \
-    echo 'export PATH=/opt/venv/bin:$PATH' > /etc/profile.d/venv.sh
-COPY --from=build /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH \
+    echo 'export PATH=/opt/app/bin:/opt/venv/bin:$PATH' > /etc/profile.d/venv.sh
+# Two layers: the dependencies (~900 MB, rebuilt only when pyproject.toml changes) and the project (well
+# under 1 MB), so a source change in the skaffold loop pushes and pulls the small one only.
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=build /opt/app /opt/app
+ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     RAYSVC_DATA_DIR=/data \
