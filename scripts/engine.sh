@@ -1,5 +1,5 @@
-# Functions for a private Docker engine and the project image's offline build inputs; sourced by
-# scripts/container_test.sh and scripts/k8s_local.py (through `bash scripts/engine.sh <command> ...`).
+# A private Docker engine and the project image's offline build inputs, for the local Kubernetes
+# (scripts/k8s_local.py calls `bash scripts/engine.sh <command> ...`; bash scripts may source it).
 #
 #   engine_start DIR          a dockerd with its socket, data and exec roots under DIR, leaving the host's
 #                             firewall and routes alone (no iptables, no default bridge); sets DOCKERD_PID

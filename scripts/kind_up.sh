@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the kind cluster for the skaffold dev loop, install the KubeRay operator with Helm, wait for it.
 #
-#   scripts/kind_up.sh            # then: skaffold dev -p kind
+#   scripts/kind_up.sh            # then: skaffold dev (the kind profile activates on kind-* contexts)
 #   scripts/kind_up.sh --delete   # remove the cluster
 #
 # Needs docker (or podman via KIND_EXPERIMENTAL_PROVIDER), kind, kubectl and helm on PATH; downloads the

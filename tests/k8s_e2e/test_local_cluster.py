@@ -1,0 +1,571 @@
+"""End to end on a real Kubernetes: the chart, the KubeRay operator, Helm and skaffold on the local cluster.
+
+Runs against the single-node cluster of `make k8s-up` (scripts/k8s_local.py: Kubernetes v1.36, containerd,
+the KubeRay operator, a registry on 127.0.0.1:5000) when RAYSVC_K8S_E2E=1, as `make k8s-e2e` and .ci/run do;
+skipped otherwise. The tests run in file order and share one release:
+
+install (skaffold build, helm install with the kind values) -> operator reconciles, pods Ready under its
+probes, data loaded -> port-forwards, one real request per service with Ray tasks on the worker -> an async
+job -> `ray job submit` with the chart's token -> the dashboard lists the nodes -> measured sizing ->
+faults: worker deleted during a job, scale 1 -> 2 under `helm upgrade` with a request loop, head deleted
+-> `skaffold run` after a source change rolls the Ray pods -> `helm uninstall` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8s.chartlib import quantity
+
+from .smoke import SMOKE, RayState, get_ok, http, post_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = ROOT / ".raysvc" / "k8s.env"
+REPORT = ROOT / ".raysvc" / "k8s" / "e2e-report.json"
+NS = RELEASE = "ray-services"
+CLUSTER = f"{RELEASE}-ray"
+HEAD_SVC = f"{CLUSTER}-head-svc"
+PORTS = {"sentiment": 8005, "garch": 8006, "portfolio": 8007, "intraday": 8008}
+RAY = str(ROOT / ".venv" / "bin" / "ray")
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("RAYSVC_K8S_E2E") != "1", reason="needs the local cluster: run `make k8s-e2e`"
+)
+report: dict[str, Any] = {}
+
+
+def log(msg: str) -> None:
+    print(f"[k8s-e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def cluster_env() -> dict[str, str]:
+    """The environment `source .raysvc/k8s.env` gives: KUBECONFIG, the cluster's tools on PATH, Docker."""
+    assert ENV_FILE.exists(), f"{ENV_FILE} missing: run `make k8s-up` first"
+    env = dict(os.environ)
+    for line in ENV_FILE.read_text().splitlines():
+        if line.startswith("export "):
+            key, value = line[len("export "):].split("=", 1)
+            env[key] = value.replace("$PATH", env.get("PATH", ""))
+    return env
+
+
+ENV = cluster_env() if os.environ.get("RAYSVC_K8S_E2E") == "1" else dict(os.environ)
+
+
+def run(*cmd: str, timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def kubectl(*args: str, timeout: float = 300, check: bool = True) -> str:
+    return run("kubectl", "-n", NS, *args, timeout=timeout, check=check)
+
+
+def kget(*args: str) -> Any:
+    return json.loads(kubectl("get", *args, "-o", "json"))
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 2.0) -> Any:
+    start = time.monotonic()
+    last: Any = None
+    while time.monotonic() - start < timeout:
+        try:
+            if result := check():
+                log(f"{what}: {time.monotonic() - start:.0f}s")
+                return result
+        except (AssertionError, OSError, urllib.error.URLError, KeyError, ValueError) as exc:
+            last = exc
+        time.sleep(interval)
+    diag = kubectl("get", "pods,raycluster,jobs", "-o", "wide", check=False)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s (last: {last})\n{diag}")
+
+
+def ray_pods(kind: str) -> list[dict[str, Any]]:
+    return kget("pods", "-l", f"ray.io/cluster={CLUSTER},ray.io/node-type={kind}")["items"]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return pod["metadata"].get("deletionTimestamp") is None and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+    )
+
+
+def cluster_ready(workers: int) -> bool:
+    rc = kget("raycluster", CLUSTER)
+    heads, ws = ray_pods("head"), [p for p in ray_pods("worker") if ready(p)]
+    return rc.get("status", {}).get("state") == "ready" and len(heads) == 1 and ready(heads[0]) and len(ws) == workers
+
+
+def deployments_ready() -> bool:
+    deps = kget("deployments")["items"]
+    return len(deps) == 4 and all(
+        d["status"].get("observedGeneration") == d["metadata"]["generation"]
+        and d["status"].get("readyReplicas") == d["spec"]["replicas"] == d["status"].get("updatedReplicas")
+        and d["status"].get("replicas") == d["spec"]["replicas"]
+        for d in deps
+    )
+
+
+class PortForward:
+    """`kubectl port-forward svc/NAME :PORT` on 127.0.0.1; restarted when its pod went away."""
+
+    def __init__(self, target: str, port: int) -> None:
+        self.target, self.port, self.proc, self.local = target, port, None, 0
+        self.start()
+
+    def start(self) -> None:
+        self.stop()
+        self.proc = subprocess.Popen(
+            ["kubectl", "-n", NS, "port-forward", self.target, f":{self.port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
+        )
+        line = self.proc.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+) ->", line)
+        assert m, f"port-forward {self.target}: {line}"
+        self.local = int(m.group(1))
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        if self.proc.poll() is not None:  # the pod behind it was replaced
+            self.start()
+        return f"http://127.0.0.1:{self.local}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def service_ip(name: str) -> str:
+    return kget("service", name)["spec"]["clusterIP"]
+
+
+class MemorySampler:
+    """Peak memory per pod over the whole run, sampled every 2 s from the pods' cgroup v1 `memory.stat`:
+    resident memory (anonymous + mapped files, what `ps` calls RSS) and all charged memory (with page cache
+    and the Ray object store's shared memory), plus the kernel's own `memory.max_usage_in_bytes`."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, dict[str, int]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def sample(self) -> None:
+        pods = json.loads(run("kubectl", "get", "pods", "-A", "-o", "json", timeout=30))["items"]
+        for pod in pods:
+            cg = pod_cgroup(pod)
+            if cg is None:
+                continue
+            try:
+                stat = dict(line.split() for line in (cg / "memory.stat").read_text().splitlines())
+                usage = int((cg / "memory.max_usage_in_bytes").read_text())
+            except OSError:
+                continue
+            rss = int(stat["total_rss"]) + int(stat["total_mapped_file"])
+            key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            peak = self.peaks.setdefault(key, {"rss": 0, "usage": 0})
+            peak["rss"], peak["usage"] = max(peak["rss"], rss), max(peak["usage"], usage)
+
+    def loop(self) -> None:
+        while not self.stop.wait(2.0):
+            try:
+                self.sample()
+            except (AssertionError, OSError, ValueError, subprocess.SubprocessError):
+                pass
+
+
+def pod_cgroup(pod: dict[str, Any]) -> Path | None:
+    uid = pod["metadata"]["uid"]
+    base = Path("/sys/fs/cgroup/memory/kubepods")
+    for path in (base / f"pod{uid}", base / pod["status"].get("qosClass", "").lower() / f"pod{uid}"):
+        if (path / "memory.stat").exists():
+            return path
+    return None
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def memory_sampler() -> Iterator[MemorySampler]:
+    sampler = MemorySampler()
+    sampler.thread.start()
+    yield sampler
+    sampler.stop.set()
+    sampler.thread.join(10)
+    report["peak_memory_mib"] = {
+        pod: {k: round(v / 2**20) for k, v in peak.items()} for pod, peak in sorted(sampler.peaks.items())
+    }
+    for pod, peak in report["peak_memory_mib"].items():
+        log(f"peak memory {pod:60} rss {peak['rss']:5} MiB, charged {peak['usage']:5} MiB")
+
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The project image, built by skaffold offline from the wheelhouse and pushed to the cluster's registry."""
+    wheels = ROOT / "wheelhouse"
+    if not wheels.exists():
+        src = Path(ENV.get("RAYSVC_WHEELHOUSE", ""))
+        assert src.is_dir(), "no wheelhouse: make k8s-up prepares it"
+        subprocess.run(["cp", "-al", str(src), str(wheels)], check=True)
+    out = ROOT / ".raysvc" / "k8s" / "build.json"
+    t0 = time.monotonic()
+    run("skaffold", "build", "-p", "local", "--file-output", str(out), timeout=1800)
+    (build,) = json.loads(out.read_text())["builds"]
+    report["image_build_s"] = round(time.monotonic() - t0)
+    log(f"skaffold build: {build['tag']} in {report['image_build_s']}s")
+    return build["tag"]
+
+
+@pytest.fixture(scope="module")
+def release(image: str, memory_sampler: MemorySampler) -> Iterator[dict[str, Any]]:
+    run("helm", "uninstall", RELEASE, "-n", NS, "--ignore-not-found", "--wait")  # a kept cluster's earlier run
+    t0 = time.monotonic()
+    run("helm", "install", RELEASE, "helm/ray-services", "-n", NS, "--create-namespace",
+        "-f", "k8s/values-kind.yaml", "--set", f"image.ref={image}")
+    secret = kget("secret", f"{RELEASE}-ray-auth")
+    token = base64.b64decode(secret["data"]["auth_token"]).decode()
+    yield {"image": image, "token": token, "installed_at": t0}
+
+
+@pytest.fixture(scope="module")
+def forwards(release: dict[str, Any]) -> Iterator[dict[str, PortForward]]:
+    fw = {name: PortForward(f"svc/{RELEASE}-{name}", port) for name, port in PORTS.items()}
+    fw["dashboard"] = PortForward(f"svc/{HEAD_SVC}", 8265)
+    yield fw
+    for f in fw.values():
+        f.stop()
+
+
+@pytest.fixture(scope="module")
+def state(release: dict[str, Any], forwards: dict[str, PortForward]) -> RayState:
+    class Forwarded(RayState):
+        @property
+        def dashboard(self) -> str:  # follows a restarted port-forward
+            return forwards["dashboard"].url
+
+        @dashboard.setter
+        def dashboard(self, _: str) -> None:
+            pass
+
+    return Forwarded("", release["token"])
+
+
+def worker_ids(state: RayState) -> set[str]:
+    return {n["node_id"] for n in state.nodes() if not n["is_head_node"] and n["state"] == "ALIVE"}
+
+
+# --- install -------------------------------------------------------------------------------------------------
+def test_install_reconciles_and_every_pod_gets_ready(release: dict[str, Any]) -> None:
+    wait_for("RayCluster ready with its head and 1 worker Ready", lambda: cluster_ready(1), 600)
+    wait_for("the four Deployments Ready (data loaded, Ray reachable)", deployments_ready, 600)
+    report["install_to_ready_s"] = round(time.monotonic() - release["installed_at"])
+    (job,) = [j for j in kget("jobs")["items"] if "data-loader" in j["metadata"]["name"]]
+    assert job["status"].get("succeeded") == 1, job["status"]
+    head, worker = ray_pods("head")[0], ray_pods("worker")[0]
+    # what the operator made of the chart's RayCluster
+    ray_c = head["spec"]["containers"][0]
+    assert ray_c["readinessProbe"]["httpGet"]["port"] == 52365, ray_c["readinessProbe"]
+    assert ray_c["image"] == release["image"] and worker["spec"]["containers"][0]["image"] == release["image"]
+    env = {e["name"]: e for e in ray_c["env"]}
+    assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-ray-auth", env.get("RAY_AUTH_TOKEN")
+    assert [c["name"] for c in worker["spec"].get("initContainers", [])] == ["wait-gcs-ready"]
+    assert head["spec"]["automountServiceAccountToken"] is False
+    svc = kget("service", HEAD_SVC)
+    log(f"head Service {HEAD_SVC}: clusterIP {svc['spec'].get('clusterIP')}")
+    report["head_service_cluster_ip"] = svc["spec"].get("clusterIP")
+
+
+def test_one_real_request_per_service_runs_tasks_on_the_worker(
+    forwards: dict[str, PortForward], state: RayState
+) -> None:
+    assert len(state.nodes()) >= 2
+    workers = worker_ids(state)
+    assert len(workers) == 1, state.nodes()
+    for name in PORTS:
+        before = state.finished_tasks(workers)
+        summary = SMOKE[name](forwards[name].url)
+        ran = wait_for(
+            f"{name}: tasks finished on the worker", lambda: max(0, state.finished_tasks(workers) - before), 60, 1
+        )
+        log(f"{name}: {summary}; {ran} task(s) on the worker")
+
+
+ROLLING = {"symbol": "SIM", "model": {"dist": "t"}, "window": 250, "refit_every": 1, "horizon": 1, "mode": "job"}
+
+
+def rolling_job(url: str, start: str, wait: Callable[[str], None] | None = None) -> tuple[dict[str, Any], float]:
+    t0 = time.monotonic()
+    status, body = http(f"{url}/v1/volatility/rolling", method="POST", body=ROLLING | {"start": start})
+    assert status == 202, (status, body)
+    job_url = f"{url}/v1/jobs/{body['job_id']}"
+    if wait:
+        wait(job_url)
+    info = wait_for(f"job {body['job_id']} finished", lambda: (
+        i if (i := get_ok(job_url))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None), 900, 2)
+    assert info["status"] == "SUCCEEDED", info
+    return info, time.monotonic() - t0
+
+
+def rolling_start(url: str, refits: int = 1500) -> str:
+    """A start date giving about `refits` daily refits of SIM (1,500: tens of seconds on one 2-CPU worker)."""
+    (ds,) = [d for d in get_ok(f"{url}/v1/volatility/symbols")["datasets"] if "SIM" in d["symbols"]][:1]
+    end = time.mktime(time.strptime(ds["end"][:10], "%Y-%m-%d"))
+    return time.strftime("%Y-%m-%d", time.gmtime(end - refits * 86400 * 7 / 5))
+
+
+def test_async_job_through_the_service_succeeds(forwards: dict[str, PortForward]) -> None:
+    url = forwards["garch"].url
+    info, seconds = rolling_job(url, rolling_start(url))
+    report["rolling_job"] = {"seconds": round(seconds, 1), "result": info.get("result")}
+    log(f"async rolling job: SUCCEEDED in {seconds:.0f}s: {json.dumps(info.get('result'))[:300]}")
+
+
+def test_ray_job_submit_with_the_charts_token(
+    release: dict[str, Any], forwards: dict[str, PortForward]
+) -> None:
+    dashboard = forwards["dashboard"].url
+    status, _ = http(f"{dashboard}/api/jobs/", token=None)
+    assert status in (401, 403), f"the Jobs API answered {status} without a token"
+    env = ENV | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": release["token"]}
+    sub = f"e2e-{int(time.time())}"
+    # a batch entrypoint as the docs show it: its driver runs on the head and writes to the results claim
+    csv = f"/results/e2e-{sub}.csv"
+    entrypoint = ["python", "-m", "services.garch.job", "rolling", "--symbols", "SIM", "--window", "250",
+                  "--start", rolling_start(forwards["garch"].url, refits=40), "--out", csv]
+    out = run(RAY, "job", "submit", "--address", dashboard, "--submission-id", sub, "--", *entrypoint,
+              env=env, timeout=600)
+    _, body = http(f"{dashboard}/api/jobs/{sub}", token=release["token"])
+    assert body["status"] == "SUCCEEDED", (body, out[-2000:])
+    # ... and a service pod reads it from the same claim
+    rows = kubectl("exec", f"deploy/{RELEASE}-garch", "--", "python", "-c",
+                   f"import pandas as pd; print(len(pd.read_csv({csv!r})))").strip()
+    assert int(rows) >= 30, rows
+    log(f"ray job submit {sub}: {body['status']}; the garch pod reads {rows} rows of {csv}")
+
+
+def test_dashboard_lists_the_nodes(state: RayState) -> None:
+    nodes = state.nodes()
+    alive = [n for n in nodes if n["state"] == "ALIVE"]
+    assert sum(n["is_head_node"] for n in alive) == 1 and len(alive) == 2, nodes
+    log(f"dashboard: {len(alive)} nodes ALIVE")
+
+
+def test_sizing_requests_fit_the_node_and_peaks_are_recorded(memory_sampler: MemorySampler) -> None:
+    """Requests of every pod on the node (operator and CoreDNS included) against its allocatable, and the
+    peak memory of each pod so far (after the requests and the jobs above), into the e2e report."""
+    memory_sampler.sample()
+    pods = json.loads(run("kubectl", "get", "pods", "-A", "-o", "json"))["items"]
+    rows, cpu, mem = [], 0.0, 0.0
+    for pod in pods:
+        if pod["status"].get("phase") not in ("Running", "Pending"):
+            continue
+        req = [c.get("resources", {}).get("requests", {}) for c in pod["spec"]["containers"]]
+        init = [c.get("resources", {}).get("requests", {}) for c in pod["spec"].get("initContainers", [])]
+        pcpu = max(sum(quantity(r.get("cpu", "0")) for r in req), *(quantity(r.get("cpu", "0")) for r in init), 0)
+        pmem = max(sum(quantity(r.get("memory", "0")) for r in req), *(quantity(r.get("memory", "0")) for r in init), 0)
+        cpu, mem = cpu + pcpu, mem + pmem
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        peak = memory_sampler.peaks.get(key, {})
+        rows.append({"pod": key, "cpu_request": pcpu, "memory_request_mib": round(pmem / 2**20),
+                     "peak_rss_mib": round(peak.get("rss", 0) / 2**20),
+                     "peak_charged_mib": round(peak.get("usage", 0) / 2**20)})
+    node = json.loads(run("kubectl", "get", "nodes", "-o", "json"))["items"][0]
+    alloc = node["status"]["allocatable"]
+    report["sizing"] = {"pods": rows, "cpu_requests": round(cpu, 3), "memory_requests_gib": round(mem / 2**30, 2),
+                        "node_allocatable": {"cpu": alloc["cpu"], "memory": alloc["memory"]},
+                        "peak_rss_gib": round(sum(r["peak_rss_mib"] for r in rows) / 1024, 2),
+                        "peak_charged_gib": round(sum(r["peak_charged_mib"] for r in rows) / 1024, 2)}
+    for r in rows:
+        log(f"  {r['pod']:60} cpu {r['cpu_request']:.2f}  mem req {r['memory_request_mib']:5} MiB  "
+            f"peak rss {r['peak_rss_mib']:5} MiB  charged {r['peak_charged_mib']:5} MiB")
+    log(f"requests {cpu:.2f} CPU / {mem / 2**30:.2f} GiB of {alloc['cpu']} CPU / {alloc['memory']}")
+    assert cpu <= quantity(alloc["cpu"]) and all(r["peak_rss_mib"] > 0 for r in rows if "/ray-services-" in r["pod"])
+    # no pod close to its memory limit (an OOM kill in waiting)
+    for pod in pods:
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        limits = [quantity(c.get("resources", {}).get("limits", {}).get("memory", "0")) for c in pod["spec"]["containers"]]
+        if all(limits) and key in memory_sampler.peaks:
+            assert memory_sampler.peaks[key]["rss"] < 0.9 * sum(limits), (key, memory_sampler.peaks[key], limits)
+
+
+# --- faults --------------------------------------------------------------------------------------------------
+def test_worker_deleted_during_a_job_changes_nothing(forwards: dict[str, PortForward], state: RayState) -> None:
+    url = forwards["garch"].url
+    reference = report["rolling_job"]["result"]
+
+    def kill_worker_when_running(job_url: str) -> None:
+        wait_for("job RUNNING", lambda: get_ok(job_url)["status"] == "RUNNING", 300, 1)
+        time.sleep(8)  # well into the refits
+        (worker,) = ray_pods("worker")
+        kubectl("delete", "pod", worker["metadata"]["name"], "--wait=false")
+        log(f"deleted worker pod {worker['metadata']['name']} during the job")
+
+    info, seconds = rolling_job(url, rolling_start(url), wait=kill_worker_when_running)
+    timing = {"seconds"}  # wall time of the run, the one field that may differ
+    assert {k: v for k, v in info["result"].items() if k not in timing} == {
+        k: v for k, v in reference.items() if k not in timing
+    }
+    wait_for("a new worker Ready", lambda: cluster_ready(1), 300)
+    report["fault_worker_deleted"] = {"outcome": "job SUCCEEDED, same result", "seconds": round(seconds, 1)}
+
+
+class RequestLoop:
+    """GETs to every service through its ClusterIP Service (kube-proxy), one retry on a refused connection
+    (the documented client retry for idempotent calls), counting what was lost."""
+
+    def __init__(self) -> None:
+        self.urls = [f"http://{service_ip(f'{RELEASE}-{n}')}:{p}/v1/jobs?limit=1" for n, p in PORTS.items()]
+        self.sent = self.lost = 0
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            for url in self.urls:
+                self.sent += 1
+                for attempt in range(2):
+                    try:
+                        status, _ = http(url, timeout=10)
+                    except OSError as exc:
+                        status = repr(exc)
+                    if status == 200:
+                        break
+                    time.sleep(0.5)
+                else:
+                    self.lost += 1
+                    self.errors.append(f"{url}: {status}")
+            time.sleep(0.2)
+
+    def __enter__(self) -> RequestLoop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
+def garch_rolled() -> bool:
+    pods = kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
+    return len(pods) == 1 and ready(pods[0]) and any(
+        e["name"] == "RAYSVC_E2E_UPGRADE" for e in pods[0]["spec"]["containers"][0].get("env", [])
+    )
+
+
+def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any], state: RayState) -> None:
+    with RequestLoop() as loop:
+        # new values: a second worker, and a new env value that rolls the garch Deployment
+        run("helm", "upgrade", RELEASE, "helm/ray-services", "-n", NS, "--reuse-values",
+            "--set", "ray.workerGroups.cpu.replicas=2",
+            "--set", "services.garch.env[0].name=RAYSVC_E2E_UPGRADE", "--set-string", "services.garch.env[0].value=1")
+        wait_for("2 workers Ready", lambda: cluster_ready(2), 600)
+        wait_for("the garch Deployment rolled: only its new pod left, Ready", garch_rolled, 600)
+        wait_for("Deployments Ready", deployments_ready, 600)
+        time.sleep(5)
+    log(f"request loop during the upgrade: {loop.sent} sent, {loop.lost} lost {loop.errors[:5]}")
+    report["fault_helm_upgrade"] = {"sent": loop.sent, "lost": loop.lost}
+    assert loop.sent > 50 and loop.lost == 0, loop.errors[:10]
+    workers = wait_for("2 Ray workers ALIVE", lambda: len(w := worker_ids(state)) == 2 and w, 180)
+    # tasks spread over both: a batch of scoring chunks and a many-symbol forecast
+    before = {w: state.finished_tasks({w}) for w in workers}
+    fw = PortForward(f"svc/{RELEASE}-garch", 8006)
+    try:
+        symbols = [s for d in get_ok(f"{fw.url}/v1/volatility/symbols")["datasets"] for s in d["symbols"]][:20]
+        post_ok(f"{fw.url}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 1})
+    finally:
+        fw.stop()
+    def on_both() -> dict[str, int] | None:
+        ran = {w: state.finished_tasks({w}) - before[w] for w in workers}
+        return ran if all(v > 0 for v in ran.values()) else None
+
+    spread = wait_for("tasks on both workers", on_both, 60, 1)
+    report["fault_scale"] = {"tasks_per_worker": list(spread.values())}
+    log(f"tasks per worker after scaling: {list(spread.values())}")
+
+
+def test_head_deleted_services_say_why_then_recover() -> None:
+    (head,) = ray_pods("head")
+    urls = {n: f"http://{service_ip(f'{RELEASE}-{n}')}:{p}" for n, p in PORTS.items()}
+    t0 = time.monotonic()
+    kubectl("delete", "pod", head["metadata"]["name"], "--wait=false")
+    reasons = {}
+
+    def all_unready() -> bool:
+        for name, url in urls.items():
+            status, body = http(f"{url}/readyz", timeout=5)
+            if status != 503:
+                return False
+            reasons[name] = body["reasons"]
+        return True
+
+    wait_for("every service /readyz 503", all_unready, 180, 1)
+    assert all(any("Ray" in r for r in rs) for rs in reasons.values()), reasons
+    log(f"readiness reasons: {reasons['garch']}")
+    unready_s = time.monotonic() - t0
+    wait_for("RayCluster ready again", lambda: cluster_ready(2) or cluster_ready(1), 600)
+    wait_for("every service ready again", lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()), 600)
+    report["fault_head_deleted"] = {"unready_after_s": round(unready_s), "recovered_after_s": round(time.monotonic() - t0)}
+    log(SMOKE["garch"](urls["garch"]))  # through the Service: the port-forward's pod was replaced by the upgrade
+
+
+def test_skaffold_run_after_a_source_change_rolls_the_ray_pods(release: dict[str, Any]) -> None:
+    old = {p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}
+    stamp = ROOT / "services" / "e2e_rebuild_stamp.txt"  # inside the build context: a new input digest
+    stamp.write_text(f"rebuilt at {time.time()}\n")
+    try:
+        t0 = time.monotonic()
+        run("skaffold", "run", "-p", "local", "--status-check=true", timeout=1800)
+    finally:
+        stamp.unlink()
+    rc = kget("raycluster", CLUSTER)
+    image = rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
+    assert image != release["image"], "skaffold deployed the same image"
+
+    def rolled() -> bool:
+        pods = ray_pods("head") + ray_pods("worker")
+        return bool(pods) and all(ready(p) and p["metadata"]["uid"] not in old
+                                  and p["spec"]["containers"][0]["image"] == image for p in pods)
+
+    wait_for("head and workers recreated on the new image", rolled, 600)
+    wait_for("Deployments on the new image and Ready", lambda: deployments_ready() and all(
+        d["spec"]["template"]["spec"]["containers"][0]["image"] == image for d in kget("deployments")["items"]), 600)
+    report["skaffold_rebuild_to_rolled_s"] = round(time.monotonic() - t0)
+
+
+def test_helm_uninstall_leaves_nothing_behind() -> None:
+    run("helm", "uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "5m")
+    wait_for("no pods left", lambda: not kget("pods")["items"], 300)
+    kinds = run("kubectl", "api-resources", "--verbs=list", "--namespaced", "-o", "name").split()
+    left = json.loads(kubectl("get", ",".join(kinds), "-o", "json", "--ignore-not-found"))["items"]
+    # what Kubernetes itself puts in every namespace
+    left = [o for o in left if not (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "default")
+            and not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == "kube-root-ca.crt")
+            and o["kind"] != "Event" and not o["kind"].endswith("Event")]
+    pvs = [pv["metadata"]["name"] for pv in json.loads(run("kubectl", "get", "pv", "-o", "json"))["items"]]
+    report["uninstall_left"] = {"namespaced": [f"{o['kind']}/{o['metadata']['name']}" for o in left], "pvs": pvs}
+    assert not left and not pvs, report["uninstall_left"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def write_report() -> Iterator[None]:
+    yield
+    if report:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(report, indent=1))
+        log(f"report: {REPORT}")
