@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import shlex
 import signal
 import ssl
 import subprocess
@@ -168,8 +169,14 @@ def prepare_host() -> None:
         sh("apt-get update -qq", timeout=300)
         sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
            env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
-    # Bridged pod traffic through iptables (Services), and routing between pods and Service addresses.
-    for key, value in {"net/bridge/bridge-nf-call-iptables": "1", "net/ipv4/ip_forward": "1"}.items():
+    # Bridged pod traffic through iptables (Services), and routing between pods and Service addresses;
+    # `down` puts the host's own values back.
+    wanted = {"net/bridge/bridge-nf-call-iptables": "1", "net/ipv4/ip_forward": "1"}
+    saved = WORK / "sysctl.json"
+    if not saved.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({k: Path("/proc/sys", k).read_text().strip() for k in wanted}))
+    for key, value in wanted.items():
         Path("/proc/sys", key).write_text(value)
     if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode != 0:
         sh(["ip", "link", "add", BRIDGE, "type", "bridge"])
@@ -189,11 +196,31 @@ def prepare_host() -> None:
         (HOSTPATH_ROOT / sub).chmod(0o775)
 
 
+def remove_chains(prefixes: tuple[str, ...] = ("KUBE-", "RAYSVC-")) -> None:
+    """Every iptables/ip6tables chain of the kubelet, kube-proxy and this script, and the rules jumping to
+    them: the host's firewall is as before `up`."""
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            rules = sh([tool, "-t", table, "-S"], check=False).splitlines()
+            chains = [r.split()[1] for r in rules if r.startswith("-N ") and r.split()[1].startswith(prefixes)]
+            for rule in rules:
+                parts = shlex.split(rule)
+                if parts[:1] == ["-A"] and parts[1] not in chains and any(c in parts for c in chains):
+                    subprocess.run([tool, "-t", table, "-D", *parts[1:]], capture_output=True)
+            for action in ("-F", "-X"):
+                for chain in chains:
+                    subprocess.run([tool, "-t", table, action, chain], capture_output=True)
+
+
 def cleanup_host(bin_dir: Path | None) -> None:
     if bin_dir and (bin_dir / "kube-proxy").exists():
         subprocess.run([str(bin_dir / "kube-proxy"), "--cleanup"], capture_output=True)
-    subprocess.run("iptables -D FORWARD -s %s -j RAYSVC-EGRESS" % CLUSTER_CIDR, shell=True, capture_output=True)
-    subprocess.run("iptables -F RAYSVC-EGRESS; iptables -X RAYSVC-EGRESS", shell=True, capture_output=True)
+    remove_chains()
+    saved = WORK / "sysctl.json"
+    if saved.exists():  # the host's own values from before `up`
+        for key, value in json.loads(saved.read_text()).items():
+            Path("/proc/sys", key).write_text(value)
+        saved.unlink()
     # pod mounts and network namespaces left by the kubelet and containerd
     for root in (STATE / "kubelet", RUN, STATE / "containerd"):
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()

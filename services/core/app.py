@@ -33,8 +33,9 @@ T = TypeVar("T")
 
 log = logging.getLogger("services.app")
 
-#: Seconds between attempts to load datasets that are not there yet (a cluster's loader may still be writing them).
-DATA_RETRY_S = 5.0
+#: Seconds between start-up attempts: datasets a cluster's loader is still writing, a Ray cluster that went
+#: away during the connect or the service's warm-up.
+STARTUP_RETRY_S = 5.0
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Platform:
         if missing:
             reasons.append(f"datasets still loading: {missing}")
         if self.startup_error:
-            reasons.append(f"start-up failed: {self.startup_error}")
+            reasons.append(f"start-up failed (retrying): {self.startup_error}")
         elif not self.startup_done.is_set():
             reasons.append("start-up still running")
         return reasons
@@ -194,21 +195,26 @@ def create_app(
         _platform = app.state.platform = platform
 
         def _start() -> None:
-            try:
-                # Data first: it needs no Ray. On a cluster the loader Job may still be writing the data
-                # volume, so keep trying (readiness names the missing datasets meanwhile).
-                while failed := catalog.load_all(list(datasets)):
-                    log.warning("datasets not loadable yet, retrying in %.0fs: %s", DATA_RETRY_S, failed)
-                    time.sleep(DATA_RETRY_S)
-                conn.connect_with_retry()
-                if on_ready is not None:
-                    on_ready(platform)
-            except Exception as exc:  # noqa: BLE001 - reported by /readyz
-                platform.startup_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.exception("start-up of %s failed", service)
-            finally:
-                platform.startup_done.set()
-                conn.start_watcher()
+            # Data first: it needs no Ray. On a cluster the loader Job may still be writing the data volume.
+            while failed := catalog.load_all(list(datasets)):
+                log.warning("datasets not loadable yet, retrying in %.0fs: %s", STARTUP_RETRY_S, failed)
+                time.sleep(STARTUP_RETRY_S)
+            # Then Ray and the service's warm-up on it, until both work: the cluster can go away in the middle
+            # (a head replaced during an upgrade), and a failure here is no reason to stay unready for good.
+            while True:
+                try:
+                    if not conn.connect_with_retry():
+                        raise ConnectionError(f"Ray at {conn.state.address} not reachable: {conn.state.error}")
+                    if on_ready is not None:
+                        on_ready(platform)
+                    platform.startup_error = None
+                    break
+                except Exception as exc:  # noqa: BLE001 - reported by /readyz, retried
+                    platform.startup_error = f"{type(exc).__name__}: {exc}"[:500]
+                    log.exception("start-up of %s failed; retrying in %.0fs", service, STARTUP_RETRY_S)
+                    time.sleep(STARTUP_RETRY_S)
+            platform.startup_done.set()
+            conn.start_watcher()
 
         thread = threading.Thread(target=_start, name=f"{service}-startup", daemon=True)
         thread.start()

@@ -167,7 +167,7 @@ def test_readiness_waits_for_data_that_a_loader_writes_later(ray_local, tmp_path
     from services.core import datagen
     from services.core.settings import get_settings
 
-    monkeypatch.setattr("services.core.app.DATA_RETRY_S", 0.2)
+    monkeypatch.setattr("services.core.app.STARTUP_RETRY_S", 0.2)
     settings = get_settings().model_copy(
         update={"data_dir": tmp_path, "auto_generate_data": False, "ray_connect_timeout_s": 1.0}
     )
@@ -182,3 +182,23 @@ def test_readiness_waits_for_data_that_a_loader_writes_later(ray_local, tmp_path
             time.sleep(0.2)
         assert r.status_code == 200, r.json()
         assert c.get("/status").json()["datasets"][0]["rows"] == 3289
+
+
+def test_a_failed_warm_up_is_retried_until_the_service_is_ready(ray_local, data_dir, monkeypatch) -> None:
+    """The warm-up on Ray (``on_ready``) can fail when the cluster goes away in the middle (a head replaced
+    during an upgrade): readiness says so, and start-up tries again instead of staying unready for good."""
+    monkeypatch.setattr("services.core.app.STARTUP_RETRY_S", 0.2)
+    calls = []
+
+    def on_ready(platform) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise ConnectionError("Failed to reconnect the data channel")
+
+    app = create_app("demo", routers=[router], datasets=["daily"], on_ready=on_ready)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        deadline = time.monotonic() + 30
+        while (r := c.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert r.status_code == 200, r.json()
+    assert len(calls) == 2
