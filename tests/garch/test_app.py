@@ -130,7 +130,10 @@ def test_rolling_equals_engine_and_direct_fit(client, sim_returns_api):
     with threadpool_limits(1):
         direct = arch_model(SCALE * values[t - 179 : t + 1], **ModelSpec(dist="t").arch_kwargs()).fit(disp="off")
     fc = direct.forecast(horizon=2).variance.iloc[-1].to_numpy() / SCALE**2
-    assert_allclose(point["variance"], fc, rtol=1e-4)
+    # arch's own fit of the same window: equal up to the optimiser's tolerance, which along the flat t
+    # degrees-of-freedom direction moves the forecast by 0.23% on an AMD EPYC host (test_optimize checks the
+    # log-likelihoods agree to 1e-5); the service is compared exactly with the engine below.
+    assert_allclose(point["variance"], fc, rtol=5e-3)
     assert_allclose(point["realized_squared"], values[t + 1 : t + 3] ** 2, rtol=1e-12)
     plan = plan_rolling(values.size, ModelSpec(dist="t"), window=180, horizon=2, first=t - 19, last=t - 19 + 45)
     assert_allclose([p["variance"] for p in body["forecasts"]], run_rolling(values, ModelSpec(dist="t"), plan).variance, rtol=0)
