@@ -8,6 +8,9 @@ restart of the service. The entrypoint writes ``progress.json`` and finally ``re
 services (the PVC in Kubernetes, a local folder on the embedded default); a finished job's result is
 served from there even after the cluster forgot the job.
 
+With GCS fault tolerance, ``RAYSVC_JOB_DRIVER_SELECTOR`` puts the drivers on workers, where they outlive a
+restart of the head too; while the Jobs API does not answer, a job reads ``RUNNING`` with its last progress.
+
 ``GET /v1/jobs/{job_id}`` reports status ``PENDING|RUNNING|SUCCEEDED|FAILED|STOPPED``, progress in
 [0, 1], and the result or a problem body; ``DELETE /v1/jobs/{job_id}`` stops it.
 """
@@ -21,6 +24,8 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,11 @@ from services.core.ray_conn import RayConnection
 from services.core.settings import Settings
 
 log = logging.getLogger("services.jobs")
+
+# Ray's Jobs SDK sets no timeout: a head pod that vanished leaves a connection hanging for minutes. Its calls
+# for a job's status run here, bounded; a Jobs API found down is not asked again for that long.
+JOBS_API_TIMEOUT_S = 5.0
+_JOBS_API_CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-api")
 
 SPEC_FILE, PROGRESS_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "progress.json", "result.json", "error.json"
 
@@ -98,6 +108,7 @@ class JobManager:
         self.service = service
         self._client: Any = None
         self._client_address: str | None = None
+        self._down_until, self._down_reason = 0.0, ""
 
     @property
     def results_dir(self) -> Path:
@@ -157,6 +168,7 @@ class JobManager:
                     submission_id=job_id,
                     runtime_env={"env_vars": env},
                     metadata={"service": service, "command": command},
+                    entrypoint_label_selector=self.settings.job_driver_selector or None,
                 )
                 break
             except Exception as exc:  # noqa: BLE001
@@ -183,11 +195,7 @@ class JobManager:
         progress = read_json(job_dir / PROGRESS_FILE) or {}
         result = read_json(job_dir / RESULT_FILE)
         error = read_json(job_dir / ERROR_FILE)
-        ray_info: Any = None
-        try:
-            ray_info = self._jobs_client().get_job_info(job_id)
-        except Exception as exc:  # noqa: BLE001 - cluster unreachable or the job forgotten: use the files
-            log.debug("Ray Jobs API has no answer for %s: %s", job_id, exc)
+        ray_info, unreachable = self._ray_job_info(job_id)
         info = JobInfo(
             job_id=job_id,
             service=spec["service"],
@@ -209,6 +217,10 @@ class JobManager:
             info.status, info.problem = JobStatus.FAILED, error
         elif ray_info is None and (job_dir / "stopped").exists():
             info.status = JobStatus.STOPPED
+        elif unreachable is not None:
+            # e.g. a head being replaced: a driver on a worker (GCS fault tolerance) may well still be running
+            info.status = JobStatus.RUNNING if progress else JobStatus.PENDING
+            info.message = f"Ray Jobs API unreachable ({unreachable}); last progress: {progress.get('message')}"
         elif ray_info is None and time.time() - (info.submitted_at or 0) > 60:
             info.status = JobStatus.FAILED
             info.problem = ProblemError(
@@ -218,6 +230,24 @@ class JobManager:
             info.status = JobStatus.FAILED
             info.problem = ProblemError(500, "the job ended without writing a result", title="Job Failed").body()
         return info
+
+    def _ray_job_info(self, job_id: str) -> tuple[Any, str | None]:
+        """Ray's record of ``job_id`` (None if the cluster has forgotten it), or why the Jobs API did not
+        answer: then the job may well be running still, e.g. its driver on a worker while the head is replaced."""
+        if time.monotonic() < self._down_until:
+            return None, self._down_reason
+        try:
+            call = _JOBS_API_CALLS.submit(lambda: self._jobs_client().get_job_info(job_id))
+            return call.result(timeout=JOBS_API_TIMEOUT_S), None
+        except FuturesTimeout:
+            reason = f"no answer within {JOBS_API_TIMEOUT_S:.0f}s"
+        except Exception as exc:  # noqa: BLE001 - the SDK raises RuntimeError for HTTP errors, OSError etc.
+            if "status code 404" in str(exc):
+                return None, None
+            reason = str(exc).splitlines()[0][:200]
+        log.debug("Ray Jobs API has no answer for %s: %s", job_id, reason)
+        self._client, self._down_until, self._down_reason = None, time.monotonic() + JOBS_API_TIMEOUT_S, reason
+        return None, reason
 
     def stop(self, job_id: str) -> JobInfo:
         """Stop ``job_id`` (no-op for a finished job)."""

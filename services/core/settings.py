@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     jobs_address: str | None = Field(
         default=None, description="Ray Jobs API (dashboard) URL; default: the connected cluster's dashboard"
     )
+    job_driver_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ray label selector for batch job drivers (JSON), e.g. {\"ray.io/node-group\": \"!headgroup\"} "
+        "runs them on workers, where a head restart under GCS fault tolerance leaves them running; empty: the head",
+    )
 
     # --- data and results ------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), description="datasets (the seed's CSV formats)")

@@ -133,6 +133,52 @@ def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient)
 
 
 @pytest.mark.slow
+def test_job_driver_selector_places_the_driver(client: TestClient) -> None:
+    """RAYSVC_JOB_DRIVER_SELECTOR reaches Ray as the driver's label selector: one no node matches leaves the
+    job PENDING, one this node matches runs it."""
+    import ray
+
+    from services.core.jobs import JobManager
+
+    platform, node = get_platform(), ray.get_runtime_context().get_node_id()
+
+    def manager(selector: str) -> JobManager:
+        settings = platform.settings.model_copy(update={"job_driver_selector": {"ray.io/node-id": selector}})
+        return JobManager(settings, platform.ray, "demo")
+
+    elsewhere = manager(f"!{node}")
+    job = elsewhere.submit("cluster-info", {"items": 8}, service="core")
+    time.sleep(5)
+    assert elsewhere.info(job.job_id).status.value == "PENDING"
+    elsewhere.stop(job.job_id)
+    here = manager(node).submit("cluster-info", {"items": 8}, service="core")
+    info = wait_for_job(client, here.status_url)
+    assert info["status"] == "SUCCEEDED", info
+
+
+def test_job_status_when_the_jobs_api_is_down_or_has_forgotten_the_job(client: TestClient, tmp_path) -> None:
+    """A Jobs API that does not answer (a head being replaced) leaves a job RUNNING with its last progress,
+    since its driver may live on; one that answers it has no such job makes it FAILED "Job Lost"."""
+    from types import SimpleNamespace
+
+    from services.core.jobs import PROGRESS_FILE, SPEC_FILE, JobManager, write_json
+
+    job_id = "raysvc-demo-probe-0123456789ab"
+    (tmp_path / job_id).mkdir()
+    write_json(tmp_path / job_id / SPEC_FILE, {"service": "demo", "command": "probe", "params": {},
+                                               "submitted_at": time.time() - 600})
+    write_json(tmp_path / job_id / PROGRESS_FILE, {"progress": 0.4, "message": "refit 40 of 100"})
+    platform = get_platform()
+    settings = platform.settings.model_copy(update={"results_dir": tmp_path})
+    closed_port = SimpleNamespace(jobs_address=lambda: "http://127.0.0.1:9")
+    down = JobManager(settings, closed_port, "demo").info(job_id)
+    assert (down.status.value, down.progress, down.problem) == ("RUNNING", 0.4, None)
+    assert "unreachable" in down.message and "refit 40 of 100" in down.message
+    lost = JobManager(settings, platform.ray, "demo").info(job_id)
+    assert lost.status.value == "FAILED" and lost.problem["title"] == "Job Lost", lost
+
+
+@pytest.mark.slow
 def test_failed_job_reports_a_problem(client: TestClient) -> None:
     job = get_platform().jobs.submit("cluster-info", {"items": "not-a-number"}, service="core")
     info = wait_for_job(client, job.status_url)
