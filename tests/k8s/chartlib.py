@@ -65,6 +65,11 @@ def one(objects: Objects, kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
+def loader_jobs(objects: Objects) -> list[dict[str, Any]]:
+    """The Jobs the chart installs (the data loader), not its uninstall hook."""
+    return [j for j in of_kind(objects, "Job") if "helm.sh/hook" not in j["metadata"].get("annotations", {})]
+
+
 def pod_specs(objects: Objects) -> dict[str, dict[str, Any]]:
     """Every pod spec the chart renders, keyed ``<Kind>/<name>[/<group>]``."""
     specs: dict[str, dict[str, Any]] = {}

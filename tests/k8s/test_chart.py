@@ -17,6 +17,7 @@ from .chartlib import (  # noqa: E402
     RELEASE,
     SCENARIOS,
     env_of,
+    loader_jobs,
     load_values,
     of_kind,
     one,
@@ -254,6 +255,31 @@ def test_renders_gcs_fault_tolerance_with_password_from_a_secret(
         assert secret not in made
         assert ft["externalStorageNamespace"] == "ray-services-prod"
     assert "gcsFaultToleranceOptions" not in raycluster(rendered["default"])["spec"]
+    # the services' batch drivers go to any Ray node but KubeRay's head group: a head restart spares them
+    def selector(objs: list[dict[str, Any]]) -> set[str | None]:
+        return {next((e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+                      if e["name"] == "RAYSVC_JOB_DRIVER_SELECTOR"), None) for d in of_kind(objs, "Deployment")}
+
+    assert selector(objects) == {'{"ray.io/node-group": "!headgroup"}'} and selector(rendered["default"]) == {None}
+
+
+def test_uninstall_hook_deletes_the_raycluster_first_with_rights_to_it_only(default: list[dict[str, Any]]) -> None:
+    """helm uninstall: a pre-delete hook Job deletes the RayCluster and waits for KubeRay (its Redis cleanup
+    needs the claims and Secrets Helm deletes after); its Role reaches that one RayCluster; all of it goes
+    when it succeeded. The script it runs is plain Python that compiles."""
+    hooks = [o for o in default if o["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-delete"]
+    assert sorted(o["kind"] for o in hooks) == ["Job", "Role", "RoleBinding", "ServiceAccount"]
+    assert all("hook-succeeded" in o["metadata"]["annotations"]["helm.sh/hook-delete-policy"] for o in hooks)
+    (role,) = [o for o in hooks if o["kind"] == "Role"]
+    assert role["rules"] == [{"apiGroups": ["ray.io"], "resources": ["rayclusters"],
+                              "resourceNames": [raycluster(default)["metadata"]["name"]],
+                              "verbs": ["get", "patch", "delete"]}]
+    (job,) = [o for o in hooks if o["kind"] == "Job"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:2] == ["python", "-c"]
+    compile(container["command"][2], "delete-raycluster.py", "exec")
+    assert env_of(container)["RAY_CLUSTER"] == raycluster(default)["metadata"]["name"]
+    assert container["resources"]["requests"] == container["resources"]["limits"]
 
 
 # --- token authentication -------------------------------------------------------------------------------
@@ -388,6 +414,8 @@ def test_data_and_results_are_mounted_at_one_path_everywhere(
     paths = {"data": "/data", "results": "/results", "models": "/models"}
     sources: dict[str, set[str]] = {v: set() for v in paths}
     for name, spec in pod_specs(rendered[scenario]).items():
+        if name.endswith("-pre-delete"):  # the uninstall hook talks to the API server only
+            continue
         volumes = {v["name"]: v for v in spec["volumes"]}
         mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
         wanted = ["data", "results"] + (
@@ -404,7 +432,7 @@ def test_data_and_results_are_mounted_at_one_path_everywhere(
     # one source per volume: every pod sees the same files
     assert all(len(s) == 1 for s in sources.values()), sources
     if values.get("data", {}).get("source") == "configMap":
-        assert not [j for j in of_kind(rendered[scenario], "Job")]
+        assert not [j for j in loader_jobs(rendered[scenario])]
 
 
 def test_renders_a_configmap_when_data_source_is_configmap(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -420,14 +448,14 @@ def test_renders_the_loader_job_as_a_plain_job_named_by_its_template(
 ) -> None:
     """Not a hook: it starts with everything else (the services wait for its data). Its name follows its pod
     template, so an upgrade that changes it makes a new Job instead of patching an immutable one."""
-    (job,) = of_kind(default, "Job")
+    (job,) = loader_jobs(default)
     assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert [c["command"][0], *c["args"]] == ["raysvc", "data", "generate", "--out", "/data"]
     claim = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"][0]
     assert claim["persistentVolumeClaim"]["claimName"] == f"{RELEASE}-data"
-    (same,) = of_kind(render({}), "Job")
-    (other,) = of_kind(render({"image": {"ref": "ray-services:other"}}), "Job")
+    (same,) = loader_jobs(render({}))
+    (other,) = loader_jobs(render({"image": {"ref": "ray-services:other"}}))
     assert same["metadata"]["name"] == job["metadata"]["name"] != other["metadata"]["name"]
     assert job["metadata"]["name"].startswith(f"{RELEASE}-data-loader-")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .chartlib import RELEASE, env_of, of_kind, one, pod_specs
+from .chartlib import RELEASE, env_of, loader_jobs, of_kind, one, pod_specs
 
 services = pytest.importorskip("services", reason="the project package is not installed")
 SERVICE_NAMES = list(services.SERVICES)
@@ -83,7 +83,7 @@ def test_ports_and_command_match_the_cli(
 
 
 def test_loader_job_command_parses_and_writes_to_the_data_mount(objects: list[dict[str, Any]]) -> None:
-    (job,) = of_kind(objects, "Job")
+    (job,) = loader_jobs(objects)
     c = job["spec"]["template"]["spec"]["containers"][0]
     command, params = cli_params(c["args"])
     assert command == "data generate"
