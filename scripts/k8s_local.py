@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import resource
+import secrets
 import shutil
 import shlex
 import signal
@@ -62,6 +63,7 @@ REGISTRY = "127.0.0.1:5000"
 PAUSE = f"{REGISTRY}/pause:3.10.1"
 KUBERAY_VERSION = "v1.6.1"  # k8s/local/kuberay/go.mod
 COREDNS_VERSION = "v1.14.3"  # k8s/local/go.mod
+REDIS_TAG = "7.0-bookworm"  # Debian bookworm's redis-server (7.0.15)
 HOSTPATH_ROOT = Path("/var/local/ray-services")  # k8s/values-kind.yaml: storage.hostPath.root
 APT = ["iptables", "conntrack", "socat", "iproute2", "openssl", "docker.io", "debootstrap"]
 # Start order; `down` stops in reverse.
@@ -335,6 +337,28 @@ def static_image(env: dict[str, str], binary: Path, name: str, tag: str, entry: 
     log(f"image {ref} built and pushed")
 
 
+def debian_image(env: dict[str, str], name: str, tag: str, packages: list[str], entry: str, uid: int) -> None:
+    """An image of Debian packages on the local bookworm base, run as `uid` (created before the packages, so
+    they adopt it), pushed to the local registry unless already there."""
+    if in_registry(name, tag):
+        return
+    ctx = WORK / "images" / name
+    shutil.rmtree(ctx, ignore_errors=True)
+    ctx.mkdir(parents=True)
+    mirror = sh(["bash", "-c", f"source {ROOT / 'scripts' / 'engine.sh'} && engine_mirror"]).strip()
+    (ctx / "Dockerfile").write_text(
+        "FROM local/debian:bookworm\n"
+        f"RUN groupadd -r -g {uid} {name} && useradd -r -u {uid} -g {uid} -d /nonexistent -s /usr/sbin/nologin {name} \\\n"
+        f" && echo 'deb {mirror} bookworm main' > /etc/apt/sources.list \\\n"
+        f" && apt-get update && apt-get install -y --no-install-recommends {' '.join(packages)} \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+        f"USER {uid}:{uid}\nENTRYPOINT [\"{entry}\"]\n")
+    ref = f"{REGISTRY}/{name}:{tag}"
+    sh(["/usr/bin/docker", "build", "-q", "--network", "host", "-t", ref, str(ctx)], env=env, timeout=600)
+    sh(["/usr/bin/docker", "push", "-q", ref], env=env)
+    log(f"image {ref} built and pushed")
+
+
 # --- components ---------------------------------------------------------------------------------------------
 def write_configs(bin_dir: Path, pki_dir: Path) -> dict[str, Path]:
     cfg = WORK / "config"
@@ -481,6 +505,20 @@ def addons(bin_dir: Path) -> None:
     log(f"CoreDNS {COREDNS_VERSION} and the KubeRay operator {KUBERAY_VERSION} are ready")
 
 
+def redis(bin_dir: Path) -> None:
+    """Redis (Debian's package) in namespace `redis`, for GCS fault tolerance: Service redis.redis:6379, its
+    password in Secret redis/redis-auth (made once per cluster)."""
+    kubectl(bin_dir, "apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: redis\n")
+    if not kubectl(bin_dir, "-n", "redis", "get", "secret", "redis-auth", "--ignore-not-found", "-o", "name"):
+        password = secrets.token_urlsafe(24)
+        kubectl(bin_dir, "-n", "redis", "create", "secret", "generic", "redis-auth",
+                f"--from-literal=redis-password={password}", f"--from-literal=redis.conf=requirepass {password}\n")
+    manifest = (LOCAL / "manifests" / "redis.yaml").read_text().replace("${IMAGE}", f"{REGISTRY}/redis:{REDIS_TAG}")
+    kubectl(bin_dir, "apply", "-f", "-", input=manifest)
+    kubectl(bin_dir, "-n", "redis", "rollout", "status", "deployment/redis", "--timeout=180s")
+    log("Redis ready at redis.redis.svc.cluster.local:6379 (password: Secret redis/redis-auth)")
+
+
 def up(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("k8s_local: needs root (iptables, bridges, containerd, kubelet)", file=sys.stderr)
@@ -504,11 +542,13 @@ def up(args: argparse.Namespace) -> int:
     static_image(denv, bin_dir / "pause", "pause", PAUSE.rsplit(":", 1)[1], "/pause")
     static_image(denv, bin_dir / "coredns", "coredns", COREDNS_VERSION, "/coredns")
     static_image(denv, bin_dir / "kuberay-operator", "kuberay-operator", KUBERAY_VERSION, "/manager")
+    debian_image(denv, "redis", REDIS_TAG, ["redis-server"], "/usr/bin/redis-server", uid=999)
 
     pki_dir = pki()
     kubeconfig(KUBECONFIG, "admin", pki_dir)
     start_cluster(bin_dir, pki_dir)
     addons(bin_dir)
+    redis(bin_dir)
     ENV_FILE.write_text(
         f"# source this file: the local cluster's tools and settings (scripts/k8s_local.py)\n"
         f"export KUBECONFIG={KUBECONFIG}\nexport PATH={bin_dir}:$PATH\nexport DOCKER_HOST={denv['DOCKER_HOST']}\n"

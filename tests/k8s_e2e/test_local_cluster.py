@@ -8,7 +8,8 @@ install (skaffold build, helm install with the kind values) -> operator reconcil
 probes, data loaded -> port-forwards, one real request per service with Ray tasks on the worker -> an async
 job -> `ray job submit` with the chart's token -> the dashboard lists the nodes -> measured sizing ->
 faults: worker deleted during a job, scale 1 -> 2 under `helm upgrade` with a request loop, head deleted
--> `skaffold run` after a source change rolls the Ray pods -> `helm uninstall` leaves nothing behind.
+-> `skaffold run` after a source change rolls the Ray pods -> GCS fault tolerance with Redis: a job
+survives the head deleted -> `helm uninstall` leaves nothing behind, in Redis neither.
 """
 
 from __future__ import annotations
@@ -548,8 +549,90 @@ def test_skaffold_run_after_a_source_change_rolls_the_ray_pods(release: dict[str
     report["skaffold_rebuild_to_rolled_s"] = round(time.monotonic() - t0)
 
 
+def redis_keys(storage_namespace: str) -> int:
+    """Keys a Ray cluster's GCS keeps in the Redis of `make k8s-up` (Ray prefixes them `RAY<namespace>@`)."""
+    out = run("kubectl", "-n", "redis", "exec", "deploy/redis", "--", "sh", "-c",
+              'export REDISCLI_AUTH="$(sed "s/^requirepass //" /etc/redis-auth/redis.conf)"; '
+              f"redis-cli --scan --pattern 'RAY{storage_namespace}@*' | wc -l")
+    return int(out.strip())
+
+
+def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) -> None:
+    """GCS fault tolerance on, with the Redis of `make k8s-up` (Debian's redis-server, namespace redis):
+    `helm upgrade` recreates the Ray pods with the GCS state in Redis and puts the services' batch drivers on
+    workers; a rolling job submitted through garch keeps running while the head pod is deleted and recreated,
+    the workers stay, and the job ends SUCCEEDED with the result of the same job run before."""
+    password = base64.b64decode(json.loads(run("kubectl", "-n", "redis", "get", "secret", "redis-auth", "-o", "json"))
+                                ["data"]["redis-password"]).decode()
+    # the password in a Secret of the user's, as helm/ray-services/ci/gcs-ft-values.yaml has it
+    kubectl("delete", "secret", "redis-auth", "--ignore-not-found")  # a kept cluster's earlier run
+    kubectl("create", "secret", "generic", "redis-auth", f"--from-literal=password={password}")
+    old = {p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}
+    n_workers = len(ray_pods("worker"))
+    run("helm", "upgrade", RELEASE, "helm/ray-services", "-n", NS, "--reuse-values",
+        "--set", "ray.gcsFaultTolerance.enabled=true",
+        "--set", "ray.gcsFaultTolerance.redisAddress=redis.redis.svc.cluster.local:6379",
+        "--set", "ray.gcsFaultTolerance.existingSecret=redis-auth",
+        "--set", "ray.gcsFaultTolerance.existingSecretKey=password")
+    wait_for("Ray pods recreated with the GCS in Redis", lambda: cluster_ready(n_workers) and not old & {
+        p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}, 600)
+    wait_for("Deployments rolled and Ready", deployments_ready, 600)
+    urls = {n: f"http://{service_ip(f'{RELEASE}-{n}')}:{p}" for n, p in PORTS.items()}
+    wait_for("every service ready", lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()), 600)
+    (head,) = ray_pods("head")
+    assert {"RAY_REDIS_ADDRESS", "REDIS_PASSWORD"} <= {e["name"] for e in head["spec"]["containers"][0]["env"]}
+    storage = head["metadata"]["annotations"]["ray.io/external-storage-namespace"]
+    report["fault_head_deleted_gcs_ft"] = {"redis_storage_namespace": storage, "redis_keys": redis_keys(storage)}
+    assert report["fault_head_deleted_gcs_ft"]["redis_keys"] > 0, "the GCS wrote nothing to Redis"
+    workers = {p["metadata"]["uid"] for p in ray_pods("worker")}
+    # The garch pod itself, as `kubectl port-forward` reaches it: while the head is away every service reads
+    # not ready (its /readyz names Ray), so its Service has no endpoint and refuses connections.
+    (garch,) = kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
+    garch_url = f"http://{garch['status']['podIP']}:{PORTS['garch']}"
+    events: dict[str, Any] = {}
+
+    def delete_head_when_running(job_url: str) -> None:
+        wait_for("job RUNNING", lambda: get_ok(job_url)["status"] == "RUNNING", 300, 1)
+        time.sleep(5)
+        (head,) = ray_pods("head")
+        kubectl("delete", "pod", head["metadata"]["name"], "--wait=false")
+        events["deleted_at"] = time.monotonic()
+        log(f"deleted head pod {head['metadata']['name']} during the job")
+        # while the head is away the job reads RUNNING (its driver lives on a worker), never FAILED
+        unreachable = wait_for("job status without the Jobs API", lambda: (
+            i if "unreachable" in ((i := get_ok(job_url)).get("message") or "") else None), 120, 1)
+        assert unreachable["status"] == "RUNNING", unreachable
+        events["while_down"] = unreachable["message"][:160]
+
+    info, seconds = rolling_job(garch_url, rolling_start(garch_url), wait=delete_head_when_running)
+    reference = report["rolling_job"]["result"]
+    assert {k: v for k, v in info["result"].items() if k != "seconds"} == {
+        k: v for k, v in reference.items() if k != "seconds"}
+    wait_for("RayCluster ready again", lambda: cluster_ready(n_workers), 600)
+    assert {p["metadata"]["uid"] for p in ray_pods("worker")} == workers, "the workers were replaced"
+    # Ray's own record on the new head, recovered from Redis (without fault tolerance: 404, no such job)
+    head_api = f"http://{ray_pods('head')[0]['status']['podIP']}:8265/api/jobs/{info['job_id']}"
+    record = wait_for("the new head's record of the job", lambda: (
+        b if isinstance(b := http(head_api, token=release["token"], timeout=10)[1], dict) and b.get("status") in (
+            "SUCCEEDED", "FAILED", "STOPPED") else None), 300)
+    assert record["status"] == "SUCCEEDED", record
+    report["fault_head_deleted_gcs_ft"] |= {
+        "outcome": "job SUCCEEDED, same result; workers kept", "job_seconds": round(seconds, 1),
+        "while_head_down": events["while_down"],
+        "succeeded_after_head_deleted_s": round(time.monotonic() - events["deleted_at"])}
+    log(f"GCS fault tolerance: {report['fault_head_deleted_gcs_ft']}")
+
+
 def test_helm_uninstall_leaves_nothing_behind() -> None:
-    run("helm", "uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "5m")
+    """The pre-delete hook deletes the RayCluster first, so KubeRay's Redis cleanup Job (a copy of the head
+    pod) runs while the claims and Secrets it mounts are still there; then Helm deletes the rest."""
+    t0 = time.monotonic()
+    run("helm", "uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "8m", timeout=600)
+    report["uninstall_s"] = round(time.monotonic() - t0)
+    kubectl("delete", "secret", "redis-auth", "--ignore-not-found")  # the user's own Secret for Redis
+    if "fault_head_deleted_gcs_ft" in report:
+        report["redis_keys_after_uninstall"] = redis_keys(report["fault_head_deleted_gcs_ft"]["redis_storage_namespace"])
+        assert report["redis_keys_after_uninstall"] == 0, "KubeRay's Redis cleanup left the cluster's keys"
     wait_for("no pods left", lambda: not kget("pods")["items"], 300)
     kinds = run("kubectl", "api-resources", "--verbs=list", "--namespaced", "-o", "name").split()
     left = json.loads(kubectl("get", ",".join(kinds), "-o", "json", "--ignore-not-found"))["items"]
