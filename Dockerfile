@@ -12,6 +12,8 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- context: pick the wheelhouse out of the build context (an empty /wheels when online) -------------
 FROM ${PYTHON_IMAGE} AS context
+# Stages whose images are only this build's scratch carry this label: `scripts/engine.sh prune` removes them.
+LABEL raysvc.stage=context
 ARG WHEELHOUSE=""
 COPY . /ctx
 RUN mkdir -p /wheels \
@@ -37,6 +39,7 @@ RUN set -eu; \
 
 # --- build: the project alone in /opt/app (its package, metadata and the raysvc script) ----------------
 FROM deps AS build
+LABEL raysvc.stage=build
 COPY --from=context /ctx/README.md /src/
 COPY --from=context /ctx/services /src/services
 RUN set -eu; \

@@ -576,6 +576,11 @@ def down(args: argparse.Namespace) -> int:
     cleanup_host(bin_dir)
     for path in (STATE / "etcd", STATE / "kubelet", STATE / "cni" / "ipam", RUN):
         shutil.rmtree(path, ignore_errors=True)
+    if (ENGINE / "docker.sock").exists():  # what the image builds of this run left in the engine
+        try:
+            subprocess.run(["bash", str(ROOT / "scripts" / "engine.sh"), "prune", str(ENGINE)], capture_output=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            log("pruning the Docker engine took over 300 s: left for the next run")
     if not getattr(args, "keep_engine", False):
         subprocess.run(["bash", str(ROOT / "scripts" / "engine.sh"), "stop", str(ENGINE)], capture_output=True)
     ENV_FILE.unlink(missing_ok=True)
