@@ -300,8 +300,11 @@ class RayConnection:
                 self.connect()
                 self._stop.wait(self.settings.ray_reconnect_interval_s)
 
-        self._watcher = threading.Thread(target=_watch, name="ray-watcher", daemon=True)
-        self._watcher.start()
+        watcher = threading.Thread(target=_watch, name="ray-watcher", daemon=True)
+        watcher.start()
+        # published once started: a close() on another thread (a shutdown during start-up) joins only a
+        # started thread ("cannot join thread before it is started" on a busy machine otherwise)
+        self._watcher = watcher
 
     def close(self, shutdown: bool = True) -> None:
         """Stop watching and disconnect (an embedded cluster shuts down with it)."""
