@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,3 +109,26 @@ def test_seed_daily_file_through_core_reader():
 
     b = prepare_bars(read_daily_csv(path))
     assert len(b) == 3289 and b.periods_per_year == 365
+
+
+def test_session_calendar_resolves_dst_edges_of_naive_stamps():
+    # 24/7 naive stamps (like SIM) read as New York wall time over both 2022 clock changes
+    df = random_walk_bars(288 * 250, start="2022-03-12")
+    b = prepare_bars(df, Calendar.session, SessionSpec(open=time(0, 0), close=time(23, 59)))
+    assert b.index.is_monotonic_increasing and b.index.is_unique
+    # 02:00–02:55 on 13 March never showed on the clock: those 12 bars are dropped
+    march13 = b.index[b.index.normalize() == pd.Timestamp("2022-03-13", tz="America/New_York")]
+    assert len(march13) == 288 - 12 and not (march13.hour == 2).any()
+    # 01:00–01:55 on 6 November showed twice: read as the first time round (daylight time, UTC−4)
+    repeated = b.index[(b.index.strftime("%Y-%m-%d %H") == "2022-11-06 01")]
+    assert len(repeated) == 12 and {t.utcoffset() for t in repeated} == {pd.Timedelta(hours=-4)}
+    assert len(b) == len(df) - 12
+
+
+def test_session_calendar_keeps_a_daily_bar_on_a_skipped_midnight():
+    # Havana skipped 00:00–00:59 on 13 March 2022: the daily bar keeps its date, at the first real instant
+    df = random_walk_bars(10, freq="D", start="2022-03-10")
+    b = prepare_bars(df, Calendar.session, SessionSpec(timezone="America/Havana"))
+    assert len(b) == 10
+    assert b.index[3] == pd.Timestamp("2022-03-13 01:00", tz="America/Havana")
+    assert (b.session_dates() == df.index.normalize()).all()

@@ -158,6 +158,24 @@ class BarData:
         return pd.DataFrame({c: getattr(self, c) for c in COLUMNS}, index=self.index.rename("datetime"))
 
 
+def localize(local: pd.DatetimeIndex, timezone: str, *, daily: bool = False) -> pd.DatetimeIndex:
+    """Exchange wall-clock stamps → aware stamps in ``timezone``, shape (n,), with the DST edges resolved
+    on purpose (pandas would raise):
+
+    * a wall time the clock shows twice (fall back, e.g. 01:30 in New York in November) is read as its
+      first occurrence, daylight time: naive stamps hold each wall time once, so the series stays
+      increasing;
+    * a wall time the clock skips (spring forward, e.g. 02:30 in March) stamped no real intraday bar: it
+      becomes ``NaT`` (the caller drops the bar); a daily bar there is only a date and moves to the
+      first instant after the gap, on the same day.
+    """
+    return local.tz_localize(
+        timezone,
+        ambiguous=np.ones(len(local), dtype=bool),
+        nonexistent="shift_forward" if daily else "NaT",
+    )
+
+
 def prepare_bars(
     bars: pd.DataFrame,
     calendar: Calendar | str = Calendar.continuous,
@@ -165,16 +183,17 @@ def prepare_bars(
 ) -> BarData:
     """Validate ``bars`` and build :class:`BarData`.
 
-    For ``Calendar.session`` naive stamps are read as exchange-local time (aware ones are converted to
-    ``session.timezone``) and only intraday bars inside ``[session.open, session.close)`` are kept; daily
-    or coarser bars are kept as they are. Sessions are local calendar days in both calendars.
+    For ``Calendar.session`` naive stamps are read as exchange-local time (see :func:`localize` for the
+    DST edges; aware ones are converted to ``session.timezone``) and only intraday bars inside
+    ``[session.open, session.close)`` are kept; daily or coarser bars are kept as they are. Sessions are
+    local calendar days in both calendars.
     """
     calendar = Calendar(calendar)
     session = session or SessionSpec()
     df = validate_bars(bars)
     idx = df.index
-    if calendar is Calendar.session:
-        idx = idx.tz_localize(session.timezone) if idx.tz is None else idx.tz_convert(session.timezone)
+    if calendar is Calendar.session and idx.tz is not None:
+        idx = idx.tz_convert(session.timezone)
         df = df.set_axis(idx)
     local = idx.tz_localize(None) if idx.tz is not None else idx
     day = local.normalize()
@@ -192,6 +211,10 @@ def prepare_bars(
                 field="datetime",
             )
         df, local, day = df[keep], local[keep], day[keep]
+    if calendar is Calendar.session and df.index.tz is None:
+        aware = localize(local, session.timezone, daily=bar_minutes >= 1440)
+        real = aware.notna()
+        df, day = df[real].set_axis(aware[real]), day[real]
     if len(df) < 2:
         raise BarsError(f"need at least 2 bars, got {len(df)}", field="bars")
     bars_per_day = (session.minutes if calendar is Calendar.session else 1440.0) / bar_minutes
