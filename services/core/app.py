@@ -17,13 +17,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI
+import ray
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 import services
+from services.core.auth import BearerAuth, KeyStore
 from services.core.catalog import Catalog
-from services.core.errors import PROBLEM_JSON, ProblemError, install_error_handlers
+from services.core.errors import PROBLEM_JSON, RETRY_AFTER_S, ProblemError, install_error_handlers, problem_response
 from services.core.jobs import JobManager, jobs_router
 from services.core.logs import install_request_id, setup_logging
 from services.core.ray_conn import RayConnection
@@ -118,7 +120,9 @@ def health_router(service: str) -> APIRouter:
         if reasons:
             body = ProblemError(503, "; ".join(reasons), title="Service Unavailable").body()
             body["reasons"] = reasons
-            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+            return JSONResponse(
+                body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": str(RETRY_AFTER_S)}
+            )
         return {"status": "ready", "service": service}
 
     @router.get("/status")
@@ -148,23 +152,71 @@ def health_router(service: str) -> APIRouter:
 
 
 class _BodyLimit:
-    """413 problem for a request whose declared body is larger than ``RAYSVC_MAX_BODY_BYTES``."""
+    """413 problem for a request body larger than ``RAYSVC_MAX_BODY_BYTES``: as declared (``Content-Length``)
+    or as received — a chunked body is counted as it arrives, and cut off at the limit."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
+    async def _reject(self, scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
+        err = ProblemError.too_large(
+            f"request body of {size} bytes exceeds the limit of {self.limit:,}",
+            batch_command="raysvc job <service> --help",
+        )
+        response = JSONResponse(err.body(instance=scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
+        await response(scope, receive, send)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            for key, value in scope.get("headers", ()):
-                if key == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    err = ProblemError.too_large(
-                        f"request body of {int(value):,} bytes exceeds the limit of {self.limit:,}",
-                        batch_command="raysvc job <service> --help",
-                    )
-                    response = JSONResponse(err.body(instance=scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._reject(scope, receive, send, f"{int(declared):,}")
+            return
+        received, started, rejected = 0, False, False
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    rejected = True
+                    if not started:
+                        await self._reject(scope, receive, send, f"more than {self.limit:,}")
+                    # the app stops reading as if the client had gone, and its answer to that is dropped
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if rejected:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+
+#: What a route's Ray call raises when the cluster is gone (Ray Client: ``ConnectionError``; a driver: the
+#: raylet or a node died, an RPC failed, a ``ray.get`` timed out): a 503 with ``Retry-After``, never a 500.
+CLUSTER_GONE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    ray.exceptions.RaySystemError,
+    ray.exceptions.LocalRayletDiedError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.RpcError,
+    ray.exceptions.GetTimeoutError,
+)
+
+
+async def _cluster_gone(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("Ray unavailable during %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'no detail'}"
+    return problem_response(request, ProblemError.unavailable("Ray", reason))
 
 
 def create_app(
@@ -237,8 +289,12 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     install_error_handlers(app)
+    for exc_type in CLUSTER_GONE:
+        app.add_exception_handler(exc_type, _cluster_gone)
     install_request_id(app)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    if settings.api_keys_file is not None:  # outermost: no body is read for a request without a valid key
+        app.add_middleware(BearerAuth, store=KeyStore(settings.api_keys_file))
     app.include_router(health_router(service))
     app.include_router(jobs_router(lambda: get_platform().jobs))
     for router in routers:

@@ -22,6 +22,8 @@ from services.core.exceptions import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ray-services.dev/problems/"
+#: ``Retry-After`` (seconds) of a 503: about the time a service needs to notice a cluster that came back.
+RETRY_AFTER_S = 5
 __all__ = ["DomainError", "FieldError", "Problem", "ProblemError", "install_error_handlers", "problem_response"]
 log = logging.getLogger("services.errors")
 
@@ -57,10 +59,12 @@ class ProblemError(Exception):
         title: str | None = None,
         type: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail or title or str(status))
         self.status = status
+        self.headers = headers or {}
         self.title = title or HTTPStatus(status).phrase
         self.detail = detail
         self.type = type or f"{TYPE_BASE}{self.title.lower().replace(' ', '-')}"
@@ -105,12 +109,13 @@ class ProblemError(Exception):
 
     @classmethod
     def unavailable(cls, dependency: str, detail: str) -> ProblemError:
-        """503 naming the dependency (Ray, another service) that is down."""
+        """503 naming the dependency (Ray, another service) that is down, with ``Retry-After``."""
         return cls(
             503,
             f"{dependency} is unavailable: {detail}",
             title="Service Unavailable",
             type=f"{TYPE_BASE}dependency-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
             dependency=dependency,
         )
 
@@ -147,6 +152,7 @@ def problem_response(request: Request, exc: ProblemError) -> JSONResponse:
         exc.body(request_id=rid, instance=str(request.url.path)),
         status_code=exc.status,
         media_type=PROBLEM_JSON,
+        headers=exc.headers,
     )
 
 
@@ -181,7 +187,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, ProblemError(exc.status_code, detail))
+        return problem_response(request, ProblemError(exc.status_code, detail, headers=exc.headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,8 @@ With GCS fault tolerance, ``RAYSVC_JOB_DRIVER_SELECTOR`` puts the drivers on wor
 restart of the head too; while the Jobs API does not answer, a job reads ``RUNNING`` with its last progress.
 
 ``GET /v1/jobs/{job_id}`` reports status ``PENDING|RUNNING|SUCCEEDED|FAILED|STOPPED``, progress in
-[0, 1], and the result or a problem body; ``DELETE /v1/jobs/{job_id}`` stops it.
+[0, 1], and the result or a problem body; ``DELETE /v1/jobs/{job_id}`` stops it. Each service lists, reads
+and stops only the jobs it submitted (another service's job is 404 there); a malformed job id is 422.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -28,11 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path as PathParam, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from services.core.auth import require_scope
 from services.core.errors import ProblemError
 from services.core.ray_conn import RayConnection
 from services.core.settings import Settings
@@ -43,6 +46,16 @@ log = logging.getLogger("services.jobs")
 # for a job's status run here, bounded; a Jobs API found down is not asked again for that long.
 JOBS_API_TIMEOUT_S = 5.0
 _JOBS_API_CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-api")
+
+#: The shape of the ids :meth:`JobManager.submit` generates: ``raysvc-<service>-<command>-<12 hex digits>``.
+JOB_ID_PATTERN = r"^raysvc-[a-z0-9][a-z0-9-]*-[0-9a-f]{12}$"
+JOB_ID_MAX_LENGTH = 100
+JobId = Annotated[
+    str,
+    PathParam(
+        pattern=JOB_ID_PATTERN, max_length=JOB_ID_MAX_LENGTH, description="as returned by the request that started it"
+    ),
+]
 
 SPEC_FILE, PROGRESS_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "progress.json", "result.json", "error.json"
 
@@ -140,13 +153,16 @@ class JobManager:
 
     # -- submit ------------------------------------------------------------------------------------
     def submit(self, command: str, params: dict[str, Any], *, service: str | None = None) -> JobAccepted:
-        """Submit ``python -m services.<service>.job <command>`` with ``params``; return the 202 body."""
+        """Submit ``python -m services.<service>.job <command>`` with ``params``; return the 202 body.
+        403 problem when the request's API key lacks the ``jobs`` scope."""
+        require_scope("jobs")
         service = service or self.service
         job_id = f"raysvc-{service}-{command}-{uuid.uuid4().hex[:12]}"
         job_dir = self.results_dir / job_id
         job_dir.mkdir(parents=True)
         submitted = time.time()
-        write_json(job_dir / SPEC_FILE, {"service": service, "command": command, "params": params, "submitted_at": submitted})
+        spec = {"service": service, "owner": self.service, "command": command, "params": params, "submitted_at": submitted}
+        write_json(job_dir / SPEC_FILE, spec)
         entrypoint = (
             f"{self._python()} -m services.{service}.job {command} "
             f"--params-file {job_dir / SPEC_FILE} --job-dir {job_dir}"
@@ -186,10 +202,19 @@ class JobManager:
         return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}", submitted_at=submitted)
 
     # -- query -------------------------------------------------------------------------------------
+    def _spec(self, job_id: str) -> dict[str, Any] | None:
+        """The spec of ``job_id`` if it is a job of this service, else None."""
+        if len(job_id) > JOB_ID_MAX_LENGTH or not re.fullmatch(JOB_ID_PATTERN, job_id):
+            return None
+        spec = read_json(self.results_dir / job_id / SPEC_FILE)
+        if not isinstance(spec, dict) or spec.get("owner", spec.get("service")) != self.service:
+            return None
+        return spec
+
     def info(self, job_id: str) -> JobInfo:
-        """Status, progress, and result or problem of ``job_id``."""
+        """Status, progress, and result or problem of ``job_id`` (404 unless it is a job of this service)."""
         job_dir = self.results_dir / job_id
-        spec = read_json(job_dir / SPEC_FILE) if "/" not in job_id and job_id not in (".", "..") else None
+        spec = self._spec(job_id)
         if spec is None:
             raise ProblemError.not_found("job", job_id)
         progress = read_json(job_dir / PROGRESS_FILE) or {}
@@ -215,8 +240,8 @@ class JobManager:
             info.status, info.progress, info.result = JobStatus.SUCCEEDED, 1.0, result
         elif error is not None and info.status != JobStatus.STOPPED:
             info.status, info.problem = JobStatus.FAILED, error
-        elif ray_info is None and (job_dir / "stopped").exists():
-            info.status = JobStatus.STOPPED
+        elif (job_dir / "stopped").exists() and (ray_info is None or info.status in (JobStatus.PENDING, JobStatus.RUNNING)):
+            info.status = JobStatus.STOPPED  # stopped on request (Ray may take a moment to report it)
         elif unreachable is not None:
             # e.g. a head being replaced: a driver on a worker (GCS fault tolerance) may well still be running
             info.status = JobStatus.RUNNING if progress else JobStatus.PENDING
@@ -250,7 +275,8 @@ class JobManager:
         return None, reason
 
     def stop(self, job_id: str) -> JobInfo:
-        """Stop ``job_id`` (no-op for a finished job)."""
+        """Stop ``job_id`` if it is pending or running; a finished job is left as it is. Its status after."""
+        require_scope("jobs")
         current = self.info(job_id)
         if current.status in (JobStatus.PENDING, JobStatus.RUNNING):
             try:
@@ -260,8 +286,8 @@ class JobManager:
             (self.results_dir / job_id / "stopped").touch()
         return self.info(job_id)
 
-    def list(self, service: str | None = None, limit: int = 100) -> list[JobInfo]:
-        """The newest jobs (of ``service`` if given)."""
+    def list(self, limit: int = 100) -> list[JobInfo]:
+        """The newest ``limit`` jobs of this service."""
         dirs = sorted(
             (d for d in self.results_dir.iterdir() if (d / SPEC_FILE).exists()),
             key=lambda d: d.stat().st_mtime,
@@ -269,11 +295,10 @@ class JobManager:
         )
         out: list[JobInfo] = []
         for d in dirs:
-            if service and not d.name.startswith(f"raysvc-{service}-"):
-                continue
-            out.append(self.info(d.name))
             if len(out) >= limit:
                 break
+            if self._spec(d.name) is not None:
+                out.append(self.info(d.name))
         return out
 
 
@@ -281,20 +306,27 @@ def jobs_router(get_manager: Any) -> APIRouter:
     """``/v1/jobs`` routes over the manager returned by ``get_manager()``."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
+    unknown = {404: {"description": "no job of this service has that id"}}
+
     @router.get("", response_model=JobList)
-    async def list_jobs(service: str | None = None, limit: int = 50) -> JobList:
-        """Jobs known to the shared results directory, newest first."""
-        data = await asyncio.to_thread(get_manager().list, service, limit)
+    async def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:
+        """This service's jobs, newest first."""
+        data = await asyncio.to_thread(get_manager().list, limit)
         return JobList(data=data, count=len(data))
 
-    @router.get("/{job_id}", response_model=JobInfo, responses={404: {"description": "unknown job"}})
-    async def get_job(job_id: str) -> JobInfo:
+    @router.get("/{job_id}", response_model=JobInfo, responses=unknown)
+    async def get_job(job_id: JobId) -> JobInfo:
         """Status, progress in [0, 1], and the result (or a problem body) of a job."""
         return await asyncio.to_thread(get_manager().info, job_id)
 
-    @router.delete("/{job_id}", response_model=JobInfo)
-    async def stop_job(job_id: str) -> JobInfo:
-        """Stop a pending or running job."""
+    @router.delete(
+        "/{job_id}",
+        response_model=JobInfo,
+        responses={**unknown, 503: {"description": "the Ray Jobs API could not stop the job; try again"}},
+    )
+    async def stop_job(job_id: JobId) -> JobInfo:
+        """Stop a job. A pending or running job is stopped and answered with status `STOPPED`; a finished job
+        (`SUCCEEDED`, `FAILED`, `STOPPED`) is left as it is and answered with its status: stopping is idempotent."""
         return await asyncio.to_thread(get_manager().stop, job_id)
 
     return router

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     garch_url: str = f"http://127.0.0.1:{SERVICES['garch']}"
     http_timeout_s: float = Field(default=30.0, gt=0, description="timeout of calls between services")
 
+    # --- authentication --------------------------------------------------------------------------
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="API key store (JSON of SHA-256 hashes, see services.core.auth); set: every route but the "
+        "probes, /metrics and the API docs needs `Authorization: Bearer <key>`; unset: authentication off",
+    )
+
     # --- limits ----------------------------------------------------------------------------------
     max_body_bytes: int = Field(default=20_000_000, gt=0, description="larger request bodies get 413")
     max_texts: int = Field(default=10_000, gt=0, description="texts per scoring request")

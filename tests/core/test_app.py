@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
-from fastapi import APIRouter
+import ray
+from fastapi import APIRouter, UploadFile
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
@@ -38,6 +40,37 @@ async def domain() -> None:
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("unexpected")
+
+
+@router.post("/upload")
+async def upload(file: UploadFile) -> dict[str, int]:
+    """Size of an uploaded file."""
+    return {"bytes": len(await file.read())}
+
+
+#: what a route's Ray call raises once the head is gone (Ray Client; a driver's raylet or node; a timed-out get)
+CLUSTER_GONE = {
+    "client": ConnectionError("Failed during this or a previous request. Exception that broke the connection: x"),
+    "system": ray.exceptions.RaySystemError("raylet died"),
+    "raylet": ray.exceptions.LocalRayletDiedError(),
+    "node": ray.exceptions.NodeDiedError("node 1 died"),
+    "rpc": ray.exceptions.RpcError("GCS unavailable"),
+    "get-timeout": ray.exceptions.GetTimeoutError("Get timed out"),
+}
+
+
+@router.get("/cluster-gone/{kind}")
+async def cluster_gone(kind: str) -> None:
+    raise CLUSTER_GONE[kind]
+
+
+@pytest.fixture(scope="module")
+def bare() -> TestClient:
+    """The demo app without its lifespan (no Ray, no platform) and a 1,000-byte body limit."""
+    from services.core.settings import get_settings
+
+    app = create_app("demo", routers=[router], settings=get_settings().model_copy(update={"max_body_bytes": 1000}))
+    return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +140,54 @@ def test_body_limit_and_request_id(client: TestClient) -> None:
     r = client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert r.headers["x-request-id"] == "abc123"
     assert len(client.get("/healthz").headers["x-request-id"]) == 16
+
+
+def _chunks(n: int, size: int = 100) -> Iterator[bytes]:
+    for _ in range(n):
+        yield b" " * size
+
+
+@pytest.mark.parametrize("chunks", [11, 500_000], ids=["just-over", "48-MB"])
+def test_a_chunked_body_over_the_limit_is_413(bare: TestClient, chunks: int) -> None:
+    """Without ``Content-Length`` the body is counted as it arrives; the rest is not read."""
+    r = bare.post("/v1/demo/echo", content=_chunks(chunks), headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers and r.request.headers["transfer-encoding"] == "chunked"
+    assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert "more than 1,000" in r.json()["detail"] and r.json()["batch_command"]
+
+
+def test_a_chunked_body_under_the_limit_is_read(bare: TestClient) -> None:
+    r = bare.post("/v1/demo/echo", content=(c for c in [b'{"series"', b": null}"]), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json() == {}, r.text
+
+
+def test_an_upload_over_the_limit_is_413_declared_or_chunked(bare: TestClient) -> None:
+    files = {"file": ("big.csv", b"x" * 2000, "text/csv")}
+    assert bare.post("/v1/demo/upload", files=files).status_code == 413
+    body = b"--b\r\nContent-Disposition: form-data; name=file; filename=big.csv\r\n\r\n" + b"x" * 2000 + b"\r\n--b--\r\n"
+    r = bare.post("/v1/demo/upload", content=(body[i:i + 100] for i in range(0, len(body), 100)),
+                  headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413 and r.json()["status"] == 413, r.text
+    small = bare.post("/v1/demo/upload", files={"file": ("s.csv", b"x" * 100, "text/csv")})
+    assert small.status_code == 200 and small.json() == {"bytes": 100}
+
+
+@pytest.mark.parametrize("kind", list(CLUSTER_GONE))
+def test_a_cluster_gone_mid_request_is_503_with_retry_after(bare: TestClient, kind: str) -> None:
+    r = bare.get(f"/v1/demo/cluster-gone/{kind}")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert int(r.headers["retry-after"]) > 0
+    body = r.json()
+    assert body["dependency"] == "Ray" and type(CLUSTER_GONE[kind]).__name__ in body["detail"]
+
+
+def test_every_503_carries_retry_after(bare: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("services.core.app._platform", None)
+    r = bare.get("/status")  # no platform yet: ProblemError.unavailable
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+    monkeypatch.setattr("services.core.app._platform", SimpleNamespace(readiness=lambda: ["Ray at x not reachable"]))
+    r = bare.get("/readyz")
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and r.json()["reasons"] == ["Ray at x not reachable"]
 
 
 def test_openapi_has_operation_ids(client: TestClient) -> None:
@@ -187,7 +268,7 @@ def test_failed_job_reports_a_problem(client: TestClient) -> None:
 
 
 def test_unknown_job_is_404(client: TestClient) -> None:
-    assert client.get("/v1/jobs/raysvc-none-x-1").status_code == 404
+    assert client.get("/v1/jobs/raysvc-none-x-0123456789ab").status_code == 404
     assert client.delete("/v1/jobs/..").status_code in (404, 405)
 
 
