@@ -106,6 +106,7 @@ def test_names_and_labels_fit_kubernetes_limits(rendered: dict[str, list[dict[st
         ({"data": {"persistence": {"accessModes": ["ReadWriteAll"]}}}, "/data/persistence/accessModes/0"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"auth": {"enabled": "yes"}}, "/auth/enabled"),
+        ({"apiKeys": {"enabled": "yes"}}, "/apiKeys/enabled"),
         ({"services": {"garch": {"env": [{"name": "X", "value": 1}]}}}, "/services/garch/env/0/value"),
         ({"ray": {"clusterName": "-Not-a-name"}}, "/ray/clusterName"),
         ({"ray": {"head": {"requests": {"gpu": "1"}}}}, "gpu"),
@@ -127,6 +128,7 @@ def test_names_and_labels_fit_kubernetes_limits(rendered: dict[str, list[dict[st
         "bad-access-mode",
         "bad-pull-policy",
         "auth-not-boolean",
+        "api-keys-not-boolean",
         "env-value-not-string",
         "cluster-name-unanchored-match",
         "unknown-request",
@@ -307,7 +309,7 @@ def test_one_token_reaches_the_cluster_and_every_service(
 
 def test_renders_a_fixed_token_when_given(render: Any) -> None:
     objects = render({"auth": {"token": "t0k3n-for-a-test"}})
-    (secret,) = of_kind(objects, "Secret")
+    secret = one(objects, "Secret", f"{RELEASE}-ray-auth")
     assert base64.b64decode(secret["data"]["auth_token"]).decode() == "t0k3n-for-a-test"
 
 
@@ -321,6 +323,65 @@ def test_auth_off_disables_it_everywhere(rendered: dict[str, list[dict[str, Any]
         env = env_of(spec["containers"][0])
         assert env.get("RAY_AUTH_MODE") == "disabled", name
         assert "RAY_AUTH_TOKEN" not in env
+
+
+# --- API keys of the services ---------------------------------------------------------------------------
+API_KEYS_FILE = "/etc/raysvc/api-keys/api-keys.json"
+
+
+def api_keys_wiring(dep: dict[str, Any]) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A Deployment's RAYSVC_API_KEYS_FILE, and its api-keys volumes and mounts."""
+    spec = dep["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    volumes = [v for v in spec["volumes"] if v["name"] == "api-keys"]
+    mounts = [m for m in container["volumeMounts"] if m["name"] == "api-keys"]
+    return env_of(container).get("RAYSVC_API_KEYS_FILE"), volumes, mounts
+
+
+def test_renders_an_api_key_store_with_one_admin_key_by_default(
+    default: list[dict[str, Any]], tmp_path: Any
+) -> None:
+    """The chart-made store holds the SHA-256 of the admin key it makes, in the format the services read."""
+    from services.core.auth import KeyStore
+
+    secret = one(default, "Secret", f"{RELEASE}-api-keys")
+    admin = base64.b64decode(secret["data"]["admin_key"]).decode()
+    store = base64.b64decode(secret["data"]["api-keys.json"]).decode()
+    assert admin.startswith("rsk_") and len(admin) == 47 and admin[4:].isalnum() and admin not in store
+    (tmp_path / "api-keys.json").write_text(store)
+    assert KeyStore(tmp_path / "api-keys.json").scopes_of(admin) == {"read", "jobs"}
+    assert KeyStore(tmp_path / "api-keys.json").scopes_of(admin + "x") is None
+    deployments = of_kind(default, "Deployment")
+    assert len(deployments) == 4
+    for dep in deployments:
+        path, volumes, mounts = api_keys_wiring(dep)
+        assert path == API_KEYS_FILE
+        assert volumes == [{"name": "api-keys", "secret": {
+            "secretName": secret["metadata"]["name"], "items": [{"key": "api-keys.json", "path": "api-keys.json"}],
+            "defaultMode": 0o440}}]
+        # a directory mount (no subPath): the kubelet's update of a changed Secret reaches the running pod
+        assert mounts == [{"name": "api-keys", "mountPath": "/etc/raysvc/api-keys", "readOnly": True}]
+
+
+def test_renders_the_api_keys_of_an_existing_secret_when_set(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["existing-claims"]
+    assert f"{RELEASE}-api-keys" not in {s["metadata"]["name"] for s in of_kind(objects, "Secret")}
+    for dep in of_kind(objects, "Deployment"):
+        path, (volume,), _ = api_keys_wiring(dep)
+        assert path == API_KEYS_FILE and volume["secret"]["secretName"] == "my-api-keys"
+
+
+def test_api_keys_off_leaves_the_services_open(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["replicas-auth-off"]
+    for dep in of_kind(objects, "Deployment"):
+        assert api_keys_wiring(dep) == (None, [], [])
+
+
+def test_probes_need_an_open_path_when_api_keys_are_on(chart: Any) -> None:
+    with pytest.raises(helm_python.HelmError, match="probes.readiness.path /status needs an API key"):
+        chart.render({"probes": {"readiness": {"path": "/status"}}}, name=RELEASE, namespace=NAMESPACE)
+    chart.render({"probes": {"readiness": {"path": "/status"}}, "apiKeys": {"enabled": False}},
+                 name=RELEASE, namespace=NAMESPACE)
 
 
 # --- exposure and network policy ------------------------------------------------------------------------

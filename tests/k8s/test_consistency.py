@@ -76,7 +76,8 @@ def test_ports_and_command_match_the_cli(
     command, params = cli_params(c["command"][1:])
     assert c["command"][0] == "raysvc"
     assert command == "serve"
-    assert params == {"name": name, "host": "0.0.0.0", "port": port}
+    # the options the chart sets (others, e.g. the drain timeout, keep the CLI's defaults)
+    assert {k: params[k] for k in ("name", "host", "port")} == {"name": name, "host": "0.0.0.0", "port": port}
     # the CLI's own default is the same port
     _, bare = cli_params(["serve", name])
     assert (bare["port"] or services.SERVICES[name]) == port

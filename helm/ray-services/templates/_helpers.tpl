@@ -94,6 +94,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-ray-auth" (include "ray-services.fullname" .)) .Values.auth.existingSecret }}
 {{- end }}
 
+{{/* Secret with the services' API key store under the key `api-keys.json`. */}}
+{{- define "ray-services.apiKeysSecretName" -}}
+{{- default (printf "%s-api-keys" (include "ray-services.fullname" .)) .Values.apiKeys.existingSecret }}
+{{- end }}
+
 {{/* Secret with the Redis password of GCS fault tolerance. */}}
 {{- define "ray-services.redisSecretName" -}}
 {{- default (printf "%s-redis" (include "ray-services.fullname" .)) .Values.ray.gcsFaultTolerance.existingSecret }}
@@ -148,6 +153,12 @@ app.kubernetes.io/component: {{ .component }}
 - name: RAY_AUTH_MODE
   value: disabled
 {{- end }}
+{{- end }}
+
+{{/* Where a service reads the API key store: a directory mount of the Secret (not subPath), so that the
+     kubelet's update of a changed Secret reaches the running pods. */}}
+{{- define "ray-services.apiKeysDir" -}}
+/etc/raysvc/api-keys
 {{- end }}
 
 {{/* Volumes of a pod; call with (dict "root" $ "models" bool "shm" "<size>" or ""). */}}
@@ -206,6 +217,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- $gcs := .Values.ray.gcsFaultTolerance }}
 {{- if and $gcs.enabled (not (or $gcs.existingSecret $gcs.redisPassword)) }}
 {{- fail "ray.gcsFaultTolerance.enabled needs the Redis password from a Secret: set ray.gcsFaultTolerance.existingSecret or ray.gcsFaultTolerance.redisPassword" }}
+{{- end }}
+{{- if .Values.apiKeys.enabled }}
+{{- range $probe, $p := .Values.probes }}
+{{- if not (has $p.path (list "/healthz" "/readyz")) }}
+{{- fail (printf "probes.%s.path %s needs an API key (apiKeys.enabled): probe /healthz or /readyz" $probe $p.path) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and (eq .Values.data.source "configMap") .Values.data.loader.enabled }}
 {{- fail "data.loader.enabled writes into a claim: set data.source=pvc, or data.loader.enabled=false with data.source=configMap" }}
