@@ -40,6 +40,8 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth
 
 #: Scopes of the key of the request being served; None: authentication is off (everything allowed).
 _scopes: ContextVar[frozenset[str] | None] = ContextVar("raysvc_scopes", default=None)
+#: The request's own ``Authorization`` header, passed on to the services it calls.
+_authorization: ContextVar[str | None] = ContextVar("raysvc_authorization", default=None)
 
 
 def hash_key(key: str) -> str:
@@ -60,6 +62,13 @@ def _forbid_unless(scopes: frozenset[str] | None, scope: str) -> None:
             type="https://ray-services.dev/problems/forbidden",
             scope=scope,
         )
+
+
+def forwarded_headers() -> dict[str, str]:
+    """``{"Authorization": …}`` of the request being served, for a call it makes to another service (the
+    caller's key, so the call has the caller's rights); empty with authentication off."""
+    header = _authorization.get()
+    return {"Authorization": header} if header else {}
 
 
 # -- the store ----------------------------------------------------------------------------------------
@@ -160,19 +169,21 @@ class BearerAuth:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
+        header = dict(scope.get("headers", ())).get(b"authorization", b"")
         try:
-            scopes = self._scopes(dict(scope.get("headers", ())).get(b"authorization", b""))
+            scopes = self._scopes(header)
             _forbid_unless(scopes, "jobs" if scope["method"] == "DELETE" else "read")
         except ProblemError as err:
             body = err.body(instance=scope["path"])
             response = JSONResponse(body, status_code=err.status, media_type=PROBLEM_JSON, headers=err.headers)
             await response(scope, receive, send)
             return
-        token = _scopes.set(scopes)
+        tokens = _scopes.set(scopes), _authorization.set(header.decode("latin-1"))
         try:
             await self.app(scope, receive, send)
         finally:
-            _scopes.reset(token)
+            _scopes.reset(tokens[0])
+            _authorization.reset(tokens[1])
 
     def _scopes(self, header: bytes) -> frozenset[str]:
         kind, _, key = header.decode("latin-1").partition(" ")

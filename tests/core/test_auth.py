@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from services.core.app import create_app, get_platform
-from services.core.auth import create_key, keys_app, list_keys, revoke_key
+from services.core.auth import create_key, forwarded_headers, keys_app, list_keys, revoke_key
 from services.core.jobs import JobAccepted, JobManager, accepted
 from services.core.settings import get_settings
 
@@ -25,6 +25,12 @@ router = APIRouter(prefix="/v1/demo", tags=["demo"])
 @router.get("/hello")
 async def hello() -> dict[str, str]:
     return {"hello": "world"}
+
+
+@router.get("/forwarded")
+async def forwarded() -> dict[str, str]:
+    """The headers a call to another service would carry (after a hop to a worker thread)."""
+    return await asyncio.to_thread(forwarded_headers)
 
 
 @router.post("/work", status_code=200)
@@ -129,6 +135,12 @@ def test_a_jobs_key_submits_and_stops_a_job(api: TestClient, keys: dict[str, str
     assert api.get(url, headers=bearer(keys["reader"])).json()["status"] == "RUNNING"
     stopped = api.delete(url, headers=bearer(keys["admin"]))
     assert stopped.status_code == 200 and stopped.json()["status"] == "STOPPED", stopped.text
+
+
+def test_calls_to_other_services_carry_the_callers_key(api: TestClient, keys: dict[str, str]) -> None:
+    r = api.get("/v1/demo/forwarded", headers=bearer(keys["reader"]))
+    assert r.json() == {"Authorization": f"Bearer {keys['reader']}"}
+    assert forwarded_headers() == {}
 
 
 def test_keys_rotate_without_restart(api: TestClient, store: Path, keys: dict[str, str]) -> None:
