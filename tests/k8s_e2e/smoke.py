@@ -1,5 +1,8 @@
 """One real request per service, checked, and the Ray state API: what the end-to-end test on the local
-Kubernetes asks of a deployed platform (tests/k8s_e2e/test_local_cluster.py)."""
+Kubernetes asks of a deployed platform (tests/k8s_e2e/test_local_cluster.py).
+
+Every request to a service carries ``key``, the services' API key (the chart's admin key, sent as
+``Authorization: Bearer``); the Ray dashboard takes the Ray token the same way."""
 
 from __future__ import annotations
 
@@ -35,14 +38,14 @@ def http(
 
 
 # --- one real request per service ---------------------------------------------------------------------------
-def post_ok(url: str, body: dict[str, Any], timeout: float = 300) -> Any:
-    status, answer = http(url, method="POST", body=body, timeout=timeout)
+def post_ok(url: str, body: dict[str, Any], key: str | None, timeout: float = 300) -> Any:
+    status, answer = http(url, method="POST", body=body, token=key, timeout=timeout)
     assert status == 200, f"POST {url} -> {status}: {str(answer)[:600]}"
     return answer
 
 
-def get_ok(url: str) -> Any:
-    status, answer = http(url)
+def get_ok(url: str, key: str | None) -> Any:
+    status, answer = http(url, token=key)
     assert status == 200, f"GET {url} -> {status}: {str(answer)[:600]}"
     return answer
 
@@ -51,12 +54,12 @@ def finite(xs: list[Any]) -> bool:
     return all(isinstance(x, (int, float)) and math.isfinite(x) for x in xs)
 
 
-def smoke_garch(base: str) -> str:
+def smoke_garch(base: str, key: str | None) -> str:
     """Fit GARCH(1,1)-t to two symbols (one Ray task each) and forecast 5 steps."""
-    listing = get_ok(f"{base}/v1/volatility/symbols")["datasets"]
+    listing = get_ok(f"{base}/v1/volatility/symbols", key)["datasets"]
     symbols = [s for ds in listing for s in ds["symbols"]][:2]
     res = post_ok(
-        f"{base}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 5}
+        f"{base}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 5}, key
     )["results"]
     assert [r["symbol"] for r in res] == symbols, res
     for r in res:
@@ -70,7 +73,7 @@ def smoke_garch(base: str) -> str:
     return f"forecast {symbols}: 5-step annualised vol {[round(r['forecast_vol_annualized'][0], 4) for r in res]}"
 
 
-def smoke_intraday(base: str) -> str:
+def smoke_intraday(base: str, key: str | None) -> str:
     """A parameter sweep of backtests over the Ray workers, and one garch_rsi_bb backtest whose daily
     signal the intraday service fetches from the GARCH service (RAYSVC_GARCH_URL)."""
     sweep = post_ok(
@@ -82,6 +85,7 @@ def smoke_intraday(base: str) -> str:
             "mode": "sync",
             "top": 4,
         },
+        key,
     )
     assert sweep["n_evaluated"] == 4 and len(sweep["results"]) == 4, sweep
     sharpes = [row["metrics"]["sharpe"] for row in sweep["results"]]
@@ -89,6 +93,7 @@ def smoke_intraday(base: str) -> str:
     bt = post_ok(
         f"{base}/v1/intraday/backtest",
         {"symbol": "SIM", "strategy": {"name": "garch_rsi_bb"}, "include_trades": False},
+        key,
     )
     assert bt["data"]["n_bars"] > 0 and "total_return" in bt["metrics"], bt
     return (
@@ -97,7 +102,7 @@ def smoke_intraday(base: str) -> str:
     )
 
 
-def smoke_portfolio(base: str) -> str:
+def smoke_portfolio(base: str, key: str | None) -> str:
     """An optimisation, a 200-point efficient frontier (blocks of points as Ray tasks), and a sentiment
     top-N backtest with HRP among the picks (blocks of rebalance dates as Ray tasks; rankings from the
     sentiment service over RAYSVC_SENTIMENT_URL). Both are sized above the service's in-process
@@ -106,11 +111,12 @@ def smoke_portfolio(base: str) -> str:
     opt = post_ok(
         f"{base}/v1/portfolio/optimize",
         {"symbols": symbols, "objective": "min_variance", "constraints": {"max_weight": 0.4}},
+        key,
     )
     w = opt["weights"]
     assert set(w) == set(symbols) and abs(sum(w.values()) - 1) < 1e-6 and max(w.values()) <= 0.4 + 1e-6, w
     assert opt["volatility"] > 0, opt
-    front = post_ok(f"{base}/v1/portfolio/frontier", {"symbols": symbols, "n_points": 200})
+    front = post_ok(f"{base}/v1/portfolio/frontier", {"symbols": symbols, "n_points": 200}, key)
     rets = [p["expected_return"] for p in front["data"]]
     assert front["count"] == 200 and front["computed_on"] == "ray", {
         k: front[k] for k in ("count", "computed_on")
@@ -121,6 +127,7 @@ def smoke_portfolio(base: str) -> str:
         # monthly over the sentiment data's 14 months, an HRP fit (~20 ms) per date: work for Ray
         {"strategy": "sentiment_top_n", "top_n": 5, "optimize_picks": True, "objective": "hrp",
          "dataset": "prices", "rebalance": "M"},
+        key,
     )
     assert bt["computed_on"] == "ray" and bt["rebalances"], {
         k: bt[k] for k in ("computed_on", "sentiment_source")
@@ -132,7 +139,7 @@ def smoke_portfolio(base: str) -> str:
     )
 
 
-def smoke_sentiment(base: str) -> str:
+def smoke_sentiment(base: str, key: str | None) -> str:
     """Score a batch of texts with the default `ml` model (large enough to be split into chunks scored on the
     Ray workers) and read the monthly engagement rankings the portfolio strategy trades on."""
     texts = [
@@ -140,21 +147,21 @@ def smoke_sentiment(base: str) -> str:
         "Bank cut to sell at Goldman after weak quarter",
         "Company schedules its annual shareholder meeting",
     ] * 100
-    body = post_ok(f"{base}/v1/sentiment/score", {"texts": texts, "model": "ml"})
+    body = post_ok(f"{base}/v1/sentiment/score", {"texts": texts, "model": "ml"}, key)
     res = body["results"]
     assert body["count"] == len(texts) == len(res), body["count"]
     labels = [r["label"] for r in res[:3]]
     assert labels == ["positive", "negative", "neutral"], labels
     assert all(r == res[i % 3] for i, r in enumerate(res)), "order or determinism broken across chunks"
     assert all(abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) <= 2e-6 for r in res[:3]), "score != P(pos) - P(neg) (results are rounded to 6 digits)"
-    ranks = get_ok(f"{base}/v1/sentiment/rankings?top=5")
+    ranks = get_ok(f"{base}/v1/sentiment/rankings?top=5", key)
     assert ranks["data"], ranks
     return f"scored {len(texts)} texts ({labels}); {len(ranks['data'])} ranking rows"
 
 
-#: Each takes the service's base URL and returns a one-line summary, raising AssertionError when the answer
-#: is wrong. A service without an entry fails the run.
-SMOKE: dict[str, Callable[[str], str]] = {
+#: Each takes the service's base URL and API key and returns a one-line summary, raising AssertionError when
+#: the answer is wrong. A service without an entry fails the run.
+SMOKE: dict[str, Callable[[str, str | None], str]] = {
     "sentiment": smoke_sentiment,
     "garch": smoke_garch,
     "intraday": smoke_intraday,

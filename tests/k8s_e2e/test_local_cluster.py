@@ -5,7 +5,9 @@ the KubeRay operator, a registry on 127.0.0.1:5000) when RAYSVC_K8S_E2E=1, as `m
 skipped otherwise. The tests run in file order and share one release:
 
 install (skaffold build, helm install with the kind values) -> operator reconciles, pods Ready under its
-probes, data loaded -> port-forwards, one real request per service with Ray tasks on the worker -> an async
+probes, data loaded -> port-forwards, the services refuse a request without the chart's admin API key (every
+later request to a service carries it; probes stay open) -> one real request per service with Ray tasks on
+the worker -> an async
 job -> `ray job submit` with the chart's token -> the dashboard lists the nodes -> measured sizing ->
 faults: worker deleted during a job, scale 1 -> 2 under `helm upgrade` with a request loop, head deleted
 -> `skaffold run` after a source change rolls the Ray pods -> GCS fault tolerance with Redis: a job
@@ -240,7 +242,10 @@ def release(image: str, memory_sampler: MemorySampler) -> Iterator[dict[str, Any
         "-f", "k8s/values-kind.yaml", "--set", f"image.ref={image}")
     secret = kget("secret", f"{RELEASE}-ray-auth")
     token = base64.b64decode(secret["data"]["auth_token"]).decode()
-    yield {"image": image, "token": token, "installed_at": t0}
+    # the admin key of the services' API key store the chart generated (scopes read and jobs)
+    api_keys = kget("secret", f"{RELEASE}-api-keys")
+    api_key = base64.b64decode(api_keys["data"]["admin_key"]).decode()
+    yield {"image": image, "token": token, "api_key": api_key, "installed_at": t0}
 
 
 @pytest.fixture(scope="module")
@@ -291,15 +296,30 @@ def test_install_reconciles_and_every_pod_gets_ready(release: dict[str, Any]) ->
     report["head_service_cluster_ip"] = svc["spec"].get("clusterIP")
 
 
+def test_services_need_the_admin_key_and_their_probes_stay_open(
+    release: dict[str, Any], forwards: dict[str, PortForward]
+) -> None:
+    """Every service refuses a request without a key or with a wrong one (401), takes the chart's admin key,
+    and leaves /healthz and /readyz open for the kubelet's probes."""
+    for name in PORTS:
+        url = forwards[name].url
+        assert http(f"{url}/healthz")[0] == 200 and http(f"{url}/readyz")[0] == 200, name
+        status, body = http(f"{url}/v1/jobs?limit=1")
+        assert status == 401 and body["status"] == 401, (name, status, body)
+        assert http(f"{url}/v1/jobs?limit=1", token=release["api_key"] + "x")[0] == 401, name
+        assert http(f"{url}/v1/jobs?limit=1", token=release["api_key"])[0] == 200, name
+    log("API keys: 401 without the key or with a wrong one, 200 with the admin key; probes open")
+
+
 def test_one_real_request_per_service_runs_tasks_on_the_worker(
-    forwards: dict[str, PortForward], state: RayState
+    release: dict[str, Any], forwards: dict[str, PortForward], state: RayState
 ) -> None:
     assert len(state.nodes()) >= 2
     workers = worker_ids(state)
     assert len(workers) == 1, state.nodes()
     for name in PORTS:
         before = state.finished_tasks(workers)
-        summary = SMOKE[name](forwards[name].url)
+        summary = SMOKE[name](forwards[name].url, release["api_key"])
         ran = wait_for(
             f"{name}: tasks finished on the worker", lambda: max(0, state.finished_tasks(workers) - before), 60, 1
         )
@@ -309,29 +329,31 @@ def test_one_real_request_per_service_runs_tasks_on_the_worker(
 ROLLING = {"symbol": "SIM", "model": {"dist": "t"}, "window": 250, "refit_every": 1, "horizon": 1, "mode": "job"}
 
 
-def rolling_job(url: str, start: str, wait: Callable[[str], None] | None = None) -> tuple[dict[str, Any], float]:
+def rolling_job(
+    url: str, start: str, key: str, wait: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], float]:
     t0 = time.monotonic()
-    status, body = http(f"{url}/v1/volatility/rolling", method="POST", body=ROLLING | {"start": start})
+    status, body = http(f"{url}/v1/volatility/rolling", method="POST", body=ROLLING | {"start": start}, token=key)
     assert status == 202, (status, body)
     job_url = f"{url}/v1/jobs/{body['job_id']}"
     if wait:
         wait(job_url)
     info = wait_for(f"job {body['job_id']} finished", lambda: (
-        i if (i := get_ok(job_url))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None), 900, 2)
+        i if (i := get_ok(job_url, key))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None), 900, 2)
     assert info["status"] == "SUCCEEDED", info
     return info, time.monotonic() - t0
 
 
-def rolling_start(url: str, refits: int = 1500) -> str:
+def rolling_start(url: str, key: str, refits: int = 1500) -> str:
     """A start date giving about `refits` daily refits of SIM (1,500: tens of seconds on one 2-CPU worker)."""
-    (ds,) = [d for d in get_ok(f"{url}/v1/volatility/symbols")["datasets"] if "SIM" in d["symbols"]][:1]
+    (ds,) = [d for d in get_ok(f"{url}/v1/volatility/symbols", key)["datasets"] if "SIM" in d["symbols"]][:1]
     end = time.mktime(time.strptime(ds["end"][:10], "%Y-%m-%d"))
     return time.strftime("%Y-%m-%d", time.gmtime(end - refits * 86400 * 7 / 5))
 
 
-def test_async_job_through_the_service_succeeds(forwards: dict[str, PortForward]) -> None:
-    url = forwards["garch"].url
-    info, seconds = rolling_job(url, rolling_start(url))
+def test_async_job_through_the_service_succeeds(release: dict[str, Any], forwards: dict[str, PortForward]) -> None:
+    url, key = forwards["garch"].url, release["api_key"]
+    info, seconds = rolling_job(url, rolling_start(url, key), key)
     report["rolling_job"] = {"seconds": round(seconds, 1), "result": info.get("result")}
     log(f"async rolling job: SUCCEEDED in {seconds:.0f}s: {json.dumps(info.get('result'))[:300]}")
 
@@ -347,7 +369,7 @@ def test_ray_job_submit_with_the_charts_token(
     # a batch entrypoint as the docs show it: its driver runs on the head and writes to the results claim
     csv = f"/results/e2e-{sub}.csv"
     entrypoint = ["python", "-m", "services.garch.job", "rolling", "--symbols", "SIM", "--window", "250",
-                  "--start", rolling_start(forwards["garch"].url, refits=40), "--out", csv]
+                  "--start", rolling_start(forwards["garch"].url, release["api_key"], refits=40), "--out", csv]
     out = run(RAY, "job", "submit", "--address", dashboard, "--submission-id", sub, "--", *entrypoint,
               env=env, timeout=600)
     _, body = http(f"{dashboard}/api/jobs/{sub}", token=release["token"])
@@ -405,18 +427,20 @@ def test_sizing_requests_fit_the_node_and_peaks_are_recorded(memory_sampler: Mem
 
 
 # --- faults --------------------------------------------------------------------------------------------------
-def test_worker_deleted_during_a_job_changes_nothing(forwards: dict[str, PortForward], state: RayState) -> None:
-    url = forwards["garch"].url
+def test_worker_deleted_during_a_job_changes_nothing(
+    release: dict[str, Any], forwards: dict[str, PortForward], state: RayState
+) -> None:
+    url, key = forwards["garch"].url, release["api_key"]
     reference = report["rolling_job"]["result"]
 
     def kill_worker_when_running(job_url: str) -> None:
-        wait_for("job RUNNING", lambda: get_ok(job_url)["status"] == "RUNNING", 300, 1)
+        wait_for("job RUNNING", lambda: get_ok(job_url, key)["status"] == "RUNNING", 300, 1)
         time.sleep(8)  # well into the refits
         (worker,) = ray_pods("worker")
         kubectl("delete", "pod", worker["metadata"]["name"], "--wait=false")
         log(f"deleted worker pod {worker['metadata']['name']} during the job")
 
-    info, seconds = rolling_job(url, rolling_start(url), wait=kill_worker_when_running)
+    info, seconds = rolling_job(url, rolling_start(url, key), key, wait=kill_worker_when_running)
     timing = {"seconds"}  # wall time of the run, the one field that may differ
     assert {k: v for k, v in info["result"].items() if k not in timing} == {
         k: v for k, v in reference.items() if k not in timing
@@ -427,9 +451,10 @@ def test_worker_deleted_during_a_job_changes_nothing(forwards: dict[str, PortFor
 
 class RequestLoop:
     """GETs to every service through its ClusterIP Service (kube-proxy), one retry on a refused connection
-    (the documented client retry for idempotent calls), counting what was lost."""
+    (the documented client retry for idempotent calls), counting what was lost; each carries the API key."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.urls = [f"http://{service_ip(f'{RELEASE}-{n}')}:{p}/v1/jobs?limit=1" for n, p in PORTS.items()]
         self.sent = self.lost = 0
         self.errors: list[str] = []
@@ -442,7 +467,7 @@ class RequestLoop:
                 self.sent += 1
                 for attempt in range(2):
                     try:
-                        status, _ = http(url, timeout=10)
+                        status, _ = http(url, token=self.key, timeout=10)
                     except OSError as exc:
                         status = repr(exc)
                     if status == 200:
@@ -470,7 +495,8 @@ def garch_rolled() -> bool:
 
 
 def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any], state: RayState) -> None:
-    with RequestLoop() as loop:
+    key = release["api_key"]  # the same after the upgrade: the chart keeps the key store's Secret (lookup)
+    with RequestLoop(key) as loop:
         # new values: a second worker, and a new env value that rolls the garch Deployment
         run("helm", "upgrade", RELEASE, "helm/ray-services", "-n", NS, "--reuse-values",
             "--set", "ray.workerGroups.cpu.replicas=2",
@@ -487,8 +513,8 @@ def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any
     before = {w: state.finished_tasks({w}) for w in workers}
     fw = PortForward(f"svc/{RELEASE}-garch", 8006)
     try:
-        symbols = [s for d in get_ok(f"{fw.url}/v1/volatility/symbols")["datasets"] for s in d["symbols"]][:20]
-        post_ok(f"{fw.url}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 1})
+        symbols = [s for d in get_ok(f"{fw.url}/v1/volatility/symbols", key)["datasets"] for s in d["symbols"]][:20]
+        post_ok(f"{fw.url}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 1}, key)
     finally:
         fw.stop()
     def on_both() -> dict[str, int] | None:
@@ -500,7 +526,7 @@ def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any
     log(f"tasks per worker after scaling: {list(spread.values())}")
 
 
-def test_head_deleted_services_say_why_then_recover() -> None:
+def test_head_deleted_services_say_why_then_recover(release: dict[str, Any]) -> None:
     (head,) = ray_pods("head")
     urls = {n: f"http://{service_ip(f'{RELEASE}-{n}')}:{p}" for n, p in PORTS.items()}
     t0 = time.monotonic()
@@ -522,7 +548,7 @@ def test_head_deleted_services_say_why_then_recover() -> None:
     wait_for("RayCluster ready again", lambda: cluster_ready(2) or cluster_ready(1), 600)
     wait_for("every service ready again", lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()), 600)
     report["fault_head_deleted"] = {"unready_after_s": round(unready_s), "recovered_after_s": round(time.monotonic() - t0)}
-    log(SMOKE["garch"](urls["garch"]))  # through the Service: the port-forward's pod was replaced by the upgrade
+    log(SMOKE["garch"](urls["garch"], release["api_key"]))  # through the Service: the port-forward's pod was replaced by the upgrade
 
 
 def test_skaffold_run_after_a_source_change_rolls_the_ray_pods(release: dict[str, Any]) -> None:
@@ -591,8 +617,10 @@ def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) ->
     garch_url = f"http://{garch['status']['podIP']}:{PORTS['garch']}"
     events: dict[str, Any] = {}
 
+    key = release["api_key"]
+
     def delete_head_when_running(job_url: str) -> None:
-        wait_for("job RUNNING", lambda: get_ok(job_url)["status"] == "RUNNING", 300, 1)
+        wait_for("job RUNNING", lambda: get_ok(job_url, key)["status"] == "RUNNING", 300, 1)
         time.sleep(5)
         (head,) = ray_pods("head")
         # killed, not stopped gracefully (a graceful stop kept it serving 30 s): the head is lost mid-job
@@ -601,11 +629,11 @@ def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) ->
         log(f"deleted head pod {head['metadata']['name']} during the job")
         # while the head is away the job reads RUNNING (its driver lives on a worker), never FAILED
         unreachable = wait_for("job status without the Jobs API", lambda: (
-            i if "unreachable" in ((i := get_ok(job_url)).get("message") or "") else None), 120, 1)
+            i if "unreachable" in ((i := get_ok(job_url, key)).get("message") or "") else None), 120, 1)
         assert unreachable["status"] == "RUNNING", unreachable
         events["while_down"] = unreachable["message"][:160]
 
-    info, seconds = rolling_job(garch_url, rolling_start(garch_url), wait=delete_head_when_running)
+    info, seconds = rolling_job(garch_url, rolling_start(garch_url, key), key, wait=delete_head_when_running)
     reference = report["rolling_job"]["result"]
     assert {k: v for k, v in info["result"].items() if k != "seconds"} == {
         k: v for k, v in reference.items() if k != "seconds"}
