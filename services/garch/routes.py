@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import date as Date
 from typing import Any
 
 import pandas as pd
@@ -119,7 +120,7 @@ async def select(req: S.SelectRequest) -> S.SelectResponse:
 async def signal(
     symbol: str = Query("SIM", description="a daily symbol"),
     dataset: S.DailyDataset | None = Query(None),
-    date: str | None = Query(None, description="as-of date (default: the last date)"),
+    date: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="as-of date within the data (default: the last date)"),
     vol: Vol = Vol.GARCH,
     p: int = Query(1, ge=1, le=5),
     o: int | None = Query(None, ge=0, le=5),
@@ -147,10 +148,18 @@ async def signal(
         return hit
     req = S.RollingRequest(symbol=symbol, dataset=dataset)
     name, ds, r = await asyncio.to_thread(svc.resolve, plat.catalog, req, symbol)
-    plan = svc.signal_plan(
-        r, spec, window=window, realized_window=realized_window, std_window=std_window, history=history,
-        refit_every=refit_every, end=date,
-    )
+    first, last = r.index[0].date(), r.index[-1].date()
+    if date is not None and not first <= date <= last:
+        raise ProblemError.invalid(
+            "query.date", f"{date} is outside the data of {name}: {first} to {last}", data_start=str(first), data_end=str(last)
+        )
+    try:
+        plan = svc.signal_plan(
+            r, spec, window=window, realized_window=realized_window, std_window=std_window, history=history,
+            refit_every=refit_every, end=date,
+        )
+    except DomainError as exc:
+        raise ProblemError.from_domain(exc, prefix="query") from None
     if plan.n_refits > 4 * svc.INLINE_MAX_REFITS:
         raise ProblemError.too_large(f"{plan.n_refits} refits exceed the signal limit", batch_command=BATCH)
     res = (await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, warm_start=warm_start))[name]
@@ -271,7 +280,7 @@ async def calculate_rolling_variance(
     req = S.RollingRequest(symbol=symbol, dataset=dataset)
     name, ds, r = await asyncio.to_thread(svc.resolve, plat.catalog, req, symbol)
     if len(r) < window:
-        raise DomainError(f"{len(r)} returns are fewer than window={window}", field="window")
+        raise ProblemError.invalid("query.window", f"{len(r)} returns are fewer than window={window}")
     ann = detect_annualization(r.index)
     var = svc.rolling_variance(r, window).iloc[-limit:]
     return {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
@@ -37,6 +37,20 @@ def nums(xs: Any) -> list[Num]:
     return [num(x) for x in xs]
 
 
+def not_bool(x: Any) -> Any:
+    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
+    if isinstance(x, bool):
+        raise ValueError("must be a number, not a boolean")
+    return x
+
+
+Int = Annotated[int, BeforeValidator(not_bool)]
+"""An integer input: ints (and whole floats), never booleans."""
+FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+"""A date input within the range pandas' timestamps hold (later or earlier ones cannot match any data)."""
+
+
 # --- inputs ---------------------------------------------------------------------------------------
 class ModelIn(BaseModel):
     """Model specification. ``o`` defaults to 0 for GARCH and 1 for GJR/EGARCH."""
@@ -44,9 +58,9 @@ class ModelIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"vol": "garch", "p": 1, "q": 1, "dist": "t", "mean": "constant"}]})
 
     vol: Vol = Field(Vol.GARCH, description="garch | gjr | egarch")
-    p: int = Field(1, ge=1, le=5, description="ARCH (shock) lags")
-    o: int | None = Field(None, ge=0, le=5, description="asymmetric lags (GJR/EGARCH); default 0 for garch, 1 otherwise")
-    q: int = Field(1, ge=0, le=5, description="GARCH (variance) lags")
+    p: Int = Field(1, ge=1, le=5, description="ARCH (shock) lags")
+    o: Int | None = Field(None, ge=0, le=5, description="asymmetric lags (GJR/EGARCH); default 0 for garch, 1 otherwise")
+    q: Int = Field(1, ge=0, le=5, description="GARCH (variance) lags")
     dist: Dist = Field(Dist.T, description="normal | t | skewt")
     mean: Mean = Field(Mean.CONSTANT, description="constant | zero | ar1")
 
@@ -75,9 +89,9 @@ class _Source(BaseModel):
     dataset: DailyDataset | None = Field(None, description="daily dataset; default: the first of daily, prices, sp500 holding the symbol")
     series: SeriesIn | None = Field(None, description="your own prices or returns instead of a symbol")
     returns: ReturnKind = Field(ReturnKind.LOG, description="how prices become returns: log | simple")
-    start: date | None = Field(None, description="first date used (inclusive)")
-    end: date | None = Field(None, description="last date used (inclusive)")
-    annualization: int | None = Field(None, ge=1, le=400, description="periods per year; default: detected from the dates (365 or 252)")
+    start: Day | None = Field(None, description="first date used (inclusive)")
+    end: Day | None = Field(None, description="last date used (inclusive)")
+    annualization: Int | None = Field(None, ge=1, le=400, description="periods per year; default: detected from the dates (365 or 252)")
 
 
 class ForecastRequest(_Source):
@@ -87,9 +101,9 @@ class ForecastRequest(_Source):
 
     symbols: list[str] | None = Field(None, min_length=1, max_length=500, description="symbols to fit in parallel")
     model: ModelIn = Field(default_factory=ModelIn)
-    horizon: int = Field(10, ge=1, le=500, description="forecast steps")
-    simulations: int = Field(1000, ge=100, le=100_000, description="paths for simulation forecasts (EGARCH beyond 1 step)")
-    seed: int = Field(0, ge=0, description="seed of simulation forecasts")
+    horizon: Int = Field(10, ge=1, le=500, description="forecast steps")
+    simulations: Int = Field(1000, ge=100, le=100_000, description="paths for simulation forecasts (EGARCH beyond 1 step)")
+    seed: Int = Field(0, ge=0, description="seed of simulation forecasts")
 
     @model_validator(mode="after")
     def _one_source(self) -> ForecastRequest:
@@ -105,12 +119,12 @@ class RollingRequest(_Source):
 
     symbol: str | None = Field(None, description="a daily symbol (or send `series`)")
     model: ModelIn = Field(default_factory=ModelIn)
-    window: int = Field(180, ge=20, le=20_000, description="observations per fitting window")
-    refit_every: int = Field(1, ge=1, le=1000, description="refit every n origins; between refits the last parameters filter the new window")
-    horizon: int = Field(1, ge=1, le=60)
+    window: Int = Field(180, ge=20, le=20_000, description="observations per fitting window")
+    refit_every: Int = Field(1, ge=1, le=1000, description="refit every n origins; between refits the last parameters filter the new window")
+    horizon: Int = Field(1, ge=1, le=60)
     warm_start: bool = Field(False, description="start each refit from the previous one's estimates (faster; see docs/garch.md)")
-    simulations: int = Field(1000, ge=100, le=100_000)
-    seed: int = Field(0, ge=0)
+    simulations: Int = Field(1000, ge=100, le=100_000)
+    seed: Int = Field(0, ge=0)
     mode: Literal["auto", "inline", "job"] = Field(
         "auto", description="auto: inline up to the interactive refit limit, else an async job (202); inline beyond the limit → 413"
     )
@@ -129,9 +143,9 @@ class SelectRequest(_Source):
     grid: list[ModelIn] | None = Field(None, min_length=1, max_length=200, description="candidates; default: 27 (GARCH/GJR/EGARCH × 3 orders × 3 dists)")
     mean: Mean = Field(Mean.CONSTANT, description="mean model of the default grid")
     criterion: Literal["bic", "aic"] = "bic"
-    horizon: int = Field(10, ge=1, le=500)
-    simulations: int = Field(1000, ge=100, le=100_000)
-    seed: int = Field(0, ge=0)
+    horizon: Int = Field(10, ge=1, le=500)
+    simulations: Int = Field(1000, ge=100, le=100_000)
+    seed: Int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> SelectRequest:
@@ -440,6 +454,6 @@ class LegacyPredictBody(BaseModel):
     )
 
     ticker: str | None = None
-    periods: int | None = Field(None, ge=1, le=500)
-    window_size: int | None = Field(None, ge=20, le=20_000)
+    periods: Int | None = Field(None, ge=1, le=500)
+    window_size: Int | None = Field(None, ge=20, le=20_000)
     assets: str | list[str] | None = None

@@ -23,7 +23,7 @@ from services.garch.engine import (
     ModelSpec,
     RollingPlan,
     RollingResult,
-    check_series,
+    check_returns,
     detect_annualization,
     evaluate_rolling,
     plan_rolling,
@@ -64,7 +64,7 @@ def inline_returns(series: S.SeriesIn, kind: str) -> pd.Series:
     s = series.to_series("series")
     if series.kind == "prices":
         return to_returns(s, kind, field="series.prices")
-    return check_series(s, "series.returns")
+    return check_returns(s, "series.returns")
 
 
 def resolve(catalog: Catalog, req: Any, symbol: str | None) -> tuple[str, str | None, pd.Series]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import numpy as np
+import pandas as pd
 import pytest
 from arch import arch_model
 from numpy.testing import assert_allclose
@@ -104,6 +105,41 @@ def test_nan_in_inline_series_is_422(client):
     assert r.status_code == 422
 
 
+def _inline(values, kind="returns"):
+    dates = [str(d.date()) for d in pd.bdate_range("2020-01-01", periods=len(values))]
+    return {"dates": dates, kind: list(values)}
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        ({"series": _inline([0.01, -0.02, 1e308] * 100)}, "body.series.returns"),
+        ({"series": _inline([1e-300, 1e300] * 150, "prices"), "returns": "simple"}, "body.series.prices"),
+        ({"series": _inline([1e-300, 1e300] * 150, "prices")}, "body.series.prices"),
+        ({"symbols": ["SIM"], "seed": False}, "body.seed"),
+        ({"symbols": ["SIM"], "horizon": True}, "body.horizon"),
+        ({"symbols": ["SIM"], "model": {"p": True}}, "body.model.p"),
+        ({"symbols": ["SIM"], "start": "2999-01-01"}, "body.start"),
+        ({"symbols": ["SIM"], "end": "0001-01-01"}, "body.end"),
+    ],
+    ids=["return-1e308", "simple-return-overflows", "log-return-too-large", "seed-false", "horizon-true", "p-true",
+         "start-2999", "end-year-1"],
+)
+def test_out_of_range_numbers_and_dates_are_422(client, req, field):
+    _problem(client.post("/v1/volatility/forecast", json=req), 422, field)
+
+
+def test_large_but_finite_prices_forecast_like_their_returns(client, sim_returns_api):
+    tail = sim_returns_api.iloc[-400:]
+    prices = 1e300 * np.exp(np.concatenate([[0.0], np.cumsum(tail.to_numpy())]))
+    dates = [str(d.date()) for d in pd.bdate_range(end=tail.index[-1], periods=len(prices))]
+    priced = client.post("/v1/volatility/forecast", json={"series": {"dates": dates, "prices": prices.tolist()}, "model": MODEL})
+    assert priced.status_code == 200, priced.text
+    logs = np.diff(np.log(prices))  # the returns themselves, to ~1e-13 (log(1e300) is 690)
+    returned = client.post("/v1/volatility/forecast", json={"series": _inline(logs.tolist()), "model": MODEL}).json()
+    assert_allclose(priced.json()["results"][0]["forecast_variance"], returned["results"][0]["forecast_variance"], rtol=1e-9)
+
+
 def test_unknown_symbol_is_404(client):
     _problem(client.post("/v1/volatility/forecast", json={"symbols": ["NOPE"]}), 404)
     _problem(client.post("/v1/volatility/rolling", json={"symbol": "NOPE"}), 404)
@@ -177,6 +213,18 @@ def test_signal(client, sim_returns_api):
     assert_allclose(last["realized_variance"], rv, rtol=1e-10)
     assert_allclose(body["premium"], (last["forecast_variance"] - rv) / rv, rtol=1e-10)
     assert client.get("/v1/volatility/signal", params=params).json() == body  # cached
+
+
+@pytest.mark.parametrize("date", ["notadate", "2999-01-01", "2100-01-01", "1900-01-01"])
+def test_signal_date_outside_the_data_is_422(client, date):
+    body = _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": date}), 422, "query.date")
+    if date[0].isdigit() and date < "2262":
+        assert body["data_start"] < body["data_end"] and body["data_end"] in body["detail"]
+
+
+def test_signal_date_too_early_for_the_windows_names_the_window(client, sim_returns_api):
+    early = str(sim_returns_api.index[100].date())
+    _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": early}), 422, "query.std_window")
 
 
 def test_legacy_endpoints(client):

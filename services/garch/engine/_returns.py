@@ -15,6 +15,9 @@ CALENDAR_DAYS = 365
 EXCHANGE_DAYS = 252
 WEEKEND_SHARE = 0.10
 """A daily series with at least this share of Saturday/Sunday observations trades every calendar day."""
+MAX_ABS_RETURN = 100.0
+"""The largest |return| accepted for one period (10,000 %): far beyond any market's, and the bound keeps a
+fit's squared, scaled returns finite (a return of 1e308 overflows)."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,25 @@ def check_series(values: pd.Series, field: str) -> pd.Series:
     return pd.Series(arr, index=values.index, name=values.name)
 
 
+def check_returns(returns: pd.Series, field: str) -> pd.Series:
+    """:func:`check_series` plus the bound ``|r| <= MAX_ABS_RETURN`` (returns are decimals: 0.01 = 1 %)."""
+    returns = check_series(returns, field)
+    bad = np.flatnonzero(np.abs(returns.to_numpy()) > MAX_ABS_RETURN)
+    if bad.size:
+        raise DomainError(
+            f"{bad.size} return(s) beyond ±{MAX_ABS_RETURN:g} (±{MAX_ABS_RETURN:.0%} in one period; returns are "
+            f"decimals, 0.01 = 1 %): {returns.iloc[bad[0]]!r} at row {int(bad[0])}; rows {bad[:10].tolist()}",
+            field=field,
+            rows=bad[:100].tolist(),
+        )
+    return returns
+
+
 def to_returns(prices: pd.Series, kind: ReturnKind | str = ReturnKind.LOG, field: str = "prices") -> pd.Series:
     """Log or simple returns of a price series (the first date is dropped).
 
-    Prices must be finite and strictly positive; dates (if any) strictly increasing.
+    Prices must be finite and strictly positive, with no step between them beyond ``MAX_ABS_RETURN``;
+    dates (if any) strictly increasing.
     """
     kind = ReturnKind(kind)
     prices = check_series(prices, field)
@@ -70,7 +88,16 @@ def to_returns(prices: pd.Series, kind: ReturnKind | str = ReturnKind.LOG, field
             rows=bad[:100].tolist(),
         )
     values = prices.to_numpy()
-    ret = np.diff(np.log(values)) if kind is ReturnKind.LOG else values[1:] / values[:-1] - 1.0
+    with np.errstate(over="ignore"):  # 1e300 after 1e-300: an infinite simple return, rejected below
+        ret = np.diff(np.log(values)) if kind is ReturnKind.LOG else values[1:] / values[:-1] - 1.0
+    bad = np.flatnonzero(~(np.abs(ret) <= MAX_ABS_RETURN)) + 1
+    if bad.size:
+        raise DomainError(
+            f"prices jump by a {kind.value} return beyond ±{MAX_ABS_RETURN:g} (±{MAX_ABS_RETURN:.0%}) at rows "
+            f"{bad[:10].tolist()} (e.g. {values[bad[0] - 1]!r} then {values[bad[0]]!r})",
+            field=field,
+            rows=bad[:100].tolist(),
+        )
     return pd.Series(ret, index=prices.index[1:], name=prices.name)
 
 
