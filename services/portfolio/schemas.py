@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.core.shapes import PanelIn, SeriesIn
 from services.portfolio.engine import (
@@ -36,6 +36,30 @@ def num(x: Any) -> Num:
     return v if math.isfinite(v) else None
 
 
+def not_bool(x: Any) -> Any:
+    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
+    if isinstance(x, bool):
+        raise ValueError("must be a number, not a boolean")
+    return x
+
+
+def not_bools(x: Any) -> Any:
+    """:func:`not_bool` for a number, or each number of a list or a map (fields that are unions, where a
+    per-item type would name the union's branch in the error's location)."""
+    for v in x.values() if isinstance(x, dict) else x if isinstance(x, list) else [x]:
+        not_bool(v)
+    return x
+
+
+Int = Annotated[int, BeforeValidator(not_bool)]
+"""An integer input: ints (and whole floats), never booleans."""
+Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
+"""A number input: finite ints and floats, never booleans."""
+FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+"""A date input within the range pandas' timestamps hold (later or earlier ones cannot match any data)."""
+
+
 def iso(x: Any) -> str | None:
     """A date (Timestamp, datetime64) as ``YYYY-MM-DD``; other labels (positions) as strings."""
     if isinstance(x, np.datetime64):
@@ -54,9 +78,14 @@ class ConstraintsIn(BaseModel):
 
     min_weight: float | dict[str, float] = Field(0.0, description="per-asset lower bound: one number, or {symbol: bound} (others 0)")
     max_weight: float | dict[str, float] = Field(1.0, description="per-asset upper bound: one number, or {symbol: bound} (others 1)")
-    budget: float = Field(1.0, gt=0, le=10, description="sum of the weights")
-    max_turnover: float | None = Field(None, ge=0, le=20, description="bound on each |w_i - current_i| (needs current_weights)")
-    current_weights: dict[str, float] | None = Field(None, description="weights held now (symbols left out: 0)")
+    budget: Float = Field(1.0, gt=0, le=10, description="sum of the weights")
+    max_turnover: Float | None = Field(None, ge=0, le=20, description="bound on each |w_i - current_i| (needs current_weights)")
+    current_weights: dict[str, Float] | None = Field(None, description="weights held now (symbols left out: 0)")
+
+    @field_validator("min_weight", "max_weight", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        return not_bools(v)
 
     @field_validator("min_weight", "max_weight", "current_weights")
     @classmethod
@@ -84,9 +113,9 @@ class _Universe(BaseModel):
     dataset: PriceDataset | None = Field(
         None, description="sp500 (real, 20 stocks 1990-2022) or prices (generated, the sentiment data's 85 symbols); default: sp500 when it holds every symbol, else prices"
     )
-    start: date | None = Field(None, description="first date of the estimation window (default: 3 years before `end`)")
-    end: date | None = Field(None, description="last date of the estimation window (default: the data's last date)")
-    periods_per_year: int = Field(252, ge=1, le=400, description="observations per year (252 exchange days; 365 for 24/7 data)")
+    start: Day | None = Field(None, description="first date of the estimation window (default: 3 years before `end`)")
+    end: Day | None = Field(None, description="last date of the estimation window (default: the data's last date)")
+    periods_per_year: Int = Field(252, ge=1, le=400, description="observations per year (252 exchange days; 365 for 24/7 data)")
 
     @model_validator(mode="after")
     def _one_source(self) -> _Universe:
@@ -103,10 +132,10 @@ class _OptimizationIn(BaseModel):
     objective: Objective = Field(Objective.MAX_SHARPE, description=", ".join(o.value for o in Objective))
     covariance: CovarianceMethod = Field(CovarianceMethod.SAMPLE, description=", ".join(c.value for c in CovarianceMethod))
     constraints: ConstraintsIn = Field(default_factory=ConstraintsIn)
-    risk_free_rate: float = Field(0.0, ge=-0.5, le=0.5, description="annual")
-    target_volatility: float | None = Field(None, gt=0, le=5, description="annual volatility cap of max_return")
-    cvar_confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence level of min_cvar")
-    ewma_half_life: float = Field(40.0, gt=0, le=10_000, description="half-life in observations of the ewma covariance")
+    risk_free_rate: Float = Field(0.0, ge=-0.5, le=0.5, description="annual")
+    target_volatility: Float | None = Field(None, gt=0, le=5, description="annual volatility cap of max_return")
+    cvar_confidence: Float = Field(0.95, gt=0.5, lt=1, description="confidence level of min_cvar")
+    ewma_half_life: Float = Field(40.0, gt=0, le=10_000, description="half-life in observations of the ewma covariance")
 
     def to_spec(self, periods_per_year: int) -> OptimizationSpec:
         return OptimizationSpec(
@@ -138,7 +167,7 @@ class FrontierRequest(_Universe, _OptimizationIn):
         json_schema_extra={"examples": [{"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "n_points": 50, "covariance": "ledoit_wolf"}]}
     )
 
-    n_points: int = Field(50, ge=2, description="frontier portfolios (more than the interactive limit → 413 and the batch job)")
+    n_points: Int = Field(50, ge=2, description="frontier portfolios (more than the interactive limit → 413 and the batch job)")
 
 
 class MetricsRequest(BaseModel):
@@ -153,14 +182,19 @@ class MetricsRequest(BaseModel):
         }
     )
 
-    weights: dict[str, float] | None = Field(None, description="constant weights of dataset symbols (rebalanced daily)")
+    weights: dict[str, Float] | None = Field(None, description="constant weights of dataset symbols (rebalanced daily)")
     returns: SeriesIn | list[float] | None = Field(None, description="a dated series (prices or simple returns) or a bare list of simple returns")
     benchmark: str | SeriesIn | list[float] | None = Field(None, description="a dataset symbol, a dated series, or a list as long as `returns`")
     dataset: PriceDataset | None = Field(None, description="for `weights` and a benchmark symbol; default as in /optimize")
-    start: date | None = None
-    end: date | None = None
-    risk_free_rate: float = Field(0.0, ge=-0.5, le=0.5, description="annual")
-    periods_per_year: int | None = Field(None, ge=1, le=400, description="default: 252 (365 for a dated series with weekend dates)")
+    start: Day | None = None
+    end: Day | None = None
+    risk_free_rate: Float = Field(0.0, ge=-0.5, le=0.5, description="annual")
+    periods_per_year: Int | None = Field(None, ge=1, le=400, description="default: 252 (365 for a dated series with weekend dates)")
+
+    @field_validator("returns", "benchmark", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        return not_bools(v)
 
     @model_validator(mode="after")
     def _one_source(self) -> MetricsRequest:
@@ -190,14 +224,14 @@ class BacktestRequest(_OptimizationIn):
         None, description="which prices price the backtest; default: sp500 when it holds every symbol (prices for sentiment_top_n)"
     )
     rebalance: Rebalance = Field(Rebalance.MONTHLY, description="M | W | Q (or monthly | weekly | quarterly)")
-    lookback: int = Field(252, ge=20, le=5000, description="trading days of history behind each decision")
-    top_n: int = Field(5, ge=1, le=100, description="sentiment_top_n: symbols held")
+    lookback: Int = Field(252, ge=20, le=5000, description="trading days of history behind each decision")
+    top_n: Int = Field(5, ge=1, le=100, description="sentiment_top_n: symbols held")
     optimize_picks: bool = Field(False, description="sentiment_top_n: optimise among the picks instead of equal weights")
-    min_likes: float = Field(20, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
-    min_comments: float = Field(10, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
-    costs_bps: float = Field(10.0, ge=0, le=1000, description="cost per unit of turnover, basis points")
-    start: date | None = Field(None, description="first date of the out-of-sample period")
-    end: date | None = Field(None, description="last date of the out-of-sample period")
+    min_likes: Float = Field(20, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
+    min_comments: Float = Field(10, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
+    costs_bps: Float = Field(10.0, ge=0, le=1000, description="cost per unit of turnover, basis points")
+    start: Day | None = Field(None, description="first date of the out-of-sample period")
+    end: Day | None = Field(None, description="last date of the out-of-sample period")
     benchmark: str | None = Field("equal_weight", description="a dataset symbol, `equal_weight` (of the universe, rebalanced daily) or null")
 
     @field_validator("rebalance", mode="before")
@@ -389,8 +423,8 @@ class LegacyMetricsRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"tickers": ["AAPL", "MSFT", "KO"], "weights": [0.4, 0.4, 0.2]}]})
 
     tickers: list[str] = Field(min_length=1, max_length=500)
-    weights: list[float] = Field(min_length=1, max_length=500)
-    risk_free_rate: float = Field(0.02, ge=-0.5, le=0.5)
+    weights: list[Float] = Field(min_length=1, max_length=500)
+    risk_free_rate: Float = Field(0.02, ge=-0.5, le=0.5)
     dataset: PriceDataset | None = None
 
     @model_validator(mode="after")
@@ -410,5 +444,5 @@ class LegacyOptimizeRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"assets": ["AAPL", "MSFT", "KO", "XOM"], "target_return": 0.12}]})
 
     assets: list[str] = Field(min_length=2, max_length=500)
-    target_return: float | None = Field(None, ge=-1, le=5, description="annual; omitted: the maximum-Sharpe portfolio")
+    target_return: Float | None = Field(None, ge=-1, le=5, description="annual; omitted: the maximum-Sharpe portfolio")
     dataset: PriceDataset | None = None

@@ -27,6 +27,7 @@ from services.portfolio.engine import (
     OptimizationSpec,
     Strategy,
     backtest_dates,
+    check_return_bounds,
     optimize,
     performance_metrics,
 )
@@ -114,6 +115,7 @@ def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, tasks.Vi
     """(full returns, the request's view of them, dataset name or ``inline``) of a request."""
     if req.returns is not None:
         frame = req.returns.to_frame()
+        check_return_bounds(frame.to_numpy(), "returns.values")
         frame.index.name = None
         view = tasks.View(start=_stamp(req.start), end=_stamp(req.end), complete=True)
         return frame, view, "inline"

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from skfolio.moments import LedoitWolf
 from skfolio.optimization import MeanRisk, ObjectiveFunction
+from skfolio.prior import EmpiricalPrior
 
 from tests.utils.apps import ready_client
 
@@ -95,6 +97,45 @@ def test_optimize_inline_returns(client, sp500):
     ids=["infeasible_max_weight", "infeasible_target_vol", "unsupported_turnover", "missing_target", "bad_objective", "two_sources"],
 )
 def test_optimize_errors_name_the_field(client, body, field):
+    _problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
+
+
+def _panel_with_cash(sp500) -> dict:
+    """2021 returns of KO, PG and XOM plus CASH, a constant price (zero returns: no variance)."""
+    w = sp500.loc["2021", ["KO", "PG", "XOM"]]
+    values = np.column_stack([w.to_numpy(), np.zeros(len(w))])
+    return {"dates": [str(d.date()) for d in w.index], "columns": [*w.columns, "CASH"], "values": values.tolist()}
+
+
+@pytest.mark.parametrize("objective", ["min_variance", "max_sharpe", "hrp", "equal_weight"])
+def test_optimize_zero_variance_asset_is_422_naming_it(client, sp500, objective):
+    body = _problem(client.post("/v1/portfolio/optimize", json={"returns": _panel_with_cash(sp500), "objective": objective}), 422, "body.returns")
+    assert "CASH" in body["errors"][0]["message"] and "ledoit_wolf" in body["detail"]
+
+
+def test_optimize_zero_variance_asset_with_shrinkage_is_solved(client, sp500):
+    """Ledoit-Wolf shrinkage keeps the covariance invertible: skfolio solves it, and so do we."""
+    panel = _panel_with_cash(sp500)
+    r = client.post("/v1/portfolio/optimize", json={"returns": panel, "objective": "min_variance", "covariance": "ledoit_wolf"})
+    assert r.status_code == 200, r.text
+    frame = pd.DataFrame(panel["values"], index=pd.DatetimeIndex(panel["dates"]), columns=panel["columns"])
+    ref = MeanRisk(prior_estimator=EmpiricalPrior(covariance_estimator=LedoitWolf())).fit(frame).weights_
+    assert_allclose([r.json()["weights"][c] for c in panel["columns"]], ref, atol=1e-5)
+    assert r.json()["weights"]["CASH"] > 0.9  # the riskless asset carries the minimum-variance portfolio
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"returns": {"dates": ["2020-01-01", "2020-01-02"], "columns": ["A", "B"], "values": [[0.01, 1e308], [0.0, 0.01]]}}, "body.returns.values"),
+        ({"symbols": SIX, "risk_free_rate": False}, "body.risk_free_rate"),
+        ({"symbols": SIX, "periods_per_year": True}, "body.periods_per_year"),
+        ({"symbols": SIX, "constraints": {"max_weight": True}}, "body.constraints.max_weight"),
+        ({"symbols": SIX, "end": "2999-01-01"}, "body.end"),
+    ],
+    ids=["return-1e308", "rf-false", "ppy-true", "max-weight-true", "end-2999"],
+)
+def test_optimize_out_of_range_numbers_and_dates_are_422(client, body, field):
     _problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
 
 
@@ -188,6 +229,37 @@ def test_metrics_errors(client):
     _problem(client.post("/v1/portfolio/metrics", json={}), 422)
     # weights priced on sp500; TSLA is only in the generated prices
     _problem(client.post("/v1/portfolio/metrics", json={"weights": {"AAPL": 1.0}, "benchmark": "TSLA"}), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"returns": [0.01, 1e308, -0.02]}, "body.returns"),
+        ({"returns": [0.01, 0.02, -0.01], "benchmark": [0.0, 1e308, 0.01]}, "body.benchmark"),
+        ({"returns": {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "prices": [1e-300, 1e300, 1e300]}}, "body.returns"),
+        ({"returns": [0.01, 0.02, -0.01], "risk_free_rate": False}, "body.risk_free_rate"),
+        ({"returns": [0.01, 0.02, -0.01], "periods_per_year": True}, "body.periods_per_year"),
+        ({"weights": {"AAPL": True}}, "body.weights.AAPL"),
+        ({"returns": [0.01, True, -0.01]}, "body.returns"),
+        ({"weights": {"AAPL": 1.0}, "start": "2999-01-01"}, "body.start"),
+    ],
+    ids=["return-1e308", "benchmark-1e308", "prices-overflow", "rf-false", "ppy-true", "weight-true", "return-true",
+         "start-2999"],
+)
+def test_metrics_out_of_range_numbers_and_dates_are_422(client, body, field):
+    _problem(client.post("/v1/portfolio/metrics", json=body), 422, field)
+
+
+def test_metrics_of_huge_but_finite_returns(client):
+    """+10,000 % for 200 periods compounds past the float range (101^200 > 1e308): the measures that stay finite
+    are given, the annual growth rate is null, and the drawdown is still the exact 50 % fall."""
+    x = [100.0] * 200 + [-0.5, 0.5]
+    r = client.post("/v1/portfolio/metrics", json={"returns": x})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["annualised_return"] is None and out["calmar"] is None
+    assert out["max_drawdown"]["value"] == 0.5 and out["max_drawdown"]["trough"] == "200"
+    assert_allclose(out["annualised_volatility"], np.std(x, ddof=1) * np.sqrt(252), rtol=1e-12)
 
 
 # --- backtest -------------------------------------------------------------------------------------

@@ -57,12 +57,21 @@ from ._optimize import (
     optimize,
 )
 from ._program import PROGRAM_OBJECTIVES, MeanVarianceProgram
-from ._returns import MIN_OBSERVATIONS, TRADING_DAYS, check_panel, prices_to_returns, select_returns
+from ._returns import (
+    MAX_ABS_RETURN,
+    MIN_OBSERVATIONS,
+    TRADING_DAYS,
+    check_panel,
+    check_return_bounds,
+    prices_to_returns,
+    select_returns,
+)
 from .exceptions import InfeasibleConstraintError, PortfolioError, UnsupportedConstraintError
 
 __all__ = [
     "CONFIDENCE_LEVELS",
     "MAX_FRONTIER_POINTS",
+    "MAX_ABS_RETURN",
     "MIN_OBSERVATIONS",
     "PROGRAM_OBJECTIVES",
     "TRADING_DAYS",
@@ -99,6 +108,7 @@ __all__ = [
     "calmar_ratio",
     "check_feasible",
     "check_panel",
+    "check_return_bounds",
     "conditional_value_at_risk",
     "decide_block",
     "decide_weights",

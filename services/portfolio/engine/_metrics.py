@@ -19,7 +19,7 @@ from scipy import stats
 from skfolio import measures as skm
 
 from ._enums import VarMethod
-from ._returns import TRADING_DAYS
+from ._returns import TRADING_DAYS, check_return_bounds
 from ._summary import DOWN2, M2, M3, M4, MAX_DD, MEAN, PEAK_I, RECOVERY_I, SUM_LOG1P, TROUGH_I, series_summary
 from .exceptions import PortfolioError
 
@@ -38,13 +38,22 @@ def _arr(returns: np.ndarray | pd.Series, name: str = "returns") -> np.ndarray:
         raise PortfolioError(f"{name} contains non-finite values", field=name)
     if (r <= -1).any():
         raise PortfolioError(f"{name} contains a loss of 100 % or more ({r.min()})", field=name)
+    check_return_bounds(r, name)
     return r
+
+
+def _growth(sum_log1p: float, periods_per_year: int, n: int) -> float:
+    """Compound annual growth rate from ``sum(log1p r)``; ``inf`` where it exceeds the float range."""
+    try:
+        return math.exp(sum_log1p * periods_per_year / n) - 1
+    except OverflowError:
+        return math.inf
 
 
 def annualised_return(returns, periods_per_year: int = TRADING_DAYS) -> float:
     """Compound annual growth rate: ``prod(1 + r) ** (ppy / n) - 1``."""
     r = _arr(returns)
-    return float(np.exp(np.log1p(r).sum() * periods_per_year / r.size) - 1)
+    return _growth(float(np.log1p(r).sum()), periods_per_year, r.size)
 
 
 def annualised_volatility(returns, periods_per_year: int = TRADING_DAYS) -> float:
@@ -287,7 +296,7 @@ def performance_metrics(
     rf = risk_free_rate / ppy
     moments = _Moments(r, rf)
     x = moments.summary
-    cagr = float(math.exp(x[SUM_LOG1P] * ppy / r.size) - 1)
+    cagr = _growth(float(x[SUM_LOG1P]), ppy, r.size)
     downside = math.sqrt(x[DOWN2])
     index = dates if dates is not None else returns.index if isinstance(returns, pd.Series) else range(r.size)
 

@@ -10,13 +10,14 @@ constraint at fault, and weights rescaled to the budget exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from skfolio import RiskMeasure
-from skfolio.exceptions import OptimizationError
+from skfolio.exceptions import NonPositiveVarianceError, OptimizationError
 from skfolio.moments import OAS, DenoiseCovariance, EmpiricalCovariance, EmpiricalMu, EWCovariance, LedoitWolf
 from skfolio.optimization import (
     EqualWeighted,
@@ -237,6 +238,21 @@ def build_prior(spec: OptimizationSpec) -> EmpiricalPrior:
     return EmpiricalPrior(mu_estimator=EmpiricalMu(), covariance_estimator=cov)
 
 
+@contextmanager
+def zero_variance_named(spec: OptimizationSpec) -> Iterator[None]:
+    """Turn skfolio's refusal of an asset without variance (a constant price over the window: the
+    covariance is singular) into a :class:`PortfolioError` naming the assets. The shrinkage estimators
+    (ledoit_wolf, oas) keep such a matrix invertible, and skfolio accepts it from them."""
+    try:
+        yield
+    except NonPositiveVarianceError as err:
+        raise PortfolioError(
+            f"{err}, i.e. a constant price over the window, so the {spec.covariance.value} covariance is "
+            "singular: leave those assets out or use covariance ledoit_wolf or oas",
+            field="returns",
+        ) from err
+
+
 def build_estimator(spec: OptimizationSpec, symbols: list[str], **mean_risk_params: object):
     """Unfitted skfolio estimator for ``spec`` over ``symbols``.
 
@@ -423,11 +439,13 @@ def optimize(returns: pd.DataFrame, spec: OptimizationSpec | None = None) -> Opt
     symbols = [str(s) for s in returns.columns]
     lo, hi = spec.constraints.bounds(symbols)
     check_feasible(spec, symbols)
-    prior = build_prior(spec).fit(returns)
+    with zero_variance_named(spec):
+        prior = build_prior(spec).fit(returns)
     dist = prior.return_distribution_
     model = build_estimator(spec, symbols)
     try:
-        model.fit(returns)
+        with zero_variance_named(spec):
+            model.fit(returns)
     except OptimizationError as err:
         raise _explain_failure(spec, returns, err) from err
     status = getattr(model, "problem_", None)

@@ -36,6 +36,7 @@ from ._optimize import (
     check_feasible,
     clean_weights,
     optimize,
+    zero_variance_named,
 )
 
 PROGRAM_OBJECTIVES = frozenset({Objective.MIN_VARIANCE, Objective.MAX_SHARPE})
@@ -80,7 +81,8 @@ class MeanVarianceProgram:
             except np.linalg.LinAlgError:
                 cov = None  # skfolio replaces it with the nearest positive-definite matrix
         if cov is None:
-            cov = build_prior(self.spec).covariance_estimator.fit(window).covariance_
+            with zero_variance_named(self.spec):
+                cov = build_prior(self.spec).covariance_estimator.fit(window).covariance_
         return x.mean(axis=0), np.atleast_2d(cov)
 
     # --- QPs --------------------------------------------------------------------------------------

@@ -19,6 +19,22 @@ TRADING_DAYS = 252
 MIN_OBSERVATIONS = 20
 """Fewest return rows an estimate may rest on."""
 
+MAX_ABS_RETURN = 100.0
+"""The largest |simple return| accepted for one period (10,000 %): far beyond any market's, and it keeps
+moments and compounding finite (a return of 1e308 overflows them)."""
+
+
+def check_return_bounds(values: np.ndarray, field: str) -> None:
+    """Raise :class:`PortfolioError` naming ``field`` and the rows (first axis) where ``|r| > MAX_ABS_RETURN``."""
+    bad = np.abs(np.asarray(values, dtype=float)) > MAX_ABS_RETURN
+    rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
+    if rows.size:
+        raise PortfolioError(
+            f"returns beyond ±{MAX_ABS_RETURN:g} (±{MAX_ABS_RETURN:.0%} in one period; returns are decimals, "
+            f"0.01 = 1 %) at rows {rows[:10].tolist()}",
+            field=field,
+        )
+
 
 def prices_to_returns(prices: pd.DataFrame) -> pd.DataFrame:
     """Simple returns of a wide price panel.

@@ -14,6 +14,9 @@ from numba import njit
 
 # layout of the vector returned by `series_summary`
 SUM_LOG1P, MEAN, M2, M3, M4, DOWN2, MAX_DD, PEAK_I, TROUGH_I, RECOVERY_I = range(10)
+HUGE, SHRINK = 2.0**900, 2.0**-900
+"""Wealth beyond ``HUGE`` is rescaled by ``SHRINK`` (a power of two: exact) together with the levels it is
+compared with, so compounding large returns never overflows to ``inf / inf``."""
 
 
 @njit(cache=True)
@@ -50,6 +53,8 @@ def series_summary(r: np.ndarray, target: float) -> np.ndarray:
     wealth, top, top_i, mdd, peak_i, trough_i, level = 1.0, 1.0, 0, 0.0, 0, 0, 1.0
     for i in range(1, n + 1):
         wealth *= 1.0 + r[i - 1]
+        if wealth > HUGE:
+            wealth, top = wealth * SHRINK, top * SHRINK
         if wealth >= top:
             top, top_i = wealth, i
         dd = 1.0 - wealth / top
@@ -60,6 +65,10 @@ def series_summary(r: np.ndarray, target: float) -> np.ndarray:
         wealth = 1.0
         for i in range(1, n + 1):
             wealth *= 1.0 + r[i - 1]
+            if wealth > HUGE:  # the same rescaling as above; `level` is in the units of the trough
+                wealth *= SHRINK
+                if i > trough_i:
+                    level *= SHRINK
             if i > trough_i and wealth >= level:
                 recovery_i = i
                 break
