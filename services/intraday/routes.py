@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,9 +14,9 @@ import ray
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
 
-from services.core.app import get_platform, require_ray
+from services.core.app import get_platform, require_ray, run_blocking
 from services.core.clients import get_json
-from services.core.errors import ProblemError
+from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
 from services.core.parallel import n_chunks_for
 from services.core.readers import read_bars_csv
@@ -29,10 +30,15 @@ router = APIRouter(prefix="/v1/intraday", tags=["intraday"])
 legacy_router = APIRouter(tags=["seed-compatible"])
 
 SYNC_MAX_BAR_EVALS = 300_000_000
-"""Above this many bar evaluations (combinations × bars) a sweep in ``mode=auto`` runs as a job: about
-17,600 combinations on 17,000 bars, a few seconds on 2 cores."""
+"""Above this many bar evaluations (see :func:`_bar_evals`) a request in ``mode=auto`` runs as a job and
+one in ``mode=sync`` is refused (413): about 17,600 sma_cross combinations on 17,000 bars, a few seconds
+on 2 cores."""
+FOLD_OVERHEAD_EVALS = 1_000_000
+"""Fixed cost of one walk-forward fold in bar evaluations (~10 ms: its Ray round trip, the ranking and the
+out-of-sample backtest)."""
 MAX_SIGNAL_ROWS = 100_000
 JOB_COMMAND = "raysvc job intraday sweep --params-file SPEC.json"
+WALK_FORWARD_COMMAND = "raysvc job intraday walk-forward --params-file SPEC.json"
 
 
 # --- shared steps -------------------------------------------------------------------------------------
@@ -75,6 +81,27 @@ async def _bars_ref(req: S.DataIn, bars: E.BarData) -> Any:
     if key is None:
         return await asyncio.to_thread(ray.put, bars)
     return await asyncio.to_thread(p.catalog.put, key, lambda: bars)
+
+
+def _bar_evals(strategy: E.StrategyName, n_combos: int, n_bars: int) -> int:
+    """Work of ``n_combos`` combinations on ``n_bars`` bars, in sma_cross bar evaluations."""
+    return int(n_combos * n_bars * E.STRATEGIES[strategy].bar_cost)
+
+
+def _runs_as_job(req: S.SweepRequest, evals: int, batch_command: str) -> bool:
+    """Whether ``req`` becomes a job; a forced ``mode=sync`` over the interactive size is a 413."""
+    if req.mode == "sync" and evals > SYNC_MAX_BAR_EVALS:
+        raise ProblemError.too_large(
+            f"{evals:,} bar evaluations exceed the interactive limit of {SYNC_MAX_BAR_EVALS:,}; "
+            'send "mode": "auto" or "job"',
+            batch_command=batch_command,
+        )
+    return req.mode == "job" or (req.mode == "auto" and evals > SYNC_MAX_BAR_EVALS)
+
+
+async def _submit(command: str, params: dict[str, Any]) -> JobAccepted:
+    # JobManager.submit is blocking (HTTP to the Jobs API, retry sleeps): never on the event loop
+    return await run_blocking(get_platform().jobs.submit, command, params)
 
 
 def _job_params(req: S.SweepRequest, daily: pd.Series | None) -> dict[str, Any]:
@@ -131,9 +158,8 @@ async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S
     bars, source = await _bars(req)
     daily = await _daily(req, req.strategy)
     grid = await asyncio.to_thread(svc.grid_of, req, daily, p.settings.max_grid)
-    evals = len(grid.combos) * len(bars)
-    if req.mode == "job" or (req.mode == "auto" and evals > SYNC_MAX_BAR_EVALS):
-        return accepted(response, request, p.jobs.submit("sweep", _job_params(req, daily)))
+    if _runs_as_job(req, _bar_evals(req.strategy, len(grid.combos), len(bars)), JOB_COMMAND):
+        return accepted(response, request, await _submit("sweep", _job_params(req, daily)))
     p = require_ray()
     t0 = time.perf_counter()
     ref = await _bars_ref(req, bars)
@@ -158,7 +184,7 @@ async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S
     response_model=S.SweepResponse | JobAccepted,
     responses={
         202: {"model": JobAccepted, "description": "large grid: running as a job"},
-        413: {"description": "grid over the limit"},
+        413: {"description": "grid over the limit, or over the interactive size with `mode=sync`"},
     },
 )
 async def sweep(req: S.SweepRequest, response: Response, request: Request) -> S.SweepResponse | JobAccepted:
@@ -173,13 +199,19 @@ async def sweep(req: S.SweepRequest, response: Response, request: Request) -> S.
 @router.post(
     "/walk-forward",
     response_model=S.WalkForwardResponse | JobAccepted,
-    responses={202: {"model": JobAccepted, "description": "large: running as a job"}},
+    responses={
+        202: {"model": JobAccepted, "description": "large: running as a job"},
+        413: {"description": "grid over the limit, or over the interactive size with `mode=sync`"},
+    },
 )
 async def walk_forward(
     req: S.WalkForwardRequest, response: Response, request: Request
 ) -> S.WalkForwardResponse | JobAccepted:
     """Walk-forward: per fold the best in-sample parameters and their out-of-sample result, plus the
-    stitched out-of-sample equity curve."""
+    stitched out-of-sample equity curve.
+
+    Every fold evaluates the whole grid on all the bars, so the size is folds × combinations × bars: over
+    the interactive size (or ``mode=job``) it runs as a job: 202 and `GET /v1/jobs/{id}`."""
     p = get_platform()
     bars, source = await _bars(req)
     daily = await _daily(req, req.strategy)
@@ -187,10 +219,13 @@ async def walk_forward(
     if n > p.settings.max_grid:
         raise ProblemError.too_large(
             f"the grid has {n:,} combinations; the limit is {p.settings.max_grid:,}",
-            batch_command="raysvc job intraday walk-forward --params-file SPEC.json",
+            batch_command=WALK_FORWARD_COMMAND,
         )
-    if req.mode == "job" or (req.mode == "auto" and n * len(bars) > SYNC_MAX_BAR_EVALS):
-        return accepted(response, request, p.jobs.submit("walk-forward", _job_params(req, daily)))
+    # every fold evaluates the whole grid on all the bars (indicators are computed over the full series)
+    n_folds = len(await run_blocking(E.fold_bounds, bars, req.train_days, req.test_days))
+    evals = n_folds * (_bar_evals(req.strategy, n, len(bars)) + FOLD_OVERHEAD_EVALS)
+    if _runs_as_job(req, evals, WALK_FORWARD_COMMAND):
+        return accepted(response, request, await _submit("walk-forward", _job_params(req, daily)))
     require_ray()
     ref = await _bars_ref(req, bars)
     stats_fn = tasks.ray_stats_fn(ref, chunks_per_cpu=p.settings.chunks_per_cpu)
@@ -266,26 +301,25 @@ LEGACY_NAMES = {"momentum": "momentum", "mean_reversion": "bollinger_reversion",
 LEGACY_CHOICES = sorted(set(LEGACY_NAMES) | {s.value for s in E.StrategyName} - {"garch_rsi_bb"})
 
 
-def _legacy_strategy(name: str) -> E.StrategyName:
+def _legacy_strategy(name: str, field: str) -> E.StrategyName:
     try:
         return E.StrategyName(LEGACY_NAMES.get(name, name))
     except ValueError:
-        raise ProblemError.invalid(
-            "body.strategies",
-            f"unknown strategy {name!r}; use one of {LEGACY_CHOICES}",
-        ) from None
+        raise ProblemError.invalid(field, f"unknown strategy {name!r}; use one of {LEGACY_CHOICES}") from None
 
 
-def _legacy_data(symbol: str, start: str | None = None, end: str | None = None) -> S.DataIn:
+def _legacy_data(symbol: str, start: datetime | None = None, end: datetime | None = None) -> S.DataIn:
     if symbol == "SIM":
         return S.DataIn(symbol="SIM", dataset="intraday", start=start, end=end)
     return S.DataIn(symbol=symbol, dataset="prices", start=start, end=end)
 
 
-def _legacy_result(name: str, symbol: str, bars: E.BarData, res: E.BacktestResult) -> dict[str, Any]:
+def _legacy_result(label: str, symbol: str, bars: E.BarData, name: E.StrategyName) -> dict[str, Any]:
+    """A backtest with default parameters and 1 bp + 1 bp costs, in the seed's shape (blocking)."""
+    res = E.backtest(bars, E.make_strategy(name), E.Costs(1, 1))
     m = svc.metrics_out(res.metrics).model_dump()
     return {
-        "strategy": name,
+        "strategy": label,
         "symbol": symbol,
         **m,
         "sharpe_ratio": m["sharpe"],
@@ -312,6 +346,11 @@ async def calculate_intraday_signals(
     if d not in (-1, 0, 1):
         raise ProblemError.invalid("query.daily_signal", f"must be -1, 0 or 1, got {d}")
     bars, source = await _bars(S.DataIn(symbol="SIM"))
+    return await run_blocking(_latest_bar_signal, bars, source, d)
+
+
+def _latest_bar_signal(bars: E.BarData, source: str, d: int) -> dict[str, Any]:
+    """The seed's body of :func:`calculate_intraday_signals` (indicators over all bars: blocking)."""
     cache = E.IndicatorCache(bars)
     r = float(cache.rsi(20)[-1])
     lo, mid, up = E.bollinger(bars.close[-200:], 20, 2.0)
@@ -346,13 +385,12 @@ async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
     """Backtest each strategy (default parameters, 1 bp costs) on each symbol (default `SIM`)."""
     t0 = time.perf_counter()
     symbols = req.symbols or ["SIM"]
-    names = [(n, _legacy_strategy(n)) for n in req.strategies]
+    names = [(n, _legacy_strategy(n, f"body.strategies[{i}]")) for i, n in enumerate(req.strategies)]
     results: list[dict[str, Any]] = []
     for symbol in symbols:
         bars, _ = await _bars(_legacy_data(symbol))
         for label, name in names:
-            res = await asyncio.to_thread(E.backtest, bars, E.make_strategy(name), E.Costs(1, 1))
-            results.append(_legacy_result(label, symbol, bars, res))
+            results.append(await run_blocking(_legacy_result, label, symbol, bars, name))
     by_strategy: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_strategy.setdefault(r["strategy"], []).append(r)
@@ -375,23 +413,11 @@ async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
 @legacy_router.post("/generate-signals")
 async def generate_signals(req: S.LegacySignalRequest) -> dict[str, Any]:
     """The current target position of a strategy on each symbol's latest bar."""
-    name = _legacy_strategy(req.strategy_type)
+    name = _legacy_strategy(req.strategy_type, "body.strategy_type")
     out = []
     for symbol in req.symbols:
         bars, _ = await _bars(_legacy_data(symbol))
-        target = E.make_strategy(name).targets(E.IndicatorCache(bars))
-        first = int(np.flatnonzero(bars.session_first)[-1])
-        out.append(
-            {
-                "symbol": symbol,
-                "strategy_type": req.strategy_type,
-                "current_signal": int(target[-1]),
-                "current_price": float(bars.close[-1]),
-                "price_change_pct": float((bars.close[-1] / bars.open[first] - 1) * 100),
-                "timestamp": str(bars.index[-1]),
-                "data_points": len(bars),
-            }
-        )
+        out.append(await run_blocking(_current_signal, symbol, req.strategy_type, bars, name))
     groups = {
         "buy": [r for r in out if r["current_signal"] == 1],
         "sell": [r for r in out if r["current_signal"] == -1],
@@ -405,15 +431,34 @@ async def generate_signals(req: S.LegacySignalRequest) -> dict[str, Any]:
     }
 
 
+def _current_signal(symbol: str, label: str, bars: E.BarData, name: E.StrategyName) -> dict[str, Any]:
+    """One symbol's row of :func:`generate_signals` (the strategy over all bars: blocking)."""
+    target = E.make_strategy(name).targets(E.IndicatorCache(bars))
+    first = int(np.flatnonzero(bars.session_first)[-1])
+    return {
+        "symbol": symbol,
+        "strategy_type": label,
+        "current_signal": int(target[-1]),
+        "current_price": float(bars.close[-1]),
+        "price_change_pct": float((bars.close[-1] / bars.open[first] - 1) * 100),
+        "timestamp": str(bars.index[-1]),
+        "data_points": len(bars),
+    }
+
+
 @legacy_router.post("/backtest-strategy")
 async def backtest_strategy(req: S.LegacyBacktestRequest) -> dict[str, Any]:
     """A backtest of one strategy (default parameters, 1 bp costs) on one symbol."""
     t0 = time.perf_counter()
-    name = _legacy_strategy(req.strategy_name)
-    bars, _ = await _bars(_legacy_data(req.symbol, req.start_date, req.end_date))
-    res = await asyncio.to_thread(E.backtest, bars, E.make_strategy(name), E.Costs(1, 1))
+    name = _legacy_strategy(req.strategy_name, "body.strategy_name")
+    try:
+        bars, _ = await _bars(_legacy_data(req.symbol, req.start_date, req.end_date))
+    except DomainError as exc:  # the range cut names `start`: here the field is `start_date`
+        field = "start_date" if exc.field == "start" else exc.field
+        raise ProblemError.invalid(f"body.{field}", str(exc)) from None
+    result = await run_blocking(_legacy_result, req.strategy_name, req.symbol, bars, name)
     return {
         "message": f"backtest of {req.strategy_name} on {req.symbol}",
-        "backtest_result": _legacy_result(req.strategy_name, req.symbol, bars, res),
+        "backtest_result": result,
         "processing_time": time.perf_counter() - t0,
     }

@@ -2,33 +2,86 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from services.core.shapes import BarsIn
 from services.intraday.engine import METRICS, Calendar, StrategyName
 
 RankBy = Literal[METRICS]  # type: ignore[valid-type]
 Dataset = Literal["intraday", "daily", "prices", "sp500"]
-ParamValue = int | float | str
+
+
+def _not_bool(v: Any) -> Any:
+    # pydantic reads true/false as 1/0 for numbers and int literals; a boolean here is a caller's mistake
+    if isinstance(v, bool):
+        raise ValueError("a number is required, not a boolean")
+    return v
+
+
+def _after(end: datetime | None, start: datetime | None, name: str) -> datetime | None:
+    """``end`` unless it is not after ``start`` (aware stamps compare in UTC with naive ones, as the cut
+    does)."""
+
+    def utc(t: datetime) -> pd.Timestamp:
+        return pd.Timestamp(t).tz_convert(None) if t.tzinfo is not None else pd.Timestamp(t)
+
+    if end is not None and start is not None and utc(end) <= utc(start):
+        raise ValueError(f"must be after `{name}`")
+    return end
+
+
+NotBool = BeforeValidator(_not_bool)
+Number = Annotated[float, NotBool]
+Count = Annotated[int, NotBool]
+ParamValue = Annotated[int | float | str, NotBool]
+SignalValue = Annotated[Literal[-1, 0, 1], NotBool]
+
+LOCAL_STAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
+Stamp = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_STAMP_PATTERN,
+            "description": (
+                "ISO 8601 bar time: with its UTC offset when the bars carry a timezone (`calendar=session`, "
+                "or aware input stamps), else the bars' own wall-clock time without one (e.g. SIM)"
+            ),
+        }
+    ),
+]
+"""A bar timestamp in a response: not RFC 3339 `date-time`, since naive input bars have no offset to give."""
+TZ_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 
 
 class CostsIn(BaseModel):
     """Trading costs in basis points of traded value."""
 
-    commission_bps: float = Field(default=1.0, ge=0, le=1000, description="commission per fill, bps")
-    slippage_bps: float = Field(default=1.0, ge=0, le=1000, description="adverse price move per fill, bps")
+    commission_bps: Number = Field(default=1.0, ge=0, le=1000, description="commission per fill, bps")
+    slippage_bps: Number = Field(default=1.0, ge=0, le=1000, description="adverse price move per fill, bps")
 
 
 class ExecutionIn(BaseModel):
     """Exit rules on top of the signal."""
 
-    stop_loss: float | None = Field(
+    stop_loss: Number | None = Field(
         default=None, gt=0, lt=1, description="fraction of the entry fill, e.g. 0.01"
     )
-    take_profit: float | None = Field(default=None, gt=0, lt=1, description="fraction of the entry fill")
+    take_profit: Number | None = Field(default=None, gt=0, lt=1, description="fraction of the entry fill")
     flat_at_session_end: bool = Field(
         default=False, description="close positions at each session's last close"
     )
@@ -38,7 +91,7 @@ class DailySignalIn(BaseModel):
     """A daily direction series in {-1, 0, 1}: the value for date D applies to the bars of D."""
 
     dates: list[datetime] = Field(min_length=1)
-    signal: list[Literal[-1, 0, 1]]
+    signal: list[SignalValue]
 
     @model_validator(mode="after")
     def _lengths(self) -> DailySignalIn:
@@ -71,20 +124,47 @@ class DataIn(BaseModel):
     calendar: Calendar = Field(
         default=Calendar.continuous, description="`continuous` (24/7, 365 days) or `session`"
     )
-    timezone: str = Field(default="America/New_York", description="exchange timezone for `calendar=session`")
-    session_open: time = time(9, 30)
-    session_close: time = time(16, 0)
+    timezone: str = Field(
+        default="America/New_York",
+        max_length=64,
+        description="exchange timezone (an IANA name) for `calendar=session`",
+    )
+    session_open: time = Field(default=time(9, 30), description="wall-clock time in `timezone`, no offset")
+    session_close: time = Field(default=time(16, 0), description="wall-clock time in `timezone`, no offset")
     daily_signal: DailySignalIn | None = Field(
         default=None,
         description="garch_rsi_bb only: the daily signal; omitted → fetched from the GARCH service",
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        # a name only: never dateutil's file paths (``dateutil/...``), which pandas would open
+        try:
+            if not TZ_NAME.fullmatch(v) or v.lower().startswith("dateutil/"):
+                raise ValueError
+            pd.Timestamp(0).tz_localize(v)
+        except (ValueError, KeyError, OSError, TypeError):
+            raise ValueError(f"unknown timezone {v!r}; use an IANA name such as America/New_York") from None
+        return v
+
+    @field_validator("session_open", "session_close")
+    @classmethod
+    def _wall_clock(cls, v: time) -> time:
+        # an offset cannot be honoured: the session follows `timezone` through DST, an offset would not
+        if v.tzinfo is not None:
+            raise ValueError(f"{v.isoformat()}: give the local time in `timezone` without an offset or Z")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after(v, info.data.get("start"), "start")
+
     @model_validator(mode="after")
     def _source(self) -> DataIn:
         if self.symbol is not None and self.bars is not None:
             raise ValueError("send either `symbol` or `bars`, not both")
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError("`end` must be after `start`")
         return self
 
 
@@ -110,7 +190,7 @@ class BacktestRequest(DataIn):
     strategy: StrategyIn
     costs: CostsIn = Field(default_factory=CostsIn)
     execution: ExecutionIn = Field(default_factory=ExecutionIn)
-    equity_points: int | None = Field(
+    equity_points: Count | None = Field(
         default=None, ge=2, le=100_000, description="downsample the equity curve to about this many points"
     )
     include_trades: bool = True
@@ -139,16 +219,16 @@ class SweepRequest(DataIn):
     costs: CostsIn = Field(default_factory=CostsIn)
     execution: ExecutionIn = Field(default_factory=ExecutionIn)
     rank_by: RankBy = "sharpe"
-    top: int = Field(default=10, ge=1, le=10_000)
+    top: Count = Field(default=10, ge=1, le=10_000)
     mode: Literal["auto", "sync", "job"] = Field(
         default="auto", description="`auto`: a job (202) when the grid is large, `job`: always a job"
     )
 
 
 class WalkForwardRequest(SweepRequest):
-    train_days: int = Field(ge=1, le=10_000, description="sessions in each in-sample window")
-    test_days: int = Field(ge=1, le=10_000, description="sessions in each out-of-sample window")
-    equity_points: int | None = Field(default=None, ge=2, le=100_000)
+    train_days: Count = Field(ge=1, le=10_000, description="sessions in each in-sample window")
+    test_days: Count = Field(ge=1, le=10_000, description="sessions in each out-of-sample window")
+    equity_points: Count | None = Field(default=None, ge=2, le=100_000)
 
 
 class Metrics(BaseModel):
@@ -169,8 +249,8 @@ class Metrics(BaseModel):
 
 
 class Trade(BaseModel):
-    entry_time: datetime
-    exit_time: datetime
+    entry_time: Stamp
+    exit_time: Stamp
     side: Literal["long", "short"]
     entry_price: float
     exit_price: float
@@ -183,15 +263,15 @@ class Trade(BaseModel):
 
 
 class EquityCurve(BaseModel):
-    datetime: list[datetime]
+    datetime: list[Stamp]
     equity: list[float]
 
 
 class DataInfo(BaseModel):
     source: str
     n_bars: int
-    start: datetime
-    end: datetime
+    start: Stamp
+    end: Stamp
     calendar: Calendar
     bar_minutes: float
     periods_per_year: float
@@ -201,7 +281,7 @@ class SignalsResponse(BaseModel):
     strategy: StrategyName
     params: dict[str, Any]
     data: DataInfo
-    datetime: list[datetime]
+    datetime: list[Stamp]
     close: list[float]
     indicators: dict[str, list[float | None]]
     target: list[int] = Field(description="desired position decided at each close")
@@ -238,10 +318,10 @@ class SweepResponse(BaseModel):
 
 
 class FoldOut(BaseModel):
-    train_start: datetime
-    train_end: datetime
-    test_start: datetime
-    test_end: datetime
+    train_start: Stamp
+    train_end: Stamp
+    test_start: Stamp
+    test_end: Stamp
     best_params: dict[str, Any]
     in_sample: Metrics
     out_of_sample: Metrics
@@ -269,7 +349,7 @@ class StrategyInfo(BaseModel):
 
 # --- seed-compatible shapes ----------------------------------------------------------------------------
 class LegacyIntradaySignalsRequest(BaseModel):
-    daily_signal: Literal[-1, 0, 1] = 1
+    daily_signal: SignalValue = 1
 
 
 class LegacyStrategiesRequest(BaseModel):
@@ -285,5 +365,10 @@ class LegacySignalRequest(BaseModel):
 class LegacyBacktestRequest(BaseModel):
     strategy_name: str
     symbol: str
-    start_date: str | None = None
-    end_date: str | None = None
+    start_date: datetime | None = Field(default=None, description="first bar (inclusive), e.g. 2023-08-01")
+    end_date: datetime | None = Field(default=None, description="end (exclusive)")
+
+    @field_validator("end_date")
+    @classmethod
+    def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after(v, info.data.get("start_date"), "start_date")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -278,3 +280,209 @@ def test_sweep_as_job_matches_sync(client):
     assert [row["metrics"] for row in info["result"]["results"]] == [
         row["metrics"] for row in sync["results"]
     ]
+
+
+# --- faults: every bad input a 4xx naming the field, legitimate input a result -----------------------
+def problem_field(r) -> str:
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    return r.json()["errors"][0]["field"]
+
+
+def test_session_calendar_on_sim_across_both_dst_changes(client):
+    # 2022-11-06 repeats 01:00–01:59 and 2023-03-12 skips 02:00–02:59 in New York (was a 500)
+    req = {
+        "symbol": "SIM",
+        "start": "2022-11-01",
+        "end": "2023-03-20",
+        "calendar": "session",
+        "strategy": {"name": "sma_cross", "params": {"fast": 6, "slow": 24}},
+        "include_trades": False,
+    }
+    r = client.post("/v1/intraday/backtest", json=req)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    days = (pd.Timestamp("2023-03-20") - pd.Timestamp("2022-11-01")).days
+    assert data["n_bars"] == days * 78  # SIM trades every day: 09:30–15:55 each day, DST or not
+    assert data["start"] == "2022-11-01T09:30:00-04:00" and data["end"] == "2023-03-19T15:55:00-04:00"
+    assert data["periods_per_year"] == 252 * 78
+    from services.core.app import get_platform
+
+    frame = get_platform().catalog.frame("intraday")
+    direct = E.backtest(
+        E.prepare_bars(frame.loc["2022-11-01":"2023-03-19"], E.Calendar.session),
+        E.SmaCross(fast=6, slow=24),
+        E.Costs(1, 1),
+    )
+    assert r.json()["metrics"]["total_return"] == pytest.approx(direct.metrics["total_return"], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"session_close": "16:00:00Z"}, "body.session_close"),
+        ({"session_open": "09:30+02:00"}, "body.session_open"),
+        ({"timezone": "Mars/Olympus"}, "body.timezone"),
+        ({"timezone": "dateutil//etc/passwd"}, "body.timezone"),
+        ({"start": "2023-08-02T00:00:00Z", "end": "2023-08-01"}, "body.end"),
+    ],
+    ids=["close-Z", "open-offset", "unknown-tz", "tz-path", "aware-start-naive-end"],
+)
+def test_session_times_with_offsets_and_unknown_timezones_are_422(client, patch, field):
+    req = {**RANGE, "calendar": "session", "strategy": {"name": "breakout"}, **patch}
+    r = client.post("/v1/intraday/backtest", json=req)
+    assert r.status_code == 422 and problem_field(r) == field
+
+
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"commission_bps": False}},
+         "body.costs.commission_bps"),
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross", "params": {"fast": True}}},
+         "body.strategy.params.fast"),
+        ("/v1/intraday/sweep", {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, True]}},
+         "body.grid.lookback[1]"),
+        ("/v1/intraday/sweep", {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "top": True},
+         "body.top"),
+        ("/v1/intraday/walk-forward",
+         {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "train_days": True, "test_days": 1},
+         "body.train_days"),
+        ("/calculate-intraday-signals", {"daily_signal": True}, "body.daily_signal"),
+    ],
+    ids=["costs", "params", "grid", "top", "train_days", "legacy-daily_signal"],
+)
+def test_booleans_are_not_numbers(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and problem_field(r) == field
+
+
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "start_date": "garbage"},
+         "body.start_date"),
+        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "end_date": "13/13/2023"},
+         "body.end_date"),
+        ("/backtest-strategy",
+         {"strategy_name": "breakout", "symbol": "SIM", "start_date": "2023-08-08", "end_date": "2023-08-01"},
+         "body.end_date"),
+        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "start_date": "2999-01-01"},
+         "body.start_date"),
+        ("/backtest-strategy", {"strategy_name": "astrology", "symbol": "SIM"}, "body.strategy_name"),
+        ("/generate-signals", {"symbols": ["SIM"], "strategy_type": "astrology"}, "body.strategy_type"),
+        ("/execute-strategies", {"strategies": ["momentum", "astrology"]}, "body.strategies[1]"),
+    ],
+    ids=["garbage-start", "garbage-end", "end-before-start", "start-after-data", "strategy_name",
+         "strategy_type", "strategies"],
+)
+def test_legacy_bad_dates_and_names_are_422(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and problem_field(r) == field
+
+
+@pytest.fixture
+def submitted(client, monkeypatch):
+    """Jobs the routes submit, recorded instead of sent to Ray (with whether the event loop was free)."""
+    import asyncio
+
+    from services.core.app import get_platform
+    from services.core.jobs import JobAccepted
+
+    calls: list[dict] = []
+
+    def submit(command, params):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        calls.append({"command": command, "params": params, "on_loop": on_loop})
+        return JobAccepted(job_id="raysvc-intraday-test", status_url="/v1/jobs/raysvc-intraday-test",
+                           submitted_at=0.0)
+
+    monkeypatch.setattr(get_platform().jobs, "submit", submit)
+    return calls
+
+
+DAILY_FOLDS = {"symbol": "SIM", "strategy": "breakout", "grid": {"lookback": [12, 48]},
+               "train_days": 1, "test_days": 1}
+
+
+def test_walk_forward_of_many_folds_becomes_a_job(client, submitted):
+    # 719 one-day folds, each running 2 breakout combinations on all 207,360 bars (ran inline for 18–48 s)
+    t0 = time.perf_counter()
+    r = client.post("/v1/intraday/walk-forward", json=DAILY_FOLDS)
+    assert r.status_code == 202, r.text
+    assert time.perf_counter() - t0 < 5 and r.headers["Location"] == "/v1/jobs/raysvc-intraday-test"
+    assert [(c["command"], c["on_loop"]) for c in submitted] == [("walk-forward", False)]
+    assert submitted[0]["params"]["train_days"] == 1
+
+
+def test_forced_inline_walk_forward_or_sweep_over_the_size_is_413(client, submitted):
+    r = client.post("/v1/intraday/walk-forward", json={**DAILY_FOLDS, "mode": "sync"})
+    assert r.status_code == 413 and "raysvc job intraday walk-forward" in r.json()["batch_command"]
+    big = {"fast": list(range(1, 50)), "slow": list(range(50, 100))}  # 2,450 × 207,360 bars
+    r = client.post("/v1/intraday/sweep", json={"symbol": "SIM", "strategy": "sma_cross", "grid": big,
+                                                "mode": "sync"})
+    assert r.status_code == 413 and "raysvc job intraday sweep" in r.json()["batch_command"]
+    r = client.post("/v1/intraday/sweep", json={"symbol": "SIM", "strategy": "sma_cross", "grid": big})
+    assert r.status_code == 202 and submitted[-1]["command"] == "sweep" and not submitted[-1]["on_loop"]
+
+
+def test_walk_forward_longer_than_the_data_is_422_before_any_job(client, submitted):
+    r = client.post("/v1/intraday/walk-forward", json={**RANGE, **DAILY_FOLDS, "train_days": 20, "mode": "job"})
+    assert r.status_code == 422 and problem_field(r) == "body.train_days" and not submitted
+
+
+# --- contract: real responses validate against the app's own OpenAPI document ------------------------
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("date-time")
+def _rfc3339(value: object) -> bool:
+    # jsonschema checks `date-time` only with an optional package installed: the RFC 3339 rule, here
+    return not isinstance(value, str) or RFC3339.fullmatch(value) is not None
+
+
+def assert_matches_openapi(client, method: str, path: str, r) -> None:
+    doc = client.get("/openapi.json").json()
+    declared = doc["paths"][path][method]["responses"][str(r.status_code)]
+    schema = declared["content"][r.headers["content-type"].split(";")[0]]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": doc["components"]}, format_checker=FORMATS)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(r.json())]
+    assert not errors, errors[:5]
+
+
+SESSION = {**RANGE, "calendar": "session"}
+CSV = random_walk_bars(400, seed=5).round(6).reset_index().to_csv(index=False).encode()
+CONTRACT = [
+    ("get", "/v1/intraday/strategies", {}),
+    ("post", "/v1/intraday/signals", {"json": {**RANGE, "strategy": {"name": "momentum"}}}),
+    ("post", "/v1/intraday/signals", {"json": {**SESSION, "strategy": {"name": "momentum"}}}),
+    ("post", "/v1/intraday/backtest", {"json": {**RANGE, "strategy": {"name": "sma_cross"}, "equity_points": 50}}),
+    ("post", "/v1/intraday/backtest", {"json": {**SESSION, "strategy": {"name": "sma_cross"}}}),
+    ("post", "/v1/intraday/sweep", {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, 48]}}}),
+    ("post", "/v1/intraday/sweep", {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]},
+                                             "mode": "job"}}),
+    ("post", "/v1/intraday/walk-forward", {"json": {**SESSION, "strategy": "breakout",
+                                                    "grid": {"lookback": [12, 48]}, "train_days": 4,
+                                                    "test_days": 3}}),
+    ("post", "/v1/intraday/walk-forward", {"json": DAILY_FOLDS}),
+    ("post", "/v1/intraday/backtest/csv", {"files": {"file": ("b.csv", CSV)},
+                                           "data": {"request": '{"strategy": {"name": "breakout"}}'}}),
+    ("post", "/v1/intraday/sweep/csv", {"files": {"file": ("b.csv", CSV)},
+                                        "data": {"request": '{"strategy": "breakout", "grid": {"lookback": [5]}}'}}),
+    ("post", "/calculate-intraday-signals", {"json": {"daily_signal": 1}}),
+    ("post", "/execute-strategies", {"json": {"strategies": ["momentum"]}}),
+    ("post", "/generate-signals", {"json": {"symbols": ["SIM"]}}),
+    ("post", "/backtest-strategy", {"json": {"strategy_name": "breakout", "symbol": "SIM",
+                                             "start_date": "2023-08-01", "end_date": "2023-08-03"}}),
+]
+
+
+@pytest.mark.parametrize("method,path,kwargs", CONTRACT, ids=[f"{m} {p}" for m, p, _ in CONTRACT])
+def test_responses_match_the_openapi_schema(client, submitted, method, path, kwargs):
+    r = client.request(method.upper(), path, **kwargs)
+    assert r.status_code in (200, 202), r.text
+    assert_matches_openapi(client, method, path, r)
