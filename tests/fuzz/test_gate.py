@@ -1,0 +1,98 @@
+"""The gate itself: it fails on a deliberate 500 and on a response that breaks its schema, names each with
+a reproducer, and passes an app that keeps its contract."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tests.fuzz.gate import fuzz
+from tests.utils.cluster import free_port
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=20)
+    qty: int = Field(ge=0, le=100)
+
+
+class Total(BaseModel):
+    total: int
+
+
+def sound_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/items", responses={400: {"description": "the body is not JSON"}})
+    def create(item: Item) -> Item:
+        return item
+
+    return app
+
+
+def broken_app() -> FastAPI:
+    app = sound_app()
+
+    @app.get("/divide", responses={400: {"description": "not a divisor"}})
+    def divide(by: Annotated[int, Query(ge=0, le=10)]) -> Total:
+        return Total(total=100 // by)  # by=0: ZeroDivisionError, a 500
+
+    @app.get("/total")
+    def total() -> Total:
+        return JSONResponse({"total": "many"})  # not the declared schema
+
+    return app
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_gate_fails_on_a_server_error_and_a_schema_violation_with_reproducers(tmp_path) -> None:
+    with serving(broken_app()) as url:
+        result = fuzz("broken", url, tmp_path, max_examples=5)
+    assert not result.passed
+    by_op = {f.operation: f for f in result.findings}
+    crash = by_op["GET /divide"]
+    assert "ST101" in crash.codes and crash.status == 500
+    assert crash.curl.startswith("curl -X GET") and "/divide?by=0" in crash.curl
+    violation = by_op["GET /total"]
+    assert "ST108" in violation.codes and violation.status == 200
+    assert violation.curl == f"curl -X GET {url}/total"
+    message = result.message()
+    assert "GET /divide  [500]  ST101" in message and crash.curl in message
+    assert "POST /items" not in by_op  # the sound operation is not blamed
+
+
+@pytest.mark.slow
+def test_gate_passes_an_app_that_keeps_its_contract(tmp_path) -> None:
+    with serving(sound_app()) as url:
+        result = fuzz("sound", url, tmp_path, max_examples=5)
+    assert result.passed, result.message()
+    assert result.report["operations"]["tested"] == 1
+    assert result.report["test_cases"]["generated"] > 5
