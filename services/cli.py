@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import secrets
 import shutil
@@ -39,19 +40,51 @@ def serve(
     name: Annotated[str, typer.Argument(help="sentiment | garch | portfolio | intraday")],
     port: Annotated[int | None, typer.Option(help="default: the service's port (8005-8008)")] = None,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    drain_timeout: Annotated[float, typer.Option(help="seconds in-flight requests get on SIGTERM")] = 10.0,
 ) -> None:
     """Run one service (on the Ray that RAY_ADDRESS names; embedded local Ray when unset)."""
     import uvicorn
 
     _check_service(name)
+    service_app = importlib.import_module(f"services.{name}.app").app
     uvicorn.run(
-        f"services.{name}.app:app",
+        _answer_503_when_cancelled(service_app),
         host=host,
         port=port or SERVICES[name],
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=int(drain_timeout),
     )
+
+
+def _answer_503_when_cancelled(asgi_app: Any) -> Any:
+    """Answer 503 (with ``Retry-After``) to a request that uvicorn cancels because its graceful shutdown ran
+    out of time; uvicorn itself would answer 500 to a stopping service's in-flight request."""
+    import asyncio
+
+    from services.core.errors import ProblemError
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = False
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await asgi_app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if scope["type"] != "http" or started:
+                raise
+            problem = ProblemError.unavailable("the service", "it is shutting down; retry")
+            body = json.dumps(problem.body()).encode()
+            headers = [(b"content-type", b"application/problem+json"), (b"connection", b"close")]
+            headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 @data_app.command("generate")
@@ -90,6 +123,10 @@ def bench(ctx: typer.Context) -> None:
 
 
 # --- raysvc up -------------------------------------------------------------------------------------------
+LOOPBACK = "127.0.0.1"
+DRAIN_S = 4.0  # uvicorn's graceful shutdown of a service on SIGTERM: in-flight requests are answered
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,18 +139,19 @@ def _port_free(host: str, port: int) -> bool:
 
 def _agent_port(default: int = 52365) -> int:
     """Ray's dashboard agent port: its default, or a free one when another Ray on this host holds it."""
-    if _port_free("127.0.0.1", default):
+    if _port_free(LOOPBACK, default):
         return default
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, stop: Any = None) -> bool:
+    """Wait until ``url`` answers below 500; give up when ``proc`` exits or ``stop()`` turns true."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop and stop()):
         if proc is not None and proc.poll() is not None:
             return False
         try:
@@ -125,6 +163,43 @@ def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None 
     return False
 
 
+def _family(procs: list[subprocess.Popen[bytes]], marker: str | None) -> dict[int, Any]:
+    """``procs``, their descendants, and every process with ``marker`` on its command line, by pid."""
+    import psutil
+
+    family: dict[int, psutil.Process] = {}
+    for p in procs:
+        try:
+            root = psutil.Process(p.pid)
+            family[root.pid] = root
+            for child in root.children(recursive=True):
+                family[child.pid] = child
+        except psutil.NoSuchProcess:
+            pass
+    if marker:
+        for proc in psutil.process_iter(["cmdline"]):
+            if any(marker in part for part in (proc.info.get("cmdline") or [])):
+                family[proc.pid] = proc
+    return family
+
+
+def _stop_platform(services: list[subprocess.Popen[bytes]], head: subprocess.Popen[bytes] | None, ray_tmp: str) -> None:
+    """Services first: SIGTERM, uvicorn answers what is in flight (``DRAIN_S``), SIGKILL after. Then the Ray
+    cluster, which is thrown away: SIGKILL at once (its daemons' graceful exit takes 10-20 s), including
+    job drivers and workers started while the services drained."""
+    import psutil
+
+    ray_family = _family([head] if head else [], ray_tmp)  # the slow scan, before Ray is needed no more
+    _kill_tree(services, None, grace_s=DRAIN_S + 1)
+    ray_family |= _family([head] if head else [], None)
+    for proc in ray_family.values():
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(list(ray_family.values()), timeout=5)
+
+
 def _kill_tree(procs: list[subprocess.Popen[bytes]], marker: str | None, grace_s: float = 10.0) -> None:
     """SIGTERM every process we started and their descendants; SIGKILL what is left after ``grace_s``.
 
@@ -134,19 +209,7 @@ def _kill_tree(procs: list[subprocess.Popen[bytes]], marker: str | None, grace_s
     """
     import psutil
 
-    victims: dict[int, psutil.Process] = {}
-    for p in procs:
-        try:
-            root = psutil.Process(p.pid)
-            victims[root.pid] = root
-            for child in root.children(recursive=True):
-                victims[child.pid] = child
-        except psutil.NoSuchProcess:
-            pass
-    if marker:
-        for proc in psutil.process_iter(["cmdline"]):
-            if any(marker in part for part in (proc.info.get("cmdline") or [])):
-                victims[proc.pid] = proc
+    victims = _family(procs, marker)
     for proc in victims.values():
         try:
             proc.send_signal(signal.SIGTERM)
@@ -166,9 +229,72 @@ def _kill_tree(procs: list[subprocess.Popen[bytes]], marker: str | None, grace_s
             pass
 
 
+class Supervised:
+    """One service process under ``raysvc up``, restarted with exponential backoff when it dies.
+
+    The delay doubles with each crash in a row (``backoff_s`` up to ``max_backoff_s``); a run that lasted
+    ``stable_s`` starts the count again. After ``give_up_after`` crashes in a row the service stays down
+    (a crash loop: the log says why) while the Ray head, the other services and the jobs keep running.
+    The restart count reaches the service in ``RAYSVC_RESTARTS``.
+    """
+
+    def __init__(
+        self, name: str, cmd: list[str], env: dict[str, str], log_path: Path, *,
+        backoff_s: float = 1.0, max_backoff_s: float = 30.0, stable_s: float = 60.0, give_up_after: int = 5,
+    ) -> None:
+        self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
+        self.backoff_s, self.max_backoff_s, self.stable_s, self.give_up_after = backoff_s, max_backoff_s, stable_s, give_up_after
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.crashes_in_a_row = 0
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+        self.gave_up = False
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log_file:  # appended: the crash that caused a restart stays readable
+            self.proc = subprocess.Popen(
+                self.cmd, env=self.env | {"RAYSVC_RESTARTS": str(self.restarts)},
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+
+    def check(self) -> str | None:
+        """Notice a dead process and restart it once its backoff has passed; a line to log when something happened."""
+        if self.gave_up or self.proc is None or self.proc.poll() is None:
+            return None
+        now = time.monotonic()
+        if self.restart_at is None:
+            ran_s = now - self.started_at
+            self.crashes_in_a_row = 1 if ran_s >= self.stable_s else self.crashes_in_a_row + 1
+            if self.crashes_in_a_row > self.give_up_after:
+                self.gave_up = True
+                return (f"[red]{self.name} crashed {self.crashes_in_a_row} times in a row, each within "
+                        f"{self.stable_s:.0f}s of its start; not restarting it (see {self.log_path})[/red]")
+            delay = min(self.backoff_s * 2 ** (self.crashes_in_a_row - 1), self.max_backoff_s)
+            self.restart_at = now + delay
+            return (f"[yellow]{self.name} exited with code {self.proc.returncode} after {ran_s:.1f}s; "
+                    f"restarting in {delay:.0f}s[/yellow]")
+        if now < self.restart_at:
+            return None
+        self.restart_at = None
+        self.restarts += 1
+        self.start()
+        return f"{self.name} restarted (restart {self.restarts})"
+
+
+def _ray_head_env(env: dict[str, str], host: str) -> dict[str, str]:
+    """The head's environment: on loopback Ray treats the machine as a single-node cluster, so every Ray
+    port (GCS, raylet, object manager, workers, agents, Ray Client) binds 127.0.0.1. ``ray start`` rewrites
+    ``--node-ip-address 127.0.0.1`` to the external address; this switch is what Ray uses on macOS."""
+    if host == LOOPBACK:
+        return env | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    return env
+
+
 @app.command()
 def up(
-    host: Annotated[str, typer.Option(help="interface the services bind")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="interface the services and Ray bind; 0.0.0.0 exposes them")] = LOOPBACK,
     sentiment_port: int = SERVICES["sentiment"],
     garch_port: int = SERVICES["garch"],
     portfolio_port: int = SERVICES["portfolio"],
@@ -182,7 +308,10 @@ def up(
     auth: Annotated[bool, typer.Option(help="Ray token authentication (as on Kubernetes)")] = True,
     ready_timeout: Annotated[float, typer.Option(help="seconds to wait for every /readyz")] = 120.0,
 ) -> None:
-    """Start a local Ray head and the four services connected to it through RAY_ADDRESS (like Kubernetes)."""
+    """Start a local Ray head and the four services connected to it through RAY_ADDRESS (like Kubernetes).
+
+    A service that dies is restarted (with backoff); SIGTERM or Ctrl-C stops everything within ~10 s.
+    """
     from services.core import datagen
     from services.core.settings import get_settings
 
@@ -194,7 +323,7 @@ def up(
         "--gcs-port": gcs_port,
         "--client-port": client_port,
     }
-    taken = [f"{port} ({opt})" for opt, port in wanted.items() if not _port_free("127.0.0.1", port)]
+    taken = [f"{port} ({opt})" for opt, port in wanted.items() if not _port_free(LOOPBACK, port)]
     if taken:
         console.print(f"[red]port(s) already in use: {', '.join(taken)}[/red]; choose others with those options")
         raise typer.Exit(2)
@@ -228,8 +357,10 @@ def up(
         RAYSVC_GARCH_URL=f"http://127.0.0.1:{garch_port}",
         RAY_USAGE_STATS_ENABLED="0",
     )
-    procs: list[subprocess.Popen[bytes]] = []
+    head: subprocess.Popen[bytes] | None = None
+    services: dict[str, Supervised] = {}
     stopping = False
+    exit_code = 0
 
     def _stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -240,30 +371,32 @@ def up(
     start = time.monotonic()
     try:
         ray_bin = shutil.which("ray", path=env["PATH"]) or "ray"
+        dashboard_host = LOOPBACK if host == LOOPBACK else host
         head_cmd = [
             ray_bin, "start", "--head", "--block", f"--port={gcs_port}",
-            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
+            f"--dashboard-host={dashboard_host}", f"--dashboard-port={dashboard_port}",
             f"--ray-client-server-port={client_port}", f"--temp-dir={ray_tmp}", "--disable-usage-stats",
             "--include-dashboard=true", f"--dashboard-agent-listen-port={_agent_port()}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
         console.print(f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})")
-        head_log = open(logs_dir / "ray-head.log", "wb")  # noqa: SIM115 - lives as long as the head
-        procs.append(subprocess.Popen(head_cmd, env=env, stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True))
-        if not _wait_http(f"http://127.0.0.1:{dashboard_port}/api/version", 90, procs[0]):
-            console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
-            raise typer.Exit(1)
+        with open(logs_dir / "ray-head.log", "wb") as head_log:
+            head = subprocess.Popen(head_cmd, env=_ray_head_env(env, host), stdout=head_log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        if not _wait_http(f"http://127.0.0.1:{dashboard_port}/api/version", 90, head, lambda: stopping):
+            if not stopping:
+                console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
+                raise typer.Exit(1)
+            raise typer.Exit(0)
         svc_env = env | {
             "RAY_ADDRESS": f"ray://127.0.0.1:{client_port}",
             "RAYSVC_JOBS_ADDRESS": f"http://127.0.0.1:{dashboard_port}",
         }
         for n in names:
-            log_file = open(logs_dir / f"{n}.log", "wb")  # noqa: SIM115
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", "serve", n, "--host", host, "--port", str(ports[n])],
-                    env=svc_env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-            )
+            cmd = [sys.executable, "-m", "services.cli", "serve", n, "--host", host, "--port", str(ports[n]),
+                   f"--drain-timeout={DRAIN_S}"]
+            (logs_dir / f"{n}.log").write_bytes(b"")
+            services[n] = Supervised(n, cmd, svc_env, logs_dir / f"{n}.log")
+            services[n].start()
         table = Table(title="Ray Services (local)")
         table.add_column("component")
         table.add_column("URL")
@@ -272,37 +405,49 @@ def up(
         for n in names:
             table.add_row(n, f"http://{host}:{ports[n]}  (docs: /docs)")
         console.print(table)
-        pending = set(names)
-        deadline = time.monotonic() + ready_timeout
-        while pending and not stopping and time.monotonic() < deadline:
-            for n in sorted(pending):
-                try:
-                    import httpx
-
-                    if httpx.get(f"http://127.0.0.1:{ports[n]}/readyz", timeout=2).status_code == 200:
-                        pending.discard(n)
-                        console.print(f"  {n} ready after {time.monotonic() - start:.1f}s")
-                except Exception:  # noqa: BLE001 - not up yet
-                    pass
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(0.5)
-        if pending and not stopping:
-            console.print(f"[yellow]not ready yet: {sorted(pending)}; logs in {logs_dir}[/yellow]")
-        else:
-            console.print(f"[green]all services ready in {time.monotonic() - start:.1f}s[/green] — Ctrl-C stops everything")
-        while not stopping:
-            dead = [p for p in procs if p.poll() is not None]
-            if dead:
-                console.print(f"[red]a process exited ({dead[0].args[:4]}); stopping; logs in {logs_dir}[/red]")
-                break
-            time.sleep(0.5)
+        exit_code = _supervise(head, services, ports, ready_timeout, start, logs_dir, lambda: stopping)
     finally:
         console.print("stopping services and the Ray head…")
-        _kill_tree(procs[1:][::-1], None)
-        _kill_tree(procs[:1], ray_tmp)
+        t0 = time.monotonic()
+        _stop_platform([s.proc for s in services.values() if s.proc is not None], head, ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
-        console.print("stopped")
+        console.print(f"stopped in {time.monotonic() - t0:.1f}s")
+    raise typer.Exit(exit_code)
+
+
+def _supervise(
+    head: subprocess.Popen[bytes], services: dict[str, Supervised], ports: dict[str, int], ready_timeout: float,
+    start: float, logs_dir: Path, stop: Any,
+) -> int:
+    """Report readiness, restart crashed services, until ``stop()``; 1 if the Ray head exits."""
+    import httpx
+
+    pending = set(services)
+    ready_by = time.monotonic() + ready_timeout
+    while not stop():
+        if head.poll() is not None:
+            console.print(f"[red]the Ray head exited (code {head.returncode}); stopping; see {logs_dir / 'ray-head.log'}[/red]")
+            return 1
+        for n, s in services.items():
+            restarts = s.restarts
+            if line := s.check():
+                console.print(line)
+            if s.restarts != restarts:
+                pending.add(n)  # report when it is ready again
+        for n in sorted(pending):
+            try:
+                if httpx.get(f"http://127.0.0.1:{ports[n]}/readyz", timeout=2).status_code == 200:
+                    pending.discard(n)
+                    console.print(f"  {n} ready after {time.monotonic() - start:.1f}s")
+                    if not pending:
+                        console.print(f"[green]all services ready in {time.monotonic() - start:.1f}s[/green] — Ctrl-C stops everything")
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > ready_by:
+            console.print(f"[yellow]not ready yet: {sorted(pending)}; logs in {logs_dir}[/yellow]")
+            ready_by = float("inf")
+        time.sleep(0.5)
+    return 0
 
 
 def main() -> None:

@@ -1,0 +1,176 @@
+"""Faults under `raysvc up`, as a user meets them: a service killed while a job runs comes back and the job
+finishes; nothing listens beyond loopback; SIGTERM with a request in flight answers it and stops every
+process within 10 s. One `raysvc up` (garch only) serves the module; the last test stops it."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.utils.cluster import free_port
+
+pytestmark = pytest.mark.slow
+
+MODEL = {"vol": "garch", "dist": "t"}
+LONG_JOB = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2018-01-01", "mode": "job"}  # ~2,000 refits
+
+
+@dataclass
+class Platform:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def tail(self) -> str:
+        return self.log.read_text()[-3000:]
+
+    def family(self) -> list[psutil.Process]:
+        return [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+
+
+def _wait_ready(platform: Platform, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert platform.proc.poll() is None, platform.tail()
+        try:
+            if httpx.get(f"{platform.url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"garch not ready in {timeout_s}s\n{platform.tail()}")
+
+
+def _wait_job(url: str, until: set[str], timeout_s: float = 400) -> dict:
+    deadline = time.monotonic() + timeout_s
+    info: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            info = httpx.get(url, timeout=10).json()
+            if info["status"] in until:
+                return info
+        except (httpx.HTTPError, ValueError):
+            pass  # the service is down or restarting
+        time.sleep(1)
+    raise AssertionError(f"job not {until} in {timeout_s}s: {info}")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Platform:
+    tmp = tmp_path_factory.mktemp("up")
+    garch = free_port()
+    args = [sys.executable, "-m", "services.cli", "up", "--only=garch", f"--garch-port={garch}",
+            f"--dashboard-port={free_port()}", f"--gcs-port={free_port()}", f"--client-port={free_port()}",
+            f"--state-dir={tmp / 'state'}", "--num-cpus=2"]
+    env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(tmp / "results"))
+    env.pop("RAY_AUTH_MODE", None)
+    with open(tmp / "up.log", "wb") as log:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    p = Platform(proc, f"http://127.0.0.1:{garch}", tmp / "up.log")
+    try:
+        _wait_ready(p)
+        yield p
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _garch_service(platform: Platform) -> psutil.Process:
+    return next(p for p in platform.family() if "serve" in p.cmdline() and "garch" in p.cmdline())
+
+
+def test_killed_service_is_restarted_and_its_running_job_succeeds(platform: Platform) -> None:
+    r = httpx.post(f"{platform.url}/v1/volatility/rolling", json=LONG_JOB, timeout=60)
+    assert r.status_code == 202, r.text
+    job_url = platform.url + r.headers["location"]
+    running = _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})
+    assert running["status"] == "RUNNING", running
+    old = _garch_service(platform)
+    old.kill()
+    killed_at = time.monotonic()
+    old.wait(5)
+    _wait_ready(platform, timeout_s=120)
+    print(f"garch back after {time.monotonic() - killed_at:.1f}s")
+    new = _garch_service(platform)
+    assert new.pid != old.pid
+    assert new.environ().get("RAYSVC_RESTARTS") == "1"
+    assert httpx.get(job_url, timeout=10).json()["status"] in ("RUNNING", "SUCCEEDED")  # not lost
+    info = _wait_job(job_url, {"SUCCEEDED", "FAILED", "STOPPED"})
+    assert info["status"] == "SUCCEEDED", info
+    assert info["result"]["forecasts"] and info["result"]["n_refits"] > 1500
+    assert "garch exited" in platform.tail() and "garch restarted (restart 1)" in platform.tail()
+
+
+def _listening(proc: psutil.Process) -> list[tuple[str, int, str]]:
+    try:
+        return [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _is_loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return addr.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def test_nothing_listens_beyond_loopback(platform: Platform) -> None:
+    """GCS, raylet, object manager, workers, agents, Ray Client, dashboard and the service: all on loopback,
+    checked while a job runs (so a driver and workers exist)."""
+    r = httpx.post(f"{platform.url}/v1/volatility/rolling", json=LONG_JOB | {"start": "2022-06-01"}, timeout=60)
+    assert r.status_code == 202, r.text
+    job_url = platform.url + r.headers["location"]
+    assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
+    sockets = [s for p in platform.family() for s in _listening(p)]
+    print(f"{len(sockets)} listening sockets in {len(platform.family())} processes")
+    assert len(sockets) >= 8, sockets  # GCS, raylet, client server, dashboard, agents, the service, …
+    exposed = [s for s in sockets if not _is_loopback(s[0])]
+    assert not exposed, exposed
+    assert _wait_job(job_url, {"SUCCEEDED", "FAILED", "STOPPED"})["status"] == "SUCCEEDED"
+
+
+def test_sigterm_answers_the_request_in_flight_and_stops_everything_within_10s(platform: Platform) -> None:
+    inline = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2023-06-01", "mode": "inline"}  # ~110 refits
+    t = time.monotonic()
+    assert httpx.post(f"{platform.url}/v1/volatility/rolling", json=inline, timeout=60).status_code == 200
+    print(f"the request alone takes {time.monotonic() - t:.1f}s")
+    family = platform.family()[1:]  # `raysvc up` itself is waited for below
+    answer: list[int | str] = []
+
+    def _request() -> None:
+        try:
+            answer.append(httpx.post(f"{platform.url}/v1/volatility/rolling", json=inline, timeout=30).status_code)
+        except httpx.HTTPError as exc:
+            answer.append(repr(exc))
+
+    client = threading.Thread(target=_request)
+    client.start()
+    time.sleep(0.3)  # the request is in flight
+    assert not answer
+    start = time.monotonic()
+    platform.proc.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(family, timeout=15)
+    took = time.monotonic() - start
+    client.join(30)
+    alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    print(f"SIGTERM → {len(family)} processes gone in {took:.1f}s; request in flight answered {answer}")
+    assert answer and answer[0] in (200, 503), answer
+    assert not alive, [p.cmdline()[:3] for p in alive]
+    assert platform.proc.wait(10) == 0
+    took = max(took, time.monotonic() - start)
+    assert took < 10.0, platform.tail()
