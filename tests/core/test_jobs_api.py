@@ -98,3 +98,22 @@ def test_the_openapi_document_states_the_job_routes_contract(garch: TestClient) 
     assert job_id["schema"]["maxLength"] == 100 and job_id["schema"]["pattern"].startswith("^raysvc-")
     (limit,) = paths["/v1/jobs"]["get"]["parameters"]
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 1000)
+
+
+def test_stopping_a_running_job_answers_stopped_at_once(garch: TestClient, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray reports a stopped job RUNNING for a moment: the answer to DELETE says STOPPED all the same."""
+    from services.core.app import get_platform
+
+    running = "raysvc-garch-rolling-bbbbbbbbbbbb"
+    _job(tmp_path, running, "garch", progress={"progress": 0.5, "message": "half"})
+    stopped: list[str] = []
+    ray_jobs = SimpleNamespace(
+        get_job_info=lambda job_id: SimpleNamespace(status="RUNNING", start_time=None, end_time=None, message=""),
+        stop_job=stopped.append,
+    )
+    monkeypatch.setattr(get_platform().jobs, "_jobs_client", lambda: ray_jobs)
+    assert garch.get(f"/v1/jobs/{running}").json()["status"] == "RUNNING"
+    r = garch.delete(f"/v1/jobs/{running}")
+    assert r.status_code == 200 and r.json()["status"] == "STOPPED" and stopped == [running], r.text
+    assert garch.get(f"/v1/jobs/{running}").json()["status"] == "STOPPED"
