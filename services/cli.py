@@ -274,7 +274,7 @@ class Supervised:
             delay = min(self.backoff_s * 2 ** (self.crashes_in_a_row - 1), self.max_backoff_s)
             self.restart_at = now + delay
             return (f"[yellow]{self.name} exited with code {self.proc.returncode} after {ran_s:.1f}s; "
-                    f"restarting in {delay:.0f}s[/yellow]")
+                    f"restarting in {delay:.1f}s[/yellow]")
         if now < self.restart_at:
             return None
         self.restart_at = None
