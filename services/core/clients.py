@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from services.core.auth import forwarded_headers
 from services.core.errors import ProblemError
 from services.core.logs import REQUEST_ID_HEADER, request_id_var
 from services.core.settings import get_settings
@@ -25,7 +26,8 @@ async def get_json(service: str, base_url: str, path: str, params: dict[str, Any
     """
     settings = get_settings()
     url = base_url.rstrip("/") + path
-    headers = {REQUEST_ID_HEADER: request_id_var.get()}
+    # the caller's key goes along, so the call has the caller's rights (nothing with authentication off)
+    headers = {REQUEST_ID_HEADER: request_id_var.get(), **forwarded_headers()}
     try:
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
             response = await client.get(url, params=params, headers=headers)
