@@ -19,7 +19,9 @@ from services.sentiment import tasks
 from services.sentiment.engine import (
     ModelName,
     ScoreBatch,
+    TrainSpec,
     UnknownSymbolError,
+    check_training_labels,
     monthly_rankings,
     parse_month,
     symbol_aggregates,
@@ -86,6 +88,8 @@ async def train(req: S.TrainRequest, request: Request, response: Response) -> Jo
         if req.labels is None or len(req.labels) != len(req.texts):
             raise ProblemError.invalid("body.labels", "give one label per text")
         svc.check_texts(req.texts, p.settings)
+        spec = TrainSpec(folds=req.folds, holdout_fraction=req.holdout_fraction, seed=req.seed)
+        await run_blocking(check_training_labels, req.labels, spec, req.holdout_data is None)
     elif req.data is None:
         raise ProblemError.invalid(
             "body.data", "give data (a CSV under the data directory) or texts + labels"

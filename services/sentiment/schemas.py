@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, StrictStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
 from services.sentiment.engine import Label, ModelName
 
@@ -16,6 +16,25 @@ def num(x: Any) -> Num:
     """``x`` as a float, None when NaN/inf (JSON has no NaN)."""
     v = float(x)
     return v if math.isfinite(v) else None
+
+
+def not_bool(x: Any) -> Any:
+    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
+    if isinstance(x, bool):
+        raise ValueError("must be a number, not a boolean")
+    return x
+
+
+Int = Annotated[int, BeforeValidator(not_bool)]
+"""An integer input: ints (and whole floats), never booleans."""
+Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
+"""A number input: finite ints and floats, never booleans."""
+PositiveFinite = Annotated[Float, Field(gt=0)]
+BUILTIN = "builtin"
+"""The version name of the shipped models (reserved: a trained version cannot take it)."""
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""Model version names: 1-64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit (a folder name)."""
+Version = Annotated[str, Field(max_length=64, pattern=VERSION_PATTERN)]
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -37,7 +56,7 @@ class ScoreRequest(BaseModel):
     model: ModelName = Field(
         ModelName.ml, description="ml (default, most accurate) | ml:fast | lexicon | lexicon:vader"
     )
-    version: str | None = Field(
+    version: Version | None = Field(
         None, description="model version (GET /v1/sentiment/models); default: builtin"
     )
 
@@ -113,25 +132,38 @@ class TrainRequest(BaseModel):
     label_col: str = "label"
     texts: list[StrictStr] | None = Field(None, description="inline training texts (instead of data)")
     labels: list[int | str] | None = Field(None, description="inline labels, one per text")
-    word_ngrams: list[tuple[int, int]] = Field([(1, 2)], min_length=1, max_length=6)
-    char_ngrams: tuple[int, int] | None = Field(
+    word_ngrams: list[tuple[Int, Int]] = Field([(1, 2)], min_length=1, max_length=6)
+    char_ngrams: tuple[Int, Int] | None = Field(
         None, description="e.g. [3, 5]; slower (~10k texts/s per core)"
     )
-    log2_features: int = Field(20, ge=10, le=22)
-    C: list[PositiveFloat] = Field([10.0, 30.0], min_length=1, max_length=12)
+    log2_features: Int = Field(20, ge=10, le=22)
+    C: list[PositiveFinite] = Field([10.0, 30.0], min_length=1, max_length=12)
     class_weight: list[Literal["balanced"] | None] = Field([None, "balanced"], min_length=1, max_length=2)
-    embed_C: list[PositiveFloat] = Field([1.0, 4.0], min_length=1, max_length=8, description="ml only")
-    meta_C: list[PositiveFloat] = Field([0.3, 3.0], min_length=1, max_length=8, description="ml only")
+    embed_C: list[PositiveFinite] = Field([1.0, 4.0], min_length=1, max_length=8, description="ml only")
+    meta_C: list[PositiveFinite] = Field([0.3, 3.0], min_length=1, max_length=8, description="ml only")
     use_embeddings: bool = Field(True, description="ml only: include the e5 sentence-embedding base model")
-    folds: int = Field(5, ge=2, le=20)
-    holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
+    folds: Int = Field(5, ge=2, le=20)
+    holdout_fraction: Float = Field(0.2, gt=0, lt=0.9)
     metric: Literal["accuracy", "macro_f1"] = "accuracy"
-    seed: int = 0
-    version: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-        description="name of the new version (default: UTC timestamp)",
+    seed: Int = 0
+    version: Version | None = Field(
+        None, description=f"name of the new version (default: UTC timestamp; not `{BUILTIN}`, the shipped models' name)"
     )
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_not_bools(cls, v: Any) -> Any:
+        for i, x in enumerate(v if isinstance(v, list) else []):
+            if isinstance(x, bool):
+                raise ValueError(f"label at index {i} is {x}: expected 0/1/2 or a class name, not a boolean")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _not_builtin(cls, v: str | None) -> str | None:
+        if v is not None and v.lower() == BUILTIN:
+            raise ValueError(f"`{BUILTIN}` names the shipped models; choose another version name")
+        return v
 
     @field_validator("word_ngrams", "char_ngrams")
     @classmethod

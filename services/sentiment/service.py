@@ -9,6 +9,7 @@ A scorer is loaded once per process and put into Ray's object store once per ver
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,8 @@ from services.sentiment.engine import (
     prepare_social,
 )
 
-BUILTIN = "builtin"
+BUILTIN = S.BUILTIN
+VERSION_NAME = re.compile(S.VERSION_PATTERN)
 INLINE_TEXTS = {"ml": 8, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
 """Requests up to this many texts are scored in the service process; larger ones are chunked over Ray."""
 ON_LOOP_TEXTS, ON_LOOP_CHARS = {"ml:fast": 64}, 20_000
@@ -56,8 +58,10 @@ def version_folder(settings: Settings, model: ModelName, version: str) -> Path:
     """Folder of ``model``/``version`` (404 problem when unknown)."""
     if version == BUILTIN:
         return builtin_model_folder(model)
+    if not VERSION_NAME.fullmatch(version):  # no such folder can exist (and a 10,000-character name is an OSError)
+        raise ProblemError.not_found("model version", f"{model.value}@{version[:100]}")
     folder = models_dir(settings) / model.slug / version
-    if "/" in version or version in (".", "..") or not (folder / "card.json").is_file():
+    if not (folder / "card.json").is_file():
         raise ProblemError.not_found("model version", f"{model.value}@{version}")
     return folder
 

@@ -101,6 +101,11 @@ def test_score_unknown_model_and_version(client):
     )
 
 
+@pytest.mark.parametrize("version", ["v" * 10_000, "../ml", "a b", "-x", "ok\n"], ids=["10k-chars", "dots-slash", "space", "dash-first", "newline"])
+def test_score_malformed_version_is_422(client, version):
+    _problem(client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "ml:fast", "version": version}), 422, "body.version")
+
+
 def test_models_lists_builtin_versions_with_metrics(client):
     body = client.get("/v1/sentiment/models").json()
     by = {(m["model"], m["version"]): m for m in body["data"]}
@@ -218,3 +223,49 @@ def test_train_through_the_job_api_then_score_with_the_new_version(client, twitt
 def test_train_rejects_bad_requests(client, req, field):
     r = client.post("/v1/sentiment/train", json=req)
     _problem(r, 422, field)
+
+
+def _tree(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")} if root.is_dir() else set()
+
+
+TEN_EACH = {"texts": [f"headline {i}" for i in range(30)], "labels": [0, 1, 2] * 10, "folds": 2}
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        ({**TEN_EACH, "C": [float("inf")]}, "body.C[0]"),
+        ({**TEN_EACH, "embed_C": [float("nan")]}, "body.embed_C[0]"),
+        ({**TEN_EACH, "texts": ["", *TEN_EACH["texts"][1:]]}, "body.texts[0]"),
+        ({**TEN_EACH, "texts": [*TEN_EACH["texts"][:-1], " \t "]}, "body.texts[29]"),
+        ({"texts": [], "labels": []}, "body.labels"),
+        ({**TEN_EACH, "labels": [0, 1] * 15}, "body.labels"),
+        ({**TEN_EACH, "folds": 9}, "body.labels"),  # 8 training rows a class after the 20 % hold-out
+        ({**TEN_EACH, "labels": [0, 1, "meh"] * 10}, "body.labels"),
+        ({**TEN_EACH, "labels": [True, False, 2] * 10}, "body.labels"),
+        ({**TEN_EACH, "version": "builtin"}, "body.version"),
+        ({**TEN_EACH, "version": "v" * 10_000}, "body.version"),
+        ({**TEN_EACH, "seed": False}, "body.seed"),
+        ({**TEN_EACH, "folds": True}, "body.folds"),
+        ({**TEN_EACH, "C": [True]}, "body.C[0]"),
+    ],
+    ids=["C-inf", "embed-C-nan", "empty-text", "blank-text", "no-rows", "missing-class", "class-below-folds",
+         "bad-label", "boolean-labels", "builtin-version", "10k-version", "seed-false", "folds-true", "C-true"],
+)
+def test_train_rejects_before_any_job_exists(client, req, field):
+    """Each of these failed only inside the job (or with a 500) before; now 422 at submission, and the
+    results directory (where jobs keep their folders) gains nothing."""
+    root = client.app.state.platform.settings.results_dir
+    from pathlib import Path
+
+    before = _tree(Path(root))
+    r = client.post(
+        "/v1/sentiment/train",
+        content=__import__("json").dumps(req).encode(),  # json.dumps writes Infinity and NaN, as the fuzzer sends them
+        headers={"content-type": "application/json"},
+    )
+    body = _problem(r, 422, field)
+    if field == "body.labels" and req.get("texts"):
+        assert "labels" in body["detail"]
+    assert _tree(Path(root)) == before

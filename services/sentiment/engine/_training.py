@@ -223,6 +223,32 @@ def _best(results: Sequence[CellResult], metric: str) -> CellResult:
     return max(results, key=lambda r: (getattr(r, metric), r.macro_f1, r.accuracy))
 
 
+def holdout_split(y: np.ndarray, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions ``(train, hold-out)`` of the stratified ``spec.holdout_fraction`` split of labels ``y``."""
+    try:
+        return train_test_split(np.arange(len(y)), test_size=spec.holdout_fraction, random_state=spec.seed, stratify=y)
+    except ValueError as exc:  # too few rows, or a class with a single row
+        raise DomainError(f"{len(y)} labelled rows cannot be split into training and hold-out: {exc}", field="labels") from None
+
+
+def _check_class_counts(y: np.ndarray, folds: int) -> None:
+    counts = np.bincount(y, minlength=len(CLASSES))
+    if counts.min() < folds:
+        raise DomainError(
+            field="labels",
+            message=f"every class needs at least {folds} training rows, got "
+            f"{dict(zip(CLASSES, counts.tolist(), strict=True))}",
+        )
+
+
+def check_training_labels(labels: Sequence[object], spec: TrainSpec, split: bool = True) -> None:
+    """The checks :func:`train_model` makes on the labels before any fitting (so that a request can fail
+    at once): each one readable, and every class with ``spec.folds`` training rows after the hold-out
+    split (``split=False``: an explicit hold-out set is given)."""
+    y = map_labels(labels)
+    _check_class_counts(y[holdout_split(y, spec)[0]] if split else y, spec.folds)
+
+
 def train_model(
     texts: Sequence[str],
     labels: Sequence[object],
@@ -257,19 +283,12 @@ def train_model(
     if holdout is None:
         if embeddings is not None:
             raise ValueError("precomputed embeddings need an explicit holdout set")
-        idx_tr, idx_ho = train_test_split(
-            np.arange(len(y)), test_size=spec.holdout_fraction, random_state=spec.seed, stratify=y
-        )
+        idx_tr, idx_ho = holdout_split(y, spec)
         ho_texts, y_ho = [texts[i] for i in idx_ho], y[idx_ho]
         texts, y = [texts[i] for i in idx_tr], y[idx_tr]
     else:
         ho_texts, y_ho = [str(t) for t in holdout[0]], map_labels(holdout[1])
-    if min(np.bincount(y, minlength=3)) < spec.folds:
-        raise DomainError(
-            field="labels",
-            message=f"every class needs at least {spec.folds} training rows, got "
-            f"{dict(zip(CLASSES, np.bincount(y, minlength=3).tolist(), strict=True))}",
-        )
+    _check_class_counts(y, spec.folds)
     run_cells = run_cells or (lambda c, b, yy, f: run_cells_sequential(c, b, yy, f, spec.max_iter))
     folds = np.empty(len(y), dtype=np.int64)
     for k, (_, test) in enumerate(
