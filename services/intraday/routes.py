@@ -72,7 +72,7 @@ async def _daily(req: S.DataIn, strategy: E.StrategyName) -> pd.Series | None:
             "history": days,
         },
     )
-    return svc.parse_garch_signal(body)
+    return await run_blocking(svc.parse_garch_signal, body)
 
 
 async def _bars_ref(req: S.DataIn, bars: E.BarData) -> Any:
@@ -99,9 +99,11 @@ def _runs_as_job(req: S.SweepRequest, evals: int, batch_command: str) -> bool:
     return req.mode == "job" or (req.mode == "auto" and evals > SYNC_MAX_BAR_EVALS)
 
 
-async def _submit(command: str, params: dict[str, Any]) -> JobAccepted:
-    # JobManager.submit is blocking (HTTP to the Jobs API, retry sleeps): never on the event loop
-    return await run_blocking(get_platform().jobs.submit, command, params)
+async def _submit(command: str, req: S.SweepRequest, daily: pd.Series | None) -> JobAccepted:
+    """Submit ``req`` as a job. Off the event loop: the body may hold 500,000 inline bars to dump, and
+    JobManager.submit blocks (HTTP to the Jobs API, retry sleeps)."""
+    jobs = get_platform().jobs
+    return await run_blocking(lambda: jobs.submit(command, _job_params(req, daily)))
 
 
 def _job_params(req: S.SweepRequest, daily: pd.Series | None) -> dict[str, Any]:
@@ -159,7 +161,7 @@ async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S
     daily = await _daily(req, req.strategy)
     grid = await asyncio.to_thread(svc.grid_of, req, daily, p.settings.max_grid)
     if _runs_as_job(req, _bar_evals(req.strategy, len(grid.combos), len(bars)), JOB_COMMAND):
-        return accepted(response, request, await _submit("sweep", _job_params(req, daily)))
+        return accepted(response, request, await _submit("sweep", req, daily))
     p = require_ray()
     t0 = time.perf_counter()
     ref = await _bars_ref(req, bars)
@@ -225,7 +227,7 @@ async def walk_forward(
     n_folds = len(await run_blocking(E.fold_bounds, bars, req.train_days, req.test_days))
     evals = n_folds * (_bar_evals(req.strategy, n, len(bars)) + FOLD_OVERHEAD_EVALS)
     if _runs_as_job(req, evals, WALK_FORWARD_COMMAND):
-        return accepted(response, request, await _submit("walk-forward", _job_params(req, daily)))
+        return accepted(response, request, await _submit("walk-forward", req, daily))
     require_ray()
     ref = await _bars_ref(req, bars)
     stats_fn = tasks.ray_stats_fn(ref, chunks_per_cpu=p.settings.chunks_per_cpu)

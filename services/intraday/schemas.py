@@ -93,6 +93,15 @@ class DailySignalIn(BaseModel):
     dates: list[datetime] = Field(min_length=1)
     signal: list[SignalValue]
 
+    @field_validator("dates")
+    @classmethod
+    def _pandas_dates(cls, v: list[datetime]) -> list[datetime]:
+        try:  # pandas' nanosecond range (1677–2262), all naive or all aware
+            pd.DatetimeIndex(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
     @model_validator(mode="after")
     def _lengths(self) -> DailySignalIn:
         if len(self.dates) != len(self.signal):

@@ -334,6 +334,17 @@ def test_session_times_with_offsets_and_unknown_timezones_are_422(client, patch,
 
 
 @pytest.mark.parametrize(
+    "dates",
+    [["0001-01-01", "2023-08-02"], ["2023-08-01", "2023-08-02T00:00:00Z"]],
+    ids=["before-1677", "naive-and-aware"],
+)
+def test_daily_signal_dates_pandas_cannot_hold_are_422(client, dates):
+    req = {**RANGE, "strategy": {"name": "garch_rsi_bb"}, "daily_signal": {"dates": dates, "signal": [1, -1]}}
+    r = client.post("/v1/intraday/backtest", json=req)
+    assert r.status_code == 422 and problem_field(r) == "body.daily_signal.dates"
+
+
+@pytest.mark.parametrize(
     "path,body,field",
     [
         ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"commission_bps": False}},
