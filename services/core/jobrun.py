@@ -17,10 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +82,87 @@ class JobContext:
             self._bar = None
 
 
+# A driver whose cluster is gone this long stops itself. Longer than Ray's own wait for a GCS that restarts
+# (``gcs_rpc_server_reconnect_timeout_s``, 60 s), so a fault-tolerant head replaced on Kubernetes is survived.
+CLUSTER_LOST_AFTER_S = float(os.environ.get("RAYSVC_JOB_CLUSTER_LOST_AFTER_S", "120"))
+CLUSTER_LOST_EXIT_CODE = 3
+
+
+class ClusterWatchdog:
+    """Stop a driver that lost its Ray cluster, instead of leaving it orphaned and stuck.
+
+    After a head crash Ray leaves the driver running (re-parented to PID 1, waiting on tasks that will never
+    finish). Every ``interval_s`` a thread opens a TCP connection to the cluster's address (the GCS, or the
+    Ray Client server); when none succeeds for ``lost_after_s`` it writes the cause where the job's outcome
+    goes (``error.json``, ``progress.json``) and ends the process with exit code 3.
+    """
+
+    def __init__(self, address: str, job_dir: Path | None, *, lost_after_s: float = CLUSTER_LOST_AFTER_S,
+                 interval_s: float = 2.0) -> None:
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        self.host, self.port = host.strip("[]"), int(port)
+        self.job_dir, self.lost_after_s, self.interval_s = job_dir, lost_after_s, interval_s
+        self.lost_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="cluster-watchdog", daemon=True)
+
+    def start(self) -> ClusterWatchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reachable(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=min(self.interval_s, 5.0)):
+                return True
+        except OSError:
+            return False
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if self.reachable():
+                self.lost_since = None
+                continue
+            self.lost_since = self.lost_since or time.time()
+            if time.time() - self.lost_since >= self.lost_after_s and not self._stop.is_set():
+                self._give_up()
+
+    def lost_problem(self) -> ProblemError | None:
+        """The failure to record if the cluster is unreachable now (None while it answers)."""
+        if self.reachable():
+            return None
+        since = self.lost_since or time.time()
+        at = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
+        return ProblemError.unavailable(
+            "Ray", f"the Ray cluster went away at {at} ({self.host}:{self.port} unreachable for "
+                   f"{time.time() - since:.0f}s); the job's driver stopped"
+        )
+
+    def _give_up(self) -> None:
+        problem = self.lost_problem()
+        if problem is None:  # it came back during the last probe
+            return
+        log.error("%s", problem.detail)
+        if self.job_dir is not None:
+            write_json(self.job_dir / ERROR_FILE, problem.body())
+            write_json(self.job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()})
+        print(f"error: {problem.detail}", file=sys.stderr, flush=True)
+        os._exit(CLUSTER_LOST_EXIT_CODE)  # the main thread may be blocked in ray.get for ever
+
+
+def _cluster_address(settings: Any) -> str | None:
+    """The address a driver's cluster answers on, for the watchdog (None for an embedded cluster)."""
+    if settings.ray_mode == "client":
+        return str(settings.ray_address)
+    if settings.ray_mode == "driver":
+        import ray
+
+        return str(ray.get_runtime_context().gcs_address)
+    return None
+
+
 @dataclass(frozen=True)
 class JobCommand:
     """One batch command of a service.
@@ -128,9 +213,12 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
 
     conn = RayConnection(settings, dashboard=False)
     ctx = JobContext(job_dir)
+    watchdog: ClusterWatchdog | None = None
     try:
         if not conn.connect_with_retry():
             raise ProblemError.unavailable("Ray", conn.state.error or "not reachable")
+        if address := _cluster_address(settings):
+            watchdog = ClusterWatchdog(address, job_dir).start()
         ctx.progress(0.0, "started")
         start = time.perf_counter()
         result = cmd.run(params, ctx)
@@ -143,7 +231,11 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
         log.info("%s %s finished in %.2fs", service, cmd.name, seconds)
         return 0
     except Exception as exc:  # noqa: BLE001 - every failure becomes a problem body the service can serve
-        if isinstance(exc, DomainError):
+        lost = watchdog.lost_problem() if watchdog is not None else None
+        if lost is not None:  # Ray's own error (a dead raylet, a lost object) hides the real cause
+            log.exception("%s %s failed", service, cmd.name)
+            problem = lost
+        elif isinstance(exc, DomainError):
             problem = ProblemError.from_domain(exc, prefix="params")
         elif isinstance(exc, ProblemError):
             problem = exc
@@ -153,7 +245,9 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
         if job_dir is not None:
             write_json(job_dir / ERROR_FILE, problem.body())
         print(f"error: {problem.detail}", file=sys.stderr)
-        return 1 if problem.status >= 500 else 2
+        return CLUSTER_LOST_EXIT_CODE if lost is not None else 1 if problem.status >= 500 else 2
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         ctx.close()
         conn.close()
