@@ -141,7 +141,10 @@ async def signal(
     signal +1 if ``zscore > threshold``, −1 if ``< −threshold``, else 0 (docs/garch.md). Cached per process.
     """
     plat = require_ray()
-    spec = S.ModelIn(vol=vol, p=p, o=o, q=q, dist=dist, mean=mean).to_spec()
+    try:
+        spec = S.ModelIn(vol=vol, p=p, o=o, q=q, dist=dist, mean=mean).to_spec()
+    except DomainError as exc:  # named `model.o` in a body; here each is a query parameter
+        raise ProblemError.invalid(f"query.{(exc.field or 'vol').removeprefix('model.')}", str(exc)) from None
     key = (symbol, dataset, date, spec, window, realized_window, std_window, threshold, refit_every, history, warm_start)
     hit = svc.signal_cache_get(key)
     if hit is not None:
@@ -281,17 +284,21 @@ async def calculate_rolling_variance(
     name, ds, r = await asyncio.to_thread(svc.resolve, plat.catalog, req, symbol)
     if len(r) < window:
         raise ProblemError.invalid("query.window", f"{len(r)} returns are fewer than window={window}")
-    ann = detect_annualization(r.index)
-    var = svc.rolling_variance(r, window).iloc[-limit:]
-    return {
-        "symbol": name,
-        "dataset": ds,
-        "window": window,
-        "annualization": ann.periods,
-        "points": int(len(var)),
-        "latest": {"date": str(var.index[-1].date()), "variance": float(var.iloc[-1]), "vol_annualized": float((var.iloc[-1] * ann.periods) ** 0.5)},
-        "series": [
-            {"date": str(d.date()), "variance": float(v), "vol_annualized": float((v * ann.periods) ** 0.5)}
-            for d, v in zip(pd.DatetimeIndex(var.index), var.to_numpy(), strict=True)
-        ],
-    }
+
+    def series() -> dict[str, Any]:  # up to 100,000 points: off the event loop
+        ann = detect_annualization(r.index)
+        var = svc.rolling_variance(r, window).iloc[-limit:]
+        return {
+            "symbol": name,
+            "dataset": ds,
+            "window": window,
+            "annualization": ann.periods,
+            "points": int(len(var)),
+            "latest": {"date": str(var.index[-1].date()), "variance": float(var.iloc[-1]), "vol_annualized": float((var.iloc[-1] * ann.periods) ** 0.5)},
+            "series": [
+                {"date": str(d.date()), "variance": float(v), "vol_annualized": float((v * ann.periods) ** 0.5)}
+                for d, v in zip(pd.DatetimeIndex(var.index), var.to_numpy(), strict=True)
+            ],
+        }
+
+    return await asyncio.to_thread(series)

@@ -222,6 +222,15 @@ def test_signal_date_outside_the_data_is_422(client, date):
         assert body["data_start"] < body["data_end"] and body["data_end"] in body["detail"]
 
 
+@pytest.mark.parametrize(("params", "field"), [({"vol": "gjr", "o": 0}, "query.o"), ({"vol": "garch", "o": 1}, "query.o")])
+def test_signal_bad_model_names_the_query_parameter(client, params, field):
+    _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", **params}), 422, field)
+
+
+def test_rolling_variance_window_longer_than_the_data_is_422(client):
+    _problem(client.get("/calculate-rolling-variance", params={"window": 20_000}), 422, "query.window")
+
+
 def test_signal_date_too_early_for_the_windows_names_the_window(client, sim_returns_api):
     early = str(sim_returns_api.index[100].date())
     _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": early}), 422, "query.std_window")
