@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import date as Date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 
 from services.core.app import get_platform, require_ray, run_blocking
@@ -122,21 +124,21 @@ async def symbols() -> S.SymbolsResponse:
 )
 async def symbol_detail(
     symbol: str,
-    start: str | None = Query(None, description="first date, YYYY-MM-DD"),
-    end: str | None = Query(None, description="last date, YYYY-MM-DD"),
+    start: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="first date, YYYY-MM-DD"),
+    end: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="last date, YYYY-MM-DD"),
 ) -> S.SymbolDetail:
     """Daily and monthly posts, comments, likes, impressions, mean sentiment (blanks excluded and counted)
     and engagement ratio (comments / likes) of one symbol."""
+    first, last = (None if d is None else d.isoformat() for d in (start, end))
     frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
     try:
-        agg = await asyncio.to_thread(symbol_aggregates, frame, symbol, start, end)
+        agg = await asyncio.to_thread(symbol_aggregates, frame, symbol, first, last)
     except UnknownSymbolError:
         raise ProblemError.not_found("symbol", symbol) from None
     except DomainError as exc:
         raise ProblemError.from_domain(exc, prefix="query") from None
-    return S.SymbolDetail(
-        symbol=agg.symbol, start=start, end=end, daily=_rows(agg.daily), monthly=_rows(agg.monthly)
-    )
+    daily, monthly = await asyncio.to_thread(lambda: (_rows(agg.daily), _rows(agg.monthly)))
+    return S.SymbolDetail(symbol=agg.symbol, start=first, end=last, daily=daily, monthly=monthly)
 
 
 def _rows(frame) -> list[dict[str, Any]]:
@@ -159,8 +161,9 @@ async def rankings(
         except DomainError as exc:
             raise ProblemError.from_domain(exc, prefix="query") from None
     frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
-    ranked = await asyncio.to_thread(monthly_rankings, frame, month, top, min_likes, min_comments)
-    rows = ranked.to_dict(orient="records")
+    rows = await asyncio.to_thread(
+        lambda: monthly_rankings(frame, month, top, min_likes, min_comments).to_dict(orient="records")
+    )
     return S.RankingsResponse(
         min_likes=min_likes, min_comments=min_comments, top=top, month=month, data=rows, count=len(rows)
     )
@@ -198,18 +201,23 @@ async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
     start = time.perf_counter()
     frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
     wanted = [t.strip().upper() for t in req.tickers]
-    sub = frame[frame["symbol"].isin(wanted)]
-    analysis: dict[str, Any] = {}
-    for sym, g in sub.groupby("symbol", sort=False):
-        ratio = (g["comments"] / g["likes"].where(g["likes"] > 0)).dropna()
-        analysis[sym] = {
-            "avg_sentiment": S.num(g["sentiment"].mean()),
-            "sentiment_volatility": S.num(g["sentiment"].std()),
-            "total_engagement": S.num(ratio.sum()),
-            "total_tweets": S.num(g["posts"].sum()),
-            "days": int(len(g)),
-            "sentiment_missing": int(g["sentiment"].isna().sum()),
-        }
+
+    def summarise() -> tuple[pd.DataFrame, dict[str, Any]]:  # pandas work: off the event loop
+        sub = frame[frame["symbol"].isin(wanted)]
+        analysis: dict[str, Any] = {}
+        for sym, g in sub.groupby("symbol", sort=False):
+            ratio = (g["comments"] / g["likes"].where(g["likes"] > 0)).dropna()
+            analysis[sym] = {
+                "avg_sentiment": S.num(g["sentiment"].mean()),
+                "sentiment_volatility": S.num(g["sentiment"].std()),
+                "total_engagement": S.num(ratio.sum()),
+                "total_tweets": S.num(g["posts"].sum()),
+                "days": int(len(g)),
+                "sentiment_missing": int(g["sentiment"].isna().sum()),
+            }
+        return sub, analysis
+
+    sub, analysis = await asyncio.to_thread(summarise)
     unknown = [t for t in dict.fromkeys(wanted) if t not in analysis]
     if not analysis:
         raise ProblemError.not_found("tickers", ", ".join(unknown))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
@@ -30,6 +31,8 @@ Int = Annotated[int, BeforeValidator(not_bool)]
 Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
 """A number input: finite ints and floats, never booleans."""
 PositiveFinite = Annotated[Float, Field(gt=0)]
+FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
+"""The range of dates pandas' timestamps hold (later or earlier ones cannot match any data)."""
 BUILTIN = "builtin"
 """The version name of the shipped models (reserved: a trained version cannot take it)."""
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

@@ -141,6 +141,30 @@ def test_symbols_and_detail_match_engine(client):
     _problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "bad"}), 422, "query.start")
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "2022-02-01T10:30:00"}, "query.start"),
+        ({"start": ""}, "query.start"),
+        ({"end": "now"}, "query.end"),
+        ({"end": "2999-01-01"}, "query.end"),
+        ({"start": "2022-03-01", "end": "2022-02-01"}, "query.start"),
+    ],
+    ids=["with-time", "empty", "now", "after-pandas-range", "start-after-end"],
+)
+def test_symbol_detail_bad_dates_are_422(client, params, field):
+    sym = client.get("/v1/sentiment/symbols").json()["data"][0]["symbol"]
+    _problem(client.get(f"/v1/sentiment/symbols/{sym}", params=params), 422, field)
+
+
+def test_symbol_detail_midnight_with_an_offset_is_that_date(client):
+    """It was a 500 (tz-aware against naive dates); midnight with an offset is a date."""
+    sym = client.get("/v1/sentiment/symbols").json()["data"][0]["symbol"]
+    r = client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "2022-02-01T00:00:00+05:00", "end": "2022-02-03"})
+    assert r.status_code == 200, r.text[:500]
+    assert r.json()["start"] == "2022-02-01" and [d["date"] for d in r.json()["daily"]] == ["2022-02-01", "2022-02-02", "2022-02-03"]
+
+
 def test_rankings(client):
     from services.core.app import get_platform
     from services.sentiment import service as svc

@@ -195,6 +195,9 @@ def _parse_date(value: str | None, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        return pd.Timestamp(value)
+        stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise DomainError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}", field=name) from None
+        stamp = None
+    if stamp is None or pd.isna(stamp) or stamp.tzinfo is not None:  # NaT (""), or an offset the dates lack
+        raise DomainError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}", field=name)
+    return stamp
