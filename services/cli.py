@@ -21,10 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from services import SERVICES
+from services.core.auth import keys_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ray Services: quant analytics on Ray.")
 data_app = typer.Typer(no_args_is_help=True, help="The project's datasets.")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
@@ -124,6 +126,7 @@ def bench(ctx: typer.Context) -> None:
 
 # --- raysvc up -------------------------------------------------------------------------------------------
 LOOPBACK = "127.0.0.1"
+API_KEYS_FILE = "api-keys.json"
 DRAIN_S = 4.0  # uvicorn's graceful shutdown of a service on SIGTERM: in-flight requests are answered
 
 
@@ -283,6 +286,19 @@ class Supervised:
         return f"{self.name} restarted (restart {self.restarts})"
 
 
+def _admin_key_store(path: Path) -> Path:
+    """The services' API key store; made with an ``admin`` key (scopes read, jobs), shown once, if absent."""
+    from services.core.auth import create_key
+
+    if path.exists():
+        console.print(f"API keys: {path} (more: raysvc keys create NAME --scope read --file {path})", soft_wrap=True)
+    else:
+        key = create_key(path, "admin", ["read", "jobs"])
+        console.print(f"API key [bold]admin[/bold] (scopes read, jobs), shown only now: {key}", soft_wrap=True)
+        console.print(f"  use: curl -H 'Authorization: Bearer {key}' …; store: {path}", soft_wrap=True)
+    return path
+
+
 def _ray_head_env(env: dict[str, str], host: str) -> dict[str, str]:
     """The head's environment: on loopback Ray treats the machine as a single-node cluster, so every Ray
     port (GCS, raylet, object manager, workers, agents, Ray Client) binds 127.0.0.1. ``ray start`` rewrites
@@ -305,7 +321,8 @@ def up(
     num_cpus: Annotated[int | None, typer.Option(help="CPUs of the Ray head (default: all)")] = None,
     only: Annotated[str | None, typer.Option(help="comma-separated subset of services")] = None,
     state_dir: Annotated[Path, typer.Option(help="results, logs and the auth token")] = Path(".raysvc"),
-    auth: Annotated[bool, typer.Option(help="Ray token authentication (as on Kubernetes)")] = True,
+    ray_auth: Annotated[bool, typer.Option(help="Ray token authentication (as on Kubernetes)")] = True,
+    auth: Annotated[bool, typer.Option(help=f"API keys for the services (store: STATE_DIR/{API_KEYS_FILE})")] = False,
     ready_timeout: Annotated[float, typer.Option(help="seconds to wait for every /readyz")] = 120.0,
 ) -> None:
     """Start a local Ray head and the four services connected to it through RAY_ADDRESS (like Kubernetes).
@@ -342,7 +359,7 @@ def up(
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # job drivers find our python
     env.pop("RAY_ADDRESS", None)
-    if auth:
+    if ray_auth:
         token_file = state_dir / "auth_token"
         if not token_file.exists():
             token_file.write_text(secrets.token_hex(32))
@@ -391,6 +408,8 @@ def up(
             "RAY_ADDRESS": f"ray://127.0.0.1:{client_port}",
             "RAYSVC_JOBS_ADDRESS": f"http://127.0.0.1:{dashboard_port}",
         }
+        if auth:
+            svc_env["RAYSVC_API_KEYS_FILE"] = str(_admin_key_store(state_dir / API_KEYS_FILE))
         for n in names:
             cmd = [sys.executable, "-m", "services.cli", "serve", n, "--host", host, "--port", str(ports[n]),
                    f"--drain-timeout={DRAIN_S}"]
