@@ -388,10 +388,9 @@ def up(
     start = time.monotonic()
     try:
         ray_bin = shutil.which("ray", path=env["PATH"]) or "ray"
-        dashboard_host = LOOPBACK if host == LOOPBACK else host
         head_cmd = [
             ray_bin, "start", "--head", "--block", f"--port={gcs_port}",
-            f"--dashboard-host={dashboard_host}", f"--dashboard-port={dashboard_port}",
+            f"--dashboard-host={host}", f"--dashboard-port={dashboard_port}",
             f"--ray-client-server-port={client_port}", f"--temp-dir={ray_tmp}", "--disable-usage-stats",
             "--include-dashboard=true", f"--dashboard-agent-listen-port={_agent_port()}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
