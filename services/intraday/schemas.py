@@ -12,6 +12,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
+    StrictBool,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -32,6 +34,13 @@ def _not_bool(v: Any) -> Any:
     return v
 
 
+def _iso_text(v: Any) -> Any:
+    # pydantic would read a number as Unix seconds (a time of day: seconds after midnight, UTC)
+    if isinstance(v, int | float):
+        raise ValueError("give an ISO 8601 string, not a number")
+    return v
+
+
 def _after(end: datetime | None, start: datetime | None, name: str) -> datetime | None:
     """``end`` unless it is not after ``start`` (aware stamps compare in UTC with naive ones, as the cut
     does)."""
@@ -44,11 +53,14 @@ def _after(end: datetime | None, start: datetime | None, name: str) -> datetime 
     return end
 
 
+# the JSON types the schema declares, no coercion (a boolean is no number, a number no flag or date)
 NotBool = BeforeValidator(_not_bool)
-Number = Annotated[float, NotBool]
-Count = Annotated[int, NotBool]
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict()]
 ParamValue = Annotated[int | float | str, NotBool]
 SignalValue = Annotated[Literal[-1, 0, 1], NotBool]
+When = Annotated[datetime, BeforeValidator(_iso_text)]
+WallTime = Annotated[time, BeforeValidator(_iso_text)]
 
 LOCAL_STAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
 Stamp = Annotated[
@@ -82,7 +94,7 @@ class ExecutionIn(BaseModel):
         default=None, gt=0, lt=1, description="fraction of the entry fill, e.g. 0.01"
     )
     take_profit: Number | None = Field(default=None, gt=0, lt=1, description="fraction of the entry fill")
-    flat_at_session_end: bool = Field(
+    flat_at_session_end: StrictBool = Field(
         default=False, description="close positions at each session's last close"
     )
 
@@ -90,7 +102,7 @@ class ExecutionIn(BaseModel):
 class DailySignalIn(BaseModel):
     """A daily direction series in {-1, 0, 1}: the value for date D applies to the bars of D."""
 
-    dates: list[datetime] = Field(min_length=1)
+    dates: list[When] = Field(min_length=1)
     signal: list[SignalValue]
 
     @field_validator("dates")
@@ -128,8 +140,8 @@ class DataIn(BaseModel):
         default="intraday", description="catalog dataset of `symbol`; daily sets give close-only bars"
     )
     bars: BarsIn | None = Field(default=None, description="inline OHLCV bars instead of a symbol")
-    start: datetime | None = None
-    end: datetime | None = None
+    start: When | None = None
+    end: When | None = None
     calendar: Calendar = Field(
         default=Calendar.continuous, description="`continuous` (24/7, 365 days) or `session`"
     )
@@ -138,8 +150,8 @@ class DataIn(BaseModel):
         max_length=64,
         description="exchange timezone (an IANA name) for `calendar=session`",
     )
-    session_open: time = Field(default=time(9, 30), description="wall-clock time in `timezone`, no offset")
-    session_close: time = Field(default=time(16, 0), description="wall-clock time in `timezone`, no offset")
+    session_open: WallTime = Field(default=time(9, 30), description="wall-clock time in `timezone`, no offset")
+    session_close: WallTime = Field(default=time(16, 0), description="wall-clock time in `timezone`, no offset")
     daily_signal: DailySignalIn | None = Field(
         default=None,
         description="garch_rsi_bb only: the daily signal; omitted → fetched from the GARCH service",
@@ -202,7 +214,7 @@ class BacktestRequest(DataIn):
     equity_points: Count | None = Field(
         default=None, ge=2, le=100_000, description="downsample the equity curve to about this many points"
     )
-    include_trades: bool = True
+    include_trades: StrictBool = True
 
 
 class SweepRequest(DataIn):
@@ -374,8 +386,8 @@ class LegacySignalRequest(BaseModel):
 class LegacyBacktestRequest(BaseModel):
     strategy_name: str
     symbol: str
-    start_date: datetime | None = Field(default=None, description="first bar (inclusive), e.g. 2023-08-01")
-    end_date: datetime | None = Field(default=None, description="end (exclusive)")
+    start_date: When | None = Field(default=None, description="first bar (inclusive), e.g. 2023-08-01")
+    end_date: When | None = Field(default=None, description="end (exclusive)")
 
     @field_validator("end_date")
     @classmethod

@@ -359,10 +359,20 @@ def test_daily_signal_dates_pandas_cannot_hold_are_422(client, dates):
          {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "train_days": True, "test_days": 1},
          "body.train_days"),
         ("/calculate-intraday-signals", {"daily_signal": True}, "body.daily_signal"),
+        # nor strings numbers, numbers flags or dates (all accepted by pydantic's lax mode)
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"slippage_bps": "1"}},
+         "body.costs.slippage_bps"),
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "include_trades": 0},
+         "body.include_trades"),
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "start": 1690848000},
+         "body.start"),
+        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "session_close": 57600},
+         "body.session_close"),
     ],
-    ids=["costs", "params", "grid", "top", "train_days", "legacy-daily_signal"],
+    ids=["costs", "params", "grid", "top", "train_days", "legacy-daily_signal", "string-number", "number-flag",
+         "number-date", "number-time"],
 )
-def test_booleans_are_not_numbers(client, path, body, field):
+def test_json_types_are_not_coerced(client, path, body, field):
     r = client.post(path, json=body)
     assert r.status_code == 422 and problem_field(r) == field
 
