@@ -1,10 +1,9 @@
 """The fuzzing gate: ``schemathesis run`` with every check against one service's OpenAPI document.
 
-:func:`fuzz` runs the CLI in a fresh working directory (no replay cache carried over
-from an earlier run), reads its JUnit and JSON reports and returns a :class:`GateResult`: one
-:class:`Finding` per failing test case (operation, check codes, response status and a ``curl``
-reproducer), the operations the time cap left untested, and the run's errors. The gate passes only when all
-three are empty.
+:func:`fuzz` runs the CLI in a fresh working directory (no replay cache carried over from an earlier run),
+reads its JUnit and JSON reports and returns a :class:`GateResult`: one :class:`Finding` per failing test
+case (operation, check codes, response status and a ``curl`` reproducer), the operations the time cap left
+untested, and the run's errors. The gate passes only when all three are empty.
 """
 
 from __future__ import annotations
@@ -68,7 +67,6 @@ class GateResult:
     untested: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)
-    output: str = ""
 
     @property
     def passed(self) -> bool:
@@ -111,7 +109,7 @@ def _findings(operation: str, text: str) -> list[Finding]:
 
 
 def parse_reports(service: str, junit: Path, summary: Path, output: str) -> GateResult:
-    result = GateResult(service=service, output=output)
+    result = GateResult(service=service)
     if summary.exists():
         result.report = json.loads(summary.read_text())
     if not junit.exists():
@@ -123,7 +121,8 @@ def parse_reports(service: str, junit: Path, summary: Path, output: str) -> Gate
             found = _findings(name, failure.text or "")
             result.findings += found or [Finding(name, (failure.get("message") or "failure",), None, failure.text or "")]
         for error in case.findall("error"):  # title and message; the full traceback stays in the report
-            result.errors.append(f"{name}: {' / '.join((error.text or '').strip().splitlines()[:3])[:500]}")
+            lines = [line for line in (error.text or "").splitlines() if line.strip()]
+            result.errors.append(f"{name}: {' / '.join(lines[:2])[:500]}")
         skips = [s.text or "" for s in case.findall("skipped")]
         if any("Time limit" in s for s in skips) and not case.findall("failure"):
             result.untested.append(name)
@@ -150,7 +149,8 @@ def fuzz(service: str, base_url: str, workdir: Path, *, max_examples: int = MAX_
         *SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all",
         "--max-examples", str(max_examples), "--generation-deterministic",
         "--max-response-time", str(MAX_RESPONSE_TIME_S), "--request-timeout", str(REQUEST_TIMEOUT_S),
-        "--workers", "1", "--no-color", "--output-truncate", "true",
+        # unsanitized: it would print `"session_open": "[Filtered]"` in a reproducer (no secrets here)
+        "--workers", "1", "--no-color", "--output-sanitize", "false",
         "--report", "junit,json", "--report-junit-path", str(junit), "--report-json-path", str(summary),
     ]
     if max_time_s is not None:
