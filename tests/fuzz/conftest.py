@@ -38,7 +38,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iter
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(state / "results"))
     env.pop("RAYSVC_API_KEYS_FILE", None)  # `raysvc up`'s local default: no API keys
     log = open(state / "up.log", "wb")  # noqa: SIM115 - closed at teardown
-    up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                          start_new_session=True)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         pending = set(SERVICES)
@@ -52,8 +53,9 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iter
                     pass
             time.sleep(1)
         if pending:
-            pytest.fail(f"raysvc up: not ready {sorted(pending)} (exit {up.poll()})\n"
-                        f"{(state / 'up.log').read_text(errors='replace')[-2000:]}\n{_log_tails(state / 'logs', pending)}")
+            up_log = (state / "up.log").read_text(errors="replace")[-2000:]
+            pytest.fail(f"raysvc up: not ready {sorted(pending)} (exit {up.poll()})\n{up_log}\n"
+                        f"{_log_tails(state / 'logs', pending)}")
         yield urls
     finally:
         up.send_signal(signal.SIGTERM)

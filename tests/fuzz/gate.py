@@ -30,7 +30,7 @@ REQUEST_TIMEOUT_S = 60
 
 _CASE = re.compile(r"^\d+\. Test Case ID: \S+$", re.MULTILINE)
 _CHECK = re.compile(r"^- (ST\d{3} .+)$", re.MULTILINE)
-_DETAIL = re.compile(r"^    (\S[^\n]*[^:\n])$", re.MULTILINE)  # the checks' explanations, not their sub-headings
+_DETAIL = re.compile(r"^    (\S[^\n]*[^:\n])$", re.MULTILINE)  # the checks' explanations, not sub-headings
 _STATUS = re.compile(r"^\[(\d{3})\] .*:$", re.MULTILINE)
 _CURL = re.compile(r"^    (curl .+)$", re.MULTILINE)
 _BODY = re.compile(r"^    `(.*)`$", re.MULTILINE)
@@ -52,7 +52,8 @@ class Finding:
         return frozenset(c.split()[0] for c in self.checks)
 
     def __str__(self) -> str:
-        lines = [f"{self.operation}  [{self.status if self.status is not None else 'no response'}]  {'; '.join(self.checks)}"]
+        status = self.status if self.status is not None else "no response"
+        lines = [f"{self.operation}  [{status}]  {'; '.join(self.checks)}"]
         lines += [f"    {d}" for d in self.details]
         if self.body:
             lines.append(f"    response: {self.body[:300]}")
@@ -75,9 +76,10 @@ class GateResult:
     def message(self, report_dir: Path | None = None) -> str:
         """The failure message: every finding grouped by operation, each with its reproducer."""
         ops = self.report.get("operations") or {}
-        head = (f"schemathesis on {self.service}: {len(self.findings)} failing case(s), {len(self.errors)} error(s), "
-                f"{len(self.untested)} operation(s) untested; {ops.get('tested', '?')}/{ops.get('selected', '?')} "
-                f"operations tested in {self.report.get('running_time', 0):.0f} s (stop: {self.report.get('stop_reason')})")
+        head = (f"schemathesis on {self.service}: {len(self.findings)} failing case(s), "
+                f"{len(self.errors)} error(s), {len(self.untested)} operation(s) untested; "
+                f"{ops.get('tested', '?')}/{ops.get('selected', '?')} operations tested in "
+                f"{self.report.get('running_time', 0):.0f} s (stop: {self.report.get('stop_reason')})")
         parts = [head]
         if report_dir is not None:
             parts.append(f"full reports: {report_dir}")
@@ -119,7 +121,8 @@ def parse_reports(service: str, junit: Path, summary: Path, output: str) -> Gate
         name = case.get("name", "?")
         for failure in case.findall("failure"):
             found = _findings(name, failure.text or "")
-            result.findings += found or [Finding(name, (failure.get("message") or "failure",), None, failure.text or "")]
+            unparsed = Finding(name, (failure.get("message") or "failure",), None, failure.text or "")
+            result.findings += found or [unparsed]
         for error in case.findall("error"):  # title and message; the full traceback stays in the report
             lines = [line for line in (error.text or "").splitlines() if line.strip()]
             result.errors.append(f"{name}: {' / '.join(lines[:2])[:500]}")
@@ -128,7 +131,8 @@ def parse_reports(service: str, junit: Path, summary: Path, output: str) -> Gate
             result.untested.append(name)
     ops = result.report.get("operations") or {}
     if ops and ops.get("tested", 0) < ops.get("selected", 0) and not result.untested:
-        result.errors.append(f"{ops['selected'] - ops['tested']} operation(s) untested: {ops.get('skip_reasons')}")
+        untested = ops["selected"] - ops["tested"]
+        result.errors.append(f"{untested} operation(s) untested: {ops.get('skip_reasons')}")
     if not result.report.get("complete", False):
         result.errors.append(f"the run did not complete; its output ends:\n{output[-3000:]}")
     return result
@@ -158,8 +162,9 @@ def fuzz(service: str, base_url: str, workdir: Path, *, max_examples: int = MAX_
     env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.fuzz.hooks",
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s)
-    (workdir / "output.txt").write_text(proc.stdout + proc.stderr)
-    result = parse_reports(service, junit, summary, proc.stdout + proc.stderr)
+    output = proc.stdout + proc.stderr
+    (workdir / "output.txt").write_text(output)
+    result = parse_reports(service, junit, summary, output)
     if proc.returncode != 0 and result.passed:  # a failure the reports did not explain
-        result.errors.append(f"schemathesis exited {proc.returncode}; its output ends:\n{(proc.stdout + proc.stderr)[-3000:]}")
+        result.errors.append(f"schemathesis exited {proc.returncode}; its output ends:\n{output[-3000:]}")
     return result

@@ -38,7 +38,8 @@ def _stop_jobs(url: str) -> None:
 def test_openapi_fuzz(service: str, live_stack: dict[str, str], tmp_path) -> None:
     url = live_stack[service]
     try:
-        result = fuzz(service, url, tmp_path, max_time_s=int(os.environ.get("RAYSVC_FUZZ_MAX_TIME", MAX_TIME_S[service])))
+        max_time_s = int(os.environ.get("RAYSVC_FUZZ_MAX_TIME", MAX_TIME_S[service]))
+        result = fuzz(service, url, tmp_path, max_time_s=max_time_s)
     finally:
         _stop_jobs(url)
     if not result.passed:
