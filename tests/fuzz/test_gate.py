@@ -30,6 +30,10 @@ class Total(BaseModel):
     total: int
 
 
+class Accepted(BaseModel):
+    job_id: str
+
+
 def sound_app() -> FastAPI:
     app = FastAPI()
 
@@ -50,6 +54,23 @@ def broken_app() -> FastAPI:
     @app.get("/total")
     def total() -> Total:
         return JSONResponse({"total": "many"})  # not the declared schema
+
+    return app
+
+
+def job_app(started: list[str], stopped: list[str]) -> FastAPI:
+    """Each POST starts a "job" (202); the gate's hook must stop every one through DELETE /v1/jobs/{id}."""
+    app = FastAPI()
+
+    @app.post("/run", status_code=202)
+    def run() -> Accepted:
+        started.append(f"job-{len(started)}")
+        return Accepted(job_id=started[-1])
+
+    @app.delete("/v1/jobs/{job_id}", include_in_schema=False)
+    def stop(job_id: str) -> Accepted:
+        stopped.append(job_id)
+        return Accepted(job_id=job_id)
 
     return app
 
@@ -96,3 +117,12 @@ def test_gate_passes_an_app_that_keeps_its_contract(tmp_path) -> None:
     assert result.passed, result.message()
     assert result.report["operations"]["tested"] == 1
     assert result.report["test_cases"]["generated"] > 5
+
+
+@pytest.mark.slow
+def test_every_job_the_run_starts_is_stopped(tmp_path) -> None:
+    started: list[str] = []
+    stopped: list[str] = []
+    with serving(job_app(started, stopped)) as url:
+        fuzz("jobs", url, tmp_path, max_examples=3)
+    assert started and stopped == started
