@@ -182,11 +182,12 @@ class DataIn(BaseModel):
     def _after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
         return _after(v, info.data.get("start"), "start")
 
-    @model_validator(mode="after")
-    def _source(self) -> DataIn:
-        if self.symbol is not None and self.bars is not None:
+    @field_validator("bars")
+    @classmethod
+    def _one_source(cls, v: BarsIn | None, info: ValidationInfo) -> BarsIn | None:
+        if v is not None and info.data.get("symbol") is not None:
             raise ValueError("send either `symbol` or `bars`, not both")
-        return self
+        return v
 
 
 class SignalsRequest(DataIn):

@@ -324,10 +324,11 @@ def test_session_calendar_on_sim_across_both_dst_changes(client):
         ({"timezone": "Mars/Olympus"}, "body.timezone"),
         ({"timezone": "dateutil//etc/passwd"}, "body.timezone"),
         ({"start": "2023-08-02T00:00:00Z", "end": "2023-08-01"}, "body.end"),
+        ({"bars": inline(random_walk_bars(10))}, "body.bars"),
     ],
-    ids=["close-Z", "open-offset", "unknown-tz", "tz-path", "aware-start-naive-end"],
+    ids=["close-Z", "open-offset", "unknown-tz", "tz-path", "aware-start-naive-end", "symbol-and-bars"],
 )
-def test_session_times_with_offsets_and_unknown_timezones_are_422(client, patch, field):
+def test_bad_times_timezones_and_sources_are_422(client, patch, field):
     req = {**RANGE, "calendar": "session", "strategy": {"name": "breakout"}, **patch}
     r = client.post("/v1/intraday/backtest", json=req)
     assert r.status_code == 422 and problem_field(r) == field
