@@ -149,19 +149,23 @@ def _agent_port(default: int = 52365) -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, stop: Any = None) -> bool:
-    """Wait until ``url`` answers below 500; give up when ``proc`` exits or ``stop()`` turns true."""
+def _http_ok(url: str) -> bool:
     import httpx
 
+    try:
+        return httpx.get(url, timeout=2.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until(ready: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, stop: Any = None) -> bool:
+    """Wait until ``ready()``; give up when ``proc`` exits or ``stop()`` turns true."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not (stop and stop()):
         if proc is not None and proc.poll() is not None:
             return False
-        try:
-            if httpx.get(url, timeout=2.0).status_code < 500:
-                return True
-        except httpx.HTTPError:
-            pass
+        if ready():
+            return True
         time.sleep(0.5)
     return False
 
@@ -398,7 +402,11 @@ def up(
         with open(logs_dir / "ray-head.log", "wb") as head_log:
             head = subprocess.Popen(head_cmd, env=_ray_head_env(env, host), stdout=head_log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
-        if not _wait_http(f"http://127.0.0.1:{dashboard_port}/api/version", 90, head, lambda: stopping):
+        # the dashboard answers before the head's raylet has registered; services started then slow that
+        # registration, which `ray start` gives only 30 s (it failed so on a loaded machine)
+        head_up = lambda: b"Ray runtime started" in (logs_dir / "ray-head.log").read_bytes()  # noqa: E731
+        dashboard = f"http://127.0.0.1:{dashboard_port}/api/version"
+        if not _wait_until(lambda: head_up() and _http_ok(dashboard), 150, head, lambda: stopping):
             if not stopping:
                 console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
                 raise typer.Exit(1)
