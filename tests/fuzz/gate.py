@@ -25,8 +25,9 @@ MAX_EXAMPLES = 10
 #: Slower than this is a failure (schemathesis' ``max_response_time`` check, 10 s by default: too tight
 #: for a 2-CPU CI machine; a request this slow should have become a job).
 MAX_RESPONSE_TIME_S = 30
-#: A request with no answer after this long is an error of the run.
-REQUEST_TIMEOUT_S = 60
+#: A request with no answer after this long is an error of the run (kept near the limit above: a hung
+#: request would otherwise eat its service's time cap).
+REQUEST_TIMEOUT_S = 40
 
 _CASE = re.compile(r"^\d+\. Test Case ID: \S+$", re.MULTILINE)
 _CHECK = re.compile(r"^- (ST\d{3} .+)$", re.MULTILINE)
@@ -123,9 +124,12 @@ def parse_reports(service: str, junit: Path, summary: Path, output: str) -> Gate
             found = _findings(name, failure.text or "")
             unparsed = Finding(name, (failure.get("message") or "failure",), None, failure.text or "")
             result.findings += found or [unparsed]
-        for error in case.findall("error"):  # title and message; the full traceback stays in the report
-            lines = [line for line in (error.text or "").splitlines() if line.strip()]
-            result.errors.append(f"{name}: {' / '.join(lines[:2])[:500]}")
+        for error in case.findall("error"):  # title, message, reproducer; the traceback stays in the report
+            text = error.text or ""
+            lines = [line for line in text.splitlines() if line.strip()]
+            curl = _CURL.search(text)
+            reproducer = f"\n    {curl.group(1)}" if curl else ""
+            result.errors.append(f"{name}: {' / '.join(lines[:2])[:500]}{reproducer}")
         skips = [s.text or "" for s in case.findall("skipped")]
         if any("Time limit" in s for s in skips) and not case.findall("failure"):
             result.untested.append(name)
