@@ -79,15 +79,19 @@ async def select_top_stocks(limit: int = Query(5, ge=1, le=100)) -> dict[str, An
     rankings, source = await svc.fetch_rankings(20, 10)
     if rankings.empty:
         raise ProblemError.unavailable("sentiment service", f"{source} returned no ranking")
-    latest = rankings[rankings["date"] == rankings["date"].max()].sort_values("rank").head(limit)
-    month = str(latest["date"].iloc[0].strftime("%Y-%m"))
-    return {
-        "message": f"Top {len(latest)} stocks of {month} by engagement ratio",
-        "top_stocks": [{"ticker": s, "rank": int(r), "month": month} for s, r in zip(latest["symbol"], latest["rank"])],
-        "total_analyzed": int((rankings["date"] == rankings["date"].max()).sum()),
-        "selection_criteria": "engagement_ratio (comments / likes), likes > 20 and comments > 10",
-        "source": source,
-    }
+
+    def top() -> dict[str, Any]:  # pandas work: off the event loop
+        latest = rankings[rankings["date"] == rankings["date"].max()].sort_values("rank").head(limit)
+        month = str(latest["date"].iloc[0].strftime("%Y-%m"))
+        return {
+            "message": f"Top {len(latest)} stocks of {month} by engagement ratio",
+            "top_stocks": [{"ticker": s, "rank": int(r), "month": month} for s, r in zip(latest["symbol"], latest["rank"])],
+            "total_analyzed": int((rankings["date"] == rankings["date"].max()).sum()),
+            "selection_criteria": "engagement_ratio (comments / likes), likes > 20 and comments > 10",
+            "source": source,
+        }
+
+    return await run_blocking(top)
 
 
 @legacy_router.get("/portfolio-performance", responses=SENTIMENT_DOWN)

@@ -284,7 +284,7 @@ async def fetch_rankings(min_likes: float, min_comments: float) -> tuple[pd.Data
     """Every month's ranking from the sentiment service (503 naming it when it is down)."""
     base = get_settings().sentiment_url
     body = await get_json("sentiment", base, RANKINGS_PATH, {"min_likes": min_likes, "min_comments": min_comments})
-    return rankings_frame(body), base.rstrip("/") + RANKINGS_PATH
+    return await asyncio.to_thread(rankings_frame, body), base.rstrip("/") + RANKINGS_PATH
 
 
 def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.DataFrame | None):
