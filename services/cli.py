@@ -404,9 +404,11 @@ def up(
                                     start_new_session=True)
         # the dashboard answers before the head's raylet has registered; services started then slow that
         # registration, which `ray start` gives only 30 s (it failed so on a loaded machine)
-        head_up = lambda: b"Ray runtime started" in (logs_dir / "ray-head.log").read_bytes()  # noqa: E731
-        dashboard = f"http://127.0.0.1:{dashboard_port}/api/version"
-        if not _wait_until(lambda: head_up() and _http_ok(dashboard), 150, head, lambda: stopping):
+        def _head_up() -> bool:
+            started = b"Ray runtime started" in (logs_dir / "ray-head.log").read_bytes()
+            return started and _http_ok(f"http://127.0.0.1:{dashboard_port}/api/version")
+
+        if not _wait_until(_head_up, 150, head, lambda: stopping):
             if not stopping:
                 console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
                 raise typer.Exit(1)
