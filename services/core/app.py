@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -134,6 +135,8 @@ def health_router(service: str) -> APIRouter:
             "version": services.__version__,
             "status": "ready" if not p.readiness() else "not ready",
             "uptime_s": round(time.time() - p.started_at, 1),
+            # times `raysvc up` restarted this service after a crash (its supervisor sets it)
+            "restarts": int(os.environ.get("RAYSVC_RESTARTS") or 0),
             "ray": {
                 "mode": p.ray.state.mode,
                 "address": p.ray.state.address,

@@ -82,9 +82,6 @@ class JobContext:
             self._bar = None
 
 
-# A driver whose cluster is gone this long stops itself. Longer than Ray's own wait for a GCS that restarts
-# (``gcs_rpc_server_reconnect_timeout_s``, 60 s), so a fault-tolerant head replaced on Kubernetes is survived.
-CLUSTER_LOST_AFTER_S = float(os.environ.get("RAYSVC_JOB_CLUSTER_LOST_AFTER_S", "120"))
 CLUSTER_LOST_EXIT_CODE = 3
 
 
@@ -97,7 +94,7 @@ class ClusterWatchdog:
     goes (``error.json``, ``progress.json``) and ends the process with exit code 3.
     """
 
-    def __init__(self, address: str, job_dir: Path | None, *, lost_after_s: float = CLUSTER_LOST_AFTER_S,
+    def __init__(self, address: str, job_dir: Path | None, *, lost_after_s: float = 120.0,
                  interval_s: float = 2.0) -> None:
         host, _, port = address.removeprefix("ray://").rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
@@ -218,7 +215,7 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
         if not conn.connect_with_retry():
             raise ProblemError.unavailable("Ray", conn.state.error or "not reachable")
         if address := _cluster_address(settings):
-            watchdog = ClusterWatchdog(address, job_dir).start()
+            watchdog = ClusterWatchdog(address, job_dir, lost_after_s=settings.job_cluster_lost_after_s).start()
         ctx.progress(0.0, "started")
         start = time.perf_counter()
         result = cmd.run(params, ctx)

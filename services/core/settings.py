@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Ray label selector for batch job drivers (JSON), e.g. {\"ray.io/node-group\": \"!headgroup\"} "
         "runs them on workers, where a head restart under GCS fault tolerance leaves them running; empty: the head",
     )
+    job_cluster_lost_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a job driver whose Ray cluster is unreachable this long records the cause and exits 3 "
+        "(longer than Ray's 60 s wait for a restarting GCS, so a fault-tolerant head restart is survived)",
+    )
 
     # --- data and results ------------------------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), description="datasets (the seed's CSV formats)")

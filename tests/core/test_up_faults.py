@@ -109,6 +109,7 @@ def test_killed_service_is_restarted_and_its_running_job_succeeds(platform: Plat
     new = _garch_service(platform)
     assert new.pid != old.pid
     assert new.environ().get("RAYSVC_RESTARTS") == "1"
+    assert httpx.get(f"{platform.url}/status", timeout=10).json()["restarts"] == 1
     assert httpx.get(job_url, timeout=10).json()["status"] in ("RUNNING", "SUCCEEDED")  # not lost
     info = _wait_job(job_url, {"SUCCEEDED", "FAILED", "STOPPED"})
     assert info["status"] == "SUCCEEDED", info
