@@ -17,12 +17,31 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.core.exceptions import DomainError
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Stamp = datetime
+
+
+def _date_text(v: object) -> object:
+    # pydantic reads a number as Unix seconds; a JSON date here is an ISO 8601 string (or a datetime in Python)
+    if isinstance(v, (bool, int, float)):
+        raise ValueError("give an ISO 8601 date string, not a number")
+    return v
+
+
+# the JSON types the schema declares, no coercion: a boolean or a string is no number, a number no date
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Stamp = Annotated[datetime, BeforeValidator(_date_text)]
 
 
 def _rows(mask: np.ndarray, limit: int = 10) -> list[int]:
