@@ -24,9 +24,16 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 import services
-from services.core.auth import BearerAuth, KeyStore
+from services.core.auth import OPEN_PATHS, BearerAuth, KeyStore
 from services.core.catalog import Catalog
-from services.core.errors import PROBLEM_JSON, RETRY_AFTER_S, ProblemError, install_error_handlers, problem_response
+from services.core.errors import (
+    PROBLEM_JSON,
+    RETRY_AFTER_S,
+    ProblemError,
+    document_problems,
+    install_error_handlers,
+    problem_response,
+)
 from services.core.jobs import JobManager, jobs_router
 from services.core.logs import install_request_id, setup_logging
 from services.core.ray_conn import RayConnection
@@ -292,6 +299,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     install_error_handlers(app)
+    document_problems(app, open_paths=OPEN_PATHS, auth=settings.api_keys_file is not None)
     for exc_type in CLUSTER_GONE:
         app.add_exception_handler(exc_type, _cluster_gone)
     install_request_id(app)

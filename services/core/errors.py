@@ -9,6 +9,7 @@ errors, ``errors``: a list of ``{"field", "message", "type"}`` naming each bad f
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core.exceptions import DomainError
@@ -24,7 +26,15 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ray-services.dev/problems/"
 #: ``Retry-After`` (seconds) of a 503: about the time a service needs to notice a cluster that came back.
 RETRY_AFTER_S = 5
-__all__ = ["DomainError", "FieldError", "Problem", "ProblemError", "install_error_handlers", "problem_response"]
+__all__ = [
+    "DomainError",
+    "FieldError",
+    "Problem",
+    "ProblemError",
+    "document_problems",
+    "install_error_handlers",
+    "problem_response",
+]
 log = logging.getLogger("services.errors")
 
 
@@ -187,7 +197,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, ProblemError(exc.status_code, detail, headers=exc.headers))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the methods of one route; the path may have several
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return problem_response(request, ProblemError(exc.status_code, detail, headers=headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -195,3 +208,63 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             request, ProblemError(500, f"internal error ({type(exc).__name__}); see the service log")
         )
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method the app's OpenAPI document declares at the request's path."""
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in item}
+    return methods
+
+
+#: Errors documented on operations beyond those a route declares itself (all answer problem+json).
+COMMON_ERRORS = {
+    "400": ("body", "malformed request: a body that is not JSON, or not in the declared media type"),
+    "401": ("auth", "no API key, or an unknown one (`Authorization: Bearer <key>`; with API keys on)"),
+    "403": ("auth", "the API key lacks the scope this request needs (with API keys on)"),
+    "404": ("any", "an unknown symbol, dataset, model version or job"),
+    "413": ("body", "the request is too large for an interactive answer: its batch job is named"),
+    "422": ("input", "a request that breaks the schema or the data's rules; `errors` names each field"),
+    "503": ("any", "a dependency (the Ray cluster, another service, the key store) is unavailable; retry after "
+                   "`Retry-After` seconds"),
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def document_problems(app: FastAPI, *, open_paths: frozenset[str], auth: bool) -> None:
+    """Declare in ``app``'s OpenAPI document what its errors really are: ``application/problem+json``
+    :class:`Problem` bodies, with the statuses any operation may answer (a route's own declarations keep
+    their descriptions). Probes (``open_paths``) answer only what they declare."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = make()
+        _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(defs["$defs"])
+        for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, never sent
+            components.pop(name, None)
+        for path, item in schema.get("paths", {}).items():
+            for op in item.values():
+                responses = op.setdefault("responses", {})
+                has_input = bool(op.get("parameters") or op.get("requestBody"))
+                for code, (when, description) in COMMON_ERRORS.items():
+                    wanted = (
+                        code in responses
+                        or (path not in open_paths and (
+                            when == "any"
+                            or (when == "auth" and auth)
+                            or (when == "input" and has_input)
+                            or (when == "body" and "requestBody" in op)))
+                    )
+                    if wanted:
+                        entry = responses.setdefault(code, {"description": description})
+                        entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

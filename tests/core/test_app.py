@@ -196,6 +196,27 @@ def test_openapi_has_operation_ids(client: TestClient) -> None:
     assert "/v1/jobs/{job_id}" in spec["paths"] and "/readyz" in spec["paths"]
 
 
+def test_openapi_declares_errors_as_the_problem_json_they_are(bare: TestClient) -> None:
+    spec = bare.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(spec) and "Problem" in spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for code, response in op["responses"].items():
+                if code >= "400":
+                    assert list(response["content"]) == ["application/problem+json"], (path, method, code)
+    echo = spec["paths"]["/v1/demo/echo"]["post"]["responses"]
+    assert {"400", "404", "413", "422", "503"} <= set(echo) and "401" not in echo  # API keys off
+    assert set(spec["paths"]["/healthz"]["get"]["responses"]) == {"200"}  # a probe answers what it declares
+    assert bare.post("/v1/demo/echo", content=b"{", headers={"content-type": "application/json"}).headers[
+        "content-type"] == "application/problem+json"
+
+
+def test_405_allows_every_method_of_the_path(bare: TestClient) -> None:
+    r = bare.request("OPTIONS", "/v1/jobs/raysvc-demo-x-0123456789ab")
+    assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["allow"] == "DELETE, GET"
+
+
 @pytest.mark.slow
 def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient) -> None:
     platform = get_platform()

@@ -117,3 +117,23 @@ def test_stopping_a_running_job_answers_stopped_at_once(garch: TestClient, tmp_p
     r = garch.delete(f"/v1/jobs/{running}")
     assert r.status_code == 200 and r.json()["status"] == "STOPPED" and stopped == [running], r.text
     assert garch.get(f"/v1/jobs/{running}").json()["status"] == "STOPPED"
+
+
+def test_stopping_a_pending_job_ray_has_no_record_of_answers_stopped(
+    garch: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray's "does not exist" (its 404) to a stop means the job runs nowhere: 200 STOPPED, not a 503."""
+    from services.core.app import get_platform
+
+    pending = "raysvc-garch-rolling-cccccccccccc"
+    _job(tmp_path, pending, "garch")
+
+    def stop_job(job_id: str) -> None:
+        raise RuntimeError(f"Request failed with status code 404: Job {job_id} does not exist.")
+
+    ray_jobs = SimpleNamespace(get_job_info=lambda job_id: (_ for _ in ()).throw(
+        RuntimeError("Request failed with status code 404")), stop_job=stop_job)
+    monkeypatch.setattr(get_platform().jobs, "_jobs_client", lambda: ray_jobs)
+    assert garch.get(f"/v1/jobs/{pending}").json()["status"] == "PENDING"
+    r = garch.delete(f"/v1/jobs/{pending}")
+    assert r.status_code == 200 and r.json()["status"] == "STOPPED", r.text
