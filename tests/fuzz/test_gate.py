@@ -12,7 +12,7 @@ from typing import Annotated
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,19 @@ def broken_app() -> FastAPI:
     @app.get("/total")
     def total() -> Total:
         return JSONResponse({"total": "many"})  # not the declared schema
+
+    return app
+
+
+def stricter_app() -> FastAPI:
+    """Rejects a quantity its document allows: valid input rejected (ST202), reported but not gating."""
+    app = FastAPI()
+
+    @app.post("/items", responses={400: {"description": "the body is not JSON"}})
+    def create(item: Item) -> Item:
+        if item.qty == 0:
+            raise HTTPException(422, [{"loc": ["body", "qty"], "msg": "must be positive", "type": "value_error"}])
+        return item
 
     return app
 
@@ -117,6 +130,16 @@ def test_gate_passes_an_app_that_keeps_its_contract(tmp_path) -> None:
     assert result.passed, result.message()
     assert result.report["operations"]["tested"] == 1
     assert result.report["test_cases"]["generated"] > 5
+
+
+@pytest.mark.slow
+def test_input_strictness_findings_are_reported_not_gating(tmp_path) -> None:
+    with serving(stricter_app()) as url:
+        result = fuzz("stricter", url, tmp_path, max_examples=5)
+    assert result.passed, result.message()
+    (finding,) = {f.operation: f for f in result.reported}.values()
+    assert finding.codes == {"ST202"} and finding.status == 422
+    assert "reported, not gating" in result.message() and finding.curl in result.message()
 
 
 @pytest.mark.slow

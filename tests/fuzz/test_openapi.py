@@ -44,3 +44,4 @@ def test_openapi_fuzz(service: str, live_stack: dict[str, str], tmp_path) -> Non
         _stop_jobs(url)
     if not result.passed:
         pytest.fail(result.message(tmp_path), pytrace=False)
+    print(result.message(tmp_path))  # the reported-only findings, with their reproducers
