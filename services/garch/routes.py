@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import date as Date
 from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate
 from services.core.app import get_platform, require_ray
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
@@ -120,7 +120,7 @@ async def select(req: S.SelectRequest) -> S.SelectResponse:
 async def signal(
     symbol: str = Query("SIM", description="a daily symbol"),
     dataset: S.DailyDataset | None = Query(None),
-    date: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="as-of date within the data (default: the last date)"),
+    date: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="as-of date within the data (default: the last date)"),
     vol: Vol = Vol.GARCH,
     p: int = Query(1, ge=1, le=5),
     o: int | None = Query(None, ge=0, le=5),

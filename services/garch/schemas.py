@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.core.fields import Day, Int
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     Candidate,
@@ -37,18 +37,6 @@ def nums(xs: Any) -> list[Num]:
     return [num(x) for x in xs]
 
 
-def not_bool(x: Any) -> Any:
-    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
-    if isinstance(x, bool):
-        raise ValueError("must be a number, not a boolean")
-    return x
-
-
-Int = Annotated[int, BeforeValidator(not_bool)]
-"""An integer input: ints (and whole floats), never booleans."""
-FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
-Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
-"""A date input within the range pandas' timestamps hold (later or earlier ones cannot match any data)."""
 
 
 # --- inputs ---------------------------------------------------------------------------------------

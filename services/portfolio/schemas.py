@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import math
-from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.core.fields import Day, Float, Int, not_bools
 from services.core.shapes import PanelIn, SeriesIn
 from services.portfolio.engine import (
     BacktestResult,
@@ -36,28 +36,6 @@ def num(x: Any) -> Num:
     return v if math.isfinite(v) else None
 
 
-def not_bool(x: Any) -> Any:
-    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
-    if isinstance(x, bool):
-        raise ValueError("must be a number, not a boolean")
-    return x
-
-
-def not_bools(x: Any) -> Any:
-    """:func:`not_bool` for a number, or each number of a list or a map (fields that are unions, where a
-    per-item type would name the union's branch in the error's location)."""
-    for v in x.values() if isinstance(x, dict) else x if isinstance(x, list) else [x]:
-        not_bool(v)
-    return x
-
-
-Int = Annotated[int, BeforeValidator(not_bool)]
-"""An integer input: ints (and whole floats), never booleans."""
-Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
-"""A number input: finite ints and floats, never booleans."""
-FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
-Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
-"""A date input within the range pandas' timestamps hold (later or earlier ones cannot match any data)."""
 
 
 def iso(x: Any) -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import date as Date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 
+from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate
 from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
@@ -124,8 +124,8 @@ async def symbols() -> S.SymbolsResponse:
 )
 async def symbol_detail(
     symbol: str,
-    start: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="first date, YYYY-MM-DD"),
-    end: Date | None = Query(None, ge=S.FIRST_DAY, le=S.LAST_DAY, description="last date, YYYY-MM-DD"),
+    start: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="first date, YYYY-MM-DD"),
+    end: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="last date, YYYY-MM-DD"),
 ) -> S.SymbolDetail:
     """Daily and monthly posts, comments, likes, impressions, mean sentiment (blanks excluded and counted)
     and engagement ratio (comments / likes) of one symbol."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from services.core.fields import Float, Int
 from services.sentiment.engine import Label, ModelName
 
 Num = float | None
@@ -19,20 +19,7 @@ def num(x: Any) -> Num:
     return v if math.isfinite(v) else None
 
 
-def not_bool(x: Any) -> Any:
-    """Reject JSON ``true``/``false`` where a number is due (pydantic's lax mode reads them as 1 and 0)."""
-    if isinstance(x, bool):
-        raise ValueError("must be a number, not a boolean")
-    return x
-
-
-Int = Annotated[int, BeforeValidator(not_bool)]
-"""An integer input: ints (and whole floats), never booleans."""
-Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
-"""A number input: finite ints and floats, never booleans."""
 PositiveFinite = Annotated[Float, Field(gt=0)]
-FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
-"""The range of dates pandas' timestamps hold (later or earlier ones cannot match any data)."""
 BUILTIN = "builtin"
 """The version name of the shipped models (reserved: a trained version cannot take it)."""
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

@@ -39,3 +39,14 @@ def test_booleans_strings_and_numbers_of_the_wrong_kind_are_rejected(model, body
     with pytest.raises(ValidationError) as exc:
         model.model_validate(body)
     assert loc in _fields(exc.value)
+
+
+@pytest.mark.parametrize("value", [0, 1704153600, "0", "20240102", True, "2024-01-02T00:00:00"])
+def test_a_day_is_yyyy_mm_dd_text_only(value) -> None:
+    from pydantic import TypeAdapter
+
+    from services.core.fields import Day
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(Day).validate_python(value)
+    assert str(TypeAdapter(Day).validate_python("2024-01-02")) == "2024-01-02"

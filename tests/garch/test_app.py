@@ -121,9 +121,10 @@ def _inline(values, kind="returns"):
         ({"symbols": ["SIM"], "model": {"p": True}}, "body.model.p"),
         ({"symbols": ["SIM"], "start": "2999-01-01"}, "body.start"),
         ({"symbols": ["SIM"], "end": "0001-01-01"}, "body.end"),
+        ({"symbols": ["SIM"], "start": 0}, "body.start"),
     ],
     ids=["return-1e308", "simple-return-overflows", "log-return-too-large", "seed-false", "horizon-true", "p-true",
-         "start-2999", "end-year-1"],
+         "start-2999", "end-year-1", "start-a-number"],
 )
 def test_out_of_range_numbers_and_dates_are_422(client, req, field):
     _problem(client.post("/v1/volatility/forecast", json=req), 422, field)

@@ -157,10 +157,12 @@ def test_symbol_detail_bad_dates_are_422(client, params, field):
     _problem(client.get(f"/v1/sentiment/symbols/{sym}", params=params), 422, field)
 
 
-def test_symbol_detail_midnight_with_an_offset_is_that_date(client):
-    """It was a 500 (tz-aware against naive dates); midnight with an offset is a date."""
+def test_symbol_detail_dates_are_yyyy_mm_dd(client):
+    """A time with an offset was a 500 (tz-aware against naive dates), a number a Unix time: both are 422."""
     sym = client.get("/v1/sentiment/symbols").json()["data"][0]["symbol"]
-    r = client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "2022-02-01T00:00:00+05:00", "end": "2022-02-03"})
+    for start in ("2022-02-01T00:00:00+05:00", "0", "20220201"):
+        _problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": start}), 422, "query.start")
+    r = client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "2022-02-01", "end": "2022-02-03"})
     assert r.status_code == 200, r.text[:500]
     assert r.json()["start"] == "2022-02-01" and [d["date"] for d in r.json()["daily"]] == ["2022-02-01", "2022-02-02", "2022-02-03"]
 
