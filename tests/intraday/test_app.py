@@ -269,14 +269,12 @@ def test_sweep_as_job_matches_sync(client):
         pytest.skip("the embedded Ray's Jobs API has no agent here; the job itself is tested in test_job.py")
     assert r.status_code == 202, r.text
     url = r.headers["Location"]
-    for _ in range(240):
-        info = client.get(url).json()
-        if info["status"] in ("SUCCEEDED", "FAILED"):
-            break
+    deadline = time.monotonic() + 300  # a driver start and 4 tasks; minutes only on a loaded 2-CPU CI machine
+    while (info := client.get(url).json())["status"] not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
         time.sleep(0.5)
     if info["status"] == "FAILED" and "agent" in json.dumps(info.get("problem")):
         pytest.skip("the embedded Ray's Jobs API lost its agent; the job itself is tested in test_job.py")
-    assert info["status"] == "SUCCEEDED", info
+    assert info["status"] == "SUCCEEDED", {k: info[k] for k in ("status", "progress", "message", "started_at", "problem")}
     assert [row["metrics"] for row in info["result"]["results"]] == [
         row["metrics"] for row in sync["results"]
     ]
