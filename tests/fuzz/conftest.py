@@ -26,7 +26,9 @@ def _log_tails(logs: Path, names: set[str]) -> str:
                      for n in sorted(names) if (logs / f"{n}.log").exists())
 
 
-@pytest.fixture(scope="session")
+# module scope: torn down before the next test file. A `ray start` cluster left running beside the session's
+# embedded Ray would take the Jobs' drivers of later tests (they find a cluster by address "auto").
+@pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[dict[str, str]]:
     """Service name → base URL of a running ``raysvc up``."""
     state = tmp_path_factory.mktemp("fuzz-up")
