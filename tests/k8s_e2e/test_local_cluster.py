@@ -613,7 +613,13 @@ def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) ->
     workers = {p["metadata"]["uid"] for p in ray_pods("worker")}
     # The garch pod itself, as `kubectl port-forward` reaches it: while the head is away every service reads
     # not ready (its /readyz names Ray), so its Service has no endpoint and refuses connections.
-    (garch,) = kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
+    # (the old pod of the rollout may still be terminating: the one that is not)
+    def garch_pod() -> dict[str, Any] | None:
+        pods = [p for p in kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
+                if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running"]
+        return pods[0] if len(pods) == 1 else None
+
+    garch = wait_for("one running garch pod", garch_pod, 300, 1)
     garch_url = f"http://{garch['status']['podIP']}:{PORTS['garch']}"
     events: dict[str, Any] = {}
 
