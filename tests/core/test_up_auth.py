@@ -9,13 +9,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.utils.cluster import free_port
+from tests.utils.cluster import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -32,15 +31,7 @@ def test_up_auth_makes_an_admin_key_and_the_services_require_it(tmp_path: Path, 
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
+        wait_ready(url, proc, lambda: log.read_text()[-3000:])
         keys = re.findall(r"shown only now: (\S+)", log.read_text())
         assert len(keys) == 1, log.read_text()[-3000:]
         store = tmp_path / "state" / "api-keys.json"

@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.utils.cluster import free_port
+from tests.utils.cluster import free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +40,7 @@ class Platform:
 
 
 def _wait_ready(platform: Platform, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert platform.proc.poll() is None, platform.tail()
-        try:
-            if httpx.get(f"{platform.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"garch not ready in {timeout_s}s\n{platform.tail()}")
+    wait_ready(platform.url, platform.proc, platform.tail, timeout_s)
 
 
 def _wait_job(url: str, until: set[str], timeout_s: float = 400) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,3 +91,18 @@ class LocalCluster:
 
         _kill_tree([], self.temp_dir, grace_s=5)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, tail: Callable[[], str], timeout_s: float = 240) -> None:
+    """Until ``url``'s ``/readyz`` answers 200; fails with ``tail()`` (the process's log) if ``proc`` exits
+    or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, tail()
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{url} not ready in {timeout_s:.0f}s\n{tail()}")
