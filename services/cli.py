@@ -290,6 +290,105 @@ class Supervised:
         return f"{self.name} restarted (restart {self.restarts})"
 
 
+class RayHead:
+    """The local Ray head (``ray start --head --block``) under ``raysvc up``, started again when it dies.
+
+    As KubeRay replaces a failed head pod: the services stay up and reconnect on their own. The jobs of the
+    dead head cannot survive it (no GCS fault tolerance locally), so before the new head starts, each job
+    driver left running is stopped and its cause written where the job's outcome goes. After
+    ``give_up_after`` deaths in a row, each within ``stable_s`` of its start, the platform stops.
+    """
+
+    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path, ray_tmp: str, results_dir: Path,
+                 ports: list[int], *, stable_s: float = 60.0, give_up_after: int = 3) -> None:
+        self.cmd, self.env, self.log_path, self.ray_tmp, self.results_dir = cmd, env, log_path, ray_tmp, results_dir
+        self.ports, self.stable_s, self.give_up_after = ports, stable_s, give_up_after
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = self.deaths_in_a_row = 0
+        self.started_at = 0.0
+        log_path.write_bytes(b"")
+
+    def start(self, dashboard_port: int, stop: Any) -> bool:
+        """Start the head and wait until its raylet has registered and its dashboard answers.
+
+        The dashboard answers before the raylet has registered; services started then slow that registration,
+        which `ray start` gives only 30 s (it failed so on a loaded machine).
+        """
+        seen = self.log_path.read_bytes().count(b"Ray runtime started")
+        with open(self.log_path, "ab") as head_log:  # appended: a crash stays readable after a restart
+            self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=head_log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.started_at = time.monotonic()
+
+        def _up() -> bool:
+            started = self.log_path.read_bytes().count(b"Ray runtime started") > seen
+            return started and _http_ok(f"http://127.0.0.1:{dashboard_port}/api/version")
+
+        return _wait_until(_up, 150, self.proc, stop)
+
+    def recover(self, dashboard_port: int, stop: Any) -> bool:
+        """After the head exited: stop its orphaned job drivers (recording why), clear what is left of it,
+        wait for its ports and start a new head. False when it keeps dying or does not come back."""
+        assert self.proc is not None
+        code, t0 = self.proc.returncode, time.monotonic()
+        self.deaths_in_a_row = 1 if time.monotonic() - self.started_at >= self.stable_s else self.deaths_in_a_row + 1
+        if self.deaths_in_a_row > self.give_up_after:
+            console.print(f"[red]the Ray head died {self.deaths_in_a_row} times in a row; stopping; see {self.log_path}[/red]")
+            return False
+        console.print(f"[red]the Ray head exited (code {code}); starting a new one; see {self.log_path}[/red]")
+        stopped = _stop_orphaned_drivers(self.results_dir, f"the local Ray head exited (code {code})")
+        if stopped:
+            console.print(f"[yellow]stopped the driver(s) of {len(stopped)} job(s) of the dead head, marked FAILED with "
+                          f"the cause: {', '.join(stopped)}[/yellow]", soft_wrap=True)
+        _kill_tree([self.proc], self.ray_tmp, grace_s=0)
+        if not _wait_until(lambda: all(_port_free(LOOPBACK, p) for p in self.ports), 60, None, stop):
+            console.print(f"[red]the dead Ray head's ports {self.ports} are still taken; stopping[/red]")
+            return False
+        self.restarts += 1
+        if not self.start(dashboard_port, stop):
+            if not stop():
+                console.print(f"[red]the new Ray head did not come up; see {self.log_path}[/red]")
+            return False
+        console.print(f"Ray head restarted in {time.monotonic() - t0:.1f}s (restart {self.restarts}); "
+                      "the services reconnect on their own")
+        return True
+
+
+def _stop_orphaned_drivers(results_dir: Path, cause: str) -> list[str]:
+    """Stop every job driver writing under ``results_dir`` (found by its ``--job-dir``) and record ``cause``
+    in its job folder, unless the job already has an outcome; the ids of the jobs whose outcome this wrote."""
+    import re
+
+    import psutil
+
+    from services.core.errors import ProblemError
+    from services.core.jobs import ERROR_FILE, PROGRESS_FILE, RESULT_FILE, write_json
+
+    job_dir_arg = re.compile(rf"--job-dir[ =]({re.escape(str(results_dir))}/[^\s/]+)")
+    at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    failed: dict[str, psutil.Process] = {}
+    drivers = []
+    for proc in psutil.process_iter(["cmdline"]):
+        match = job_dir_arg.search(" ".join(proc.info.get("cmdline") or []))
+        if match is None:
+            continue
+        drivers.append(proc)
+        job_dir = Path(match.group(1))
+        if job_dir.name in failed or (job_dir / RESULT_FILE).exists() or (job_dir / ERROR_FILE).exists():
+            continue
+        problem = ProblemError.unavailable("Ray", f"{cause} at {at}; the job's driver was stopped; submit the job again")
+        write_json(job_dir / ERROR_FILE, problem.body())
+        write_json(job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()})
+        failed[job_dir.name] = proc
+    for proc in drivers:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(drivers, timeout=5)
+    return list(failed)
+
+
 def _admin_key_store(path: Path) -> Path:
     """The services' API key store; made with an ``admin`` key (scopes read, jobs), shown once, if absent."""
     from services.core.auth import create_key
@@ -378,7 +477,7 @@ def up(
         RAYSVC_GARCH_URL=f"http://127.0.0.1:{garch_port}",
         RAY_USAGE_STATS_ENABLED="0",
     )
-    head: subprocess.Popen[bytes] | None = None
+    head: RayHead | None = None
     services: dict[str, Supervised] = {}
     stopping = False
     exit_code = 0
@@ -392,23 +491,17 @@ def up(
     start = time.monotonic()
     try:
         ray_bin = shutil.which("ray", path=env["PATH"]) or "ray"
+        agent_port = _agent_port()
         head_cmd = [
             ray_bin, "start", "--head", "--block", f"--port={gcs_port}",
             f"--dashboard-host={host}", f"--dashboard-port={dashboard_port}",
             f"--ray-client-server-port={client_port}", f"--temp-dir={ray_tmp}", "--disable-usage-stats",
-            "--include-dashboard=true", f"--dashboard-agent-listen-port={_agent_port()}",
+            "--include-dashboard=true", f"--dashboard-agent-listen-port={agent_port}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
         console.print(f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})")
-        with open(logs_dir / "ray-head.log", "wb") as head_log:
-            head = subprocess.Popen(head_cmd, env=_ray_head_env(env, host), stdout=head_log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        # the dashboard answers before the head's raylet has registered; services started then slow that
-        # registration, which `ray start` gives only 30 s (it failed so on a loaded machine)
-        def _head_up() -> bool:
-            started = b"Ray runtime started" in (logs_dir / "ray-head.log").read_bytes()
-            return started and _http_ok(f"http://127.0.0.1:{dashboard_port}/api/version")
-
-        if not _wait_until(_head_up, 150, head, lambda: stopping):
+        head = RayHead(head_cmd, _ray_head_env(env, host), logs_dir / "ray-head.log", ray_tmp, results_dir,
+                       [gcs_port, client_port, dashboard_port, agent_port])
+        if not head.start(dashboard_port, lambda: stopping):
             if not stopping:
                 console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
                 raise typer.Exit(1)
@@ -433,29 +526,32 @@ def up(
         for n in names:
             table.add_row(n, f"http://{host}:{ports[n]}  (docs: /docs)")
         console.print(table)
-        exit_code = _supervise(head, services, ports, ready_timeout, start, logs_dir, lambda: stopping)
+        exit_code = _supervise(head, dashboard_port, services, ports, ready_timeout, start, lambda: stopping)
     finally:
         console.print("stopping services and the Ray head…")
         t0 = time.monotonic()
-        _stop_platform([s.proc for s in services.values() if s.proc is not None], head, ray_tmp)
+        _stop_platform([s.proc for s in services.values() if s.proc is not None], head.proc if head else None, ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
         console.print(f"stopped in {time.monotonic() - t0:.1f}s")
     raise typer.Exit(exit_code)
 
 
 def _supervise(
-    head: subprocess.Popen[bytes], services: dict[str, Supervised], ports: dict[str, int], ready_timeout: float,
-    start: float, logs_dir: Path, stop: Any,
+    head: RayHead, dashboard_port: int, services: dict[str, Supervised], ports: dict[str, int], ready_timeout: float,
+    start: float, stop: Any,
 ) -> int:
-    """Report readiness, restart crashed services, until ``stop()``; 1 if the Ray head exits."""
+    """Report readiness, restart a crashed service or Ray head, until ``stop()``; 1 if the head cannot be
+    brought back."""
     import httpx
 
     pending = set(services)
     ready_by = time.monotonic() + ready_timeout
     while not stop():
-        if head.poll() is not None:
-            console.print(f"[red]the Ray head exited (code {head.returncode}); stopping; see {logs_dir / 'ray-head.log'}[/red]")
-            return 1
+        if head.proc is not None and head.proc.poll() is not None and not stop():
+            if not head.recover(dashboard_port, stop):
+                return 0 if stop() else 1
+            pending |= {n for n, s in services.items() if not s.gave_up}  # report when each has reconnected
+            continue
         for n, s in services.items():
             restarts = s.restarts
             if line := s.check():
@@ -472,7 +568,7 @@ def _supervise(
             except httpx.HTTPError:
                 pass
         if pending and time.monotonic() > ready_by:
-            console.print(f"[yellow]not ready yet: {sorted(pending)}; logs in {logs_dir}[/yellow]")
+            console.print(f"[yellow]not ready yet: {sorted(pending)}; logs in {head.log_path.parent}[/yellow]")
             ready_by = float("inf")
         time.sleep(0.5)
     return 0

@@ -136,6 +136,56 @@ def test_nothing_listens_beyond_loopback(platform: Platform) -> None:
     assert _wait_job(job_url, {"SUCCEEDED", "FAILED", "STOPPED"})["status"] == "SUCCEEDED"
 
 
+def _drivers(job_id: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if any(job_id in a for a in p.info["cmdline"] or [])
+            and "services.garch.job" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> None:
+    """The Ray head's GCS is SIGKILLed while a job runs and a request computes on Ray: the request gets a 503
+    with Retry-After, not a 500; the job reads FAILED with the cause and its driver is gone (no orphan);
+    `raysvc up` starts a new head and the service, still the same process, serves again."""
+    r = httpx.post(f"{platform.url}/v1/volatility/rolling", json=LONG_JOB, timeout=60)
+    assert r.status_code == 202, r.text
+    job_id, job_url = r.json()["job_id"], platform.url + r.headers["location"]
+    assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
+    assert _drivers(job_id)
+    service = _garch_service(platform)
+    inline = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2019-12-01", "mode": "inline"}
+    answer: list[httpx.Response | str] = []
+
+    def _request() -> None:
+        try:
+            answer.append(httpx.post(f"{platform.url}/v1/volatility/rolling", json=inline, timeout=120))
+        except httpx.HTTPError as exc:
+            answer.append(repr(exc))
+
+    client = threading.Thread(target=_request)
+    client.start()
+    time.sleep(2.0)
+    assert not answer, answer  # in flight
+    gcs = [p for p in platform.family() if p.name() == "gcs_server"]
+    assert len(gcs) == 1, [p.name() for p in platform.family()]
+    killed_at = time.monotonic()
+    gcs[0].kill()
+    client.join(120)
+    response = answer[0] if answer else None
+    print(f"request in flight: {response} after {time.monotonic() - killed_at:.1f}s")
+    assert isinstance(response, httpx.Response), answer
+    assert response.status_code == 503 and response.headers["retry-after"], response.text
+    assert response.headers["content-type"] == "application/problem+json" and response.json()["dependency"] == "Ray"
+
+    info = _wait_job(job_url, {"FAILED", "SUCCEEDED", "STOPPED"}, timeout_s=180)
+    assert info["status"] == "FAILED" and "the local Ray head exited" in info["problem"]["detail"], info
+    assert not _drivers(job_id)
+    _wait_ready(platform, timeout_s=240)
+    print(f"garch ready again {time.monotonic() - killed_at:.1f}s after the GCS was killed")
+    assert _garch_service(platform).pid == service.pid  # reconnected, not restarted
+    forecast = httpx.post(f"{platform.url}/v1/volatility/forecast", json={"symbols": ["SIM"], "model": MODEL}, timeout=60)
+    assert forecast.status_code == 200, forecast.text
+    assert "(restart 1); the services reconnect" in platform.tail() and "stopped the driver(s) of 1 job(s)" in platform.tail()
+
+
 def test_sigterm_answers_the_request_in_flight_and_stops_everything_within_10s(platform: Platform) -> None:
     """The request in flight needs longer than the services' drain (~1,400 refits): it is answered 503 with
     Retry-After (uvicorn alone would cancel it with a 500)."""
