@@ -96,10 +96,13 @@ class ProblemError(Exception):
 
     @classmethod
     def from_domain(cls, exc: DomainError, prefix: str = "body") -> ProblemError:
-        """422 from an engine's :class:`DomainError`."""
+        """422 from an engine's :class:`DomainError`. Raised in a Ray task, it arrives as Ray's error that is
+        also a ``DomainError``, whose text carries the remote traceback: the message is the cause's."""
+        cause = getattr(exc, "cause", None)
+        message = str(cause) if isinstance(cause, DomainError) else str(exc)
         field = f"{prefix}.{exc.field}" if exc.field else prefix
         extra = {"rows": exc.rows} if exc.rows is not None else {}
-        return cls.invalid(field, str(exc), **extra)
+        return cls.invalid(field, message, **extra)
 
     @classmethod
     def not_found(cls, what: str, name: str, **extra: Any) -> ProblemError:

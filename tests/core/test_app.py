@@ -350,3 +350,22 @@ def test_a_failed_warm_up_is_retried_until_the_service_is_ready(ray_local, data_
             time.sleep(0.1)
         assert r.status_code == 200, r.json()
     assert len(calls) == 2
+
+
+def test_a_domain_error_raised_in_a_ray_task_keeps_its_own_message(ray_local) -> None:
+    """Ray re-raises it as an error that is also a DomainError, whose text is the remote traceback."""
+    import ray
+
+    from services.core.errors import DomainError, ProblemError
+
+    @ray.remote
+    def decide() -> None:
+        raise DomainError("no asset's expected return exceeds the risk_free_rate 0.0", field="risk_free_rate")
+
+    with pytest.raises(DomainError) as raised:
+        ray.get(decide.remote())
+    assert "ray::" in str(raised.value)  # what reached the caller before
+    body = ProblemError.from_domain(raised.value).body()
+    assert body["errors"] == [{"field": "body.risk_free_rate", "message": "no asset's expected return exceeds the risk_free_rate 0.0",
+                               "type": "value_error"}], body
+    assert "ray::" not in body["detail"]
