@@ -236,6 +236,31 @@ COMMON_ERRORS = {
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
+_NUMBER_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+_LENGTHS = {"array": {"min_length": "minItems", "max_length": "maxItems"},
+            "string": {"min_length": "minLength", "max_length": "maxLength"}}
+
+
+def json_schema_bounds(node: Any) -> Any:
+    """Restate in JSON Schema the bounds pydantic leaves under its own names (``ge``, ``max_length``…): it
+    does so for a constrained type with a before-validator inside a union (``Float | None = Field(ge=1)``),
+    which a client or fuzzer then ignores. Dates lose ``ge``/``le``: their pattern states the years."""
+    if isinstance(node, list):
+        for item in node:
+            json_schema_bounds(item)
+    elif isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, str):  # a schema, not a map of properties (one may be named "ge")
+            for key, keyword in {**_NUMBER_BOUNDS, **_LENGTHS.get(kind, {})}.items():
+                if key in node:
+                    value = node.pop(key)
+                    if kind in ("number", "integer") or key not in _NUMBER_BOUNDS:
+                        node[keyword] = value
+        for value in node.values():
+            json_schema_bounds(value)
+    return node
+
+
 def document_problems(app: FastAPI, *, open_paths: frozenset[str], auth: bool) -> None:
     """Declare in ``app``'s OpenAPI document what its errors really are: ``application/problem+json``
     :class:`Problem` bodies, with the statuses any operation may answer (a route's own declarations keep
@@ -245,7 +270,7 @@ def document_problems(app: FastAPI, *, open_paths: frozenset[str], auth: bool) -
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = make()
+        schema = json_schema_bounds(make())
         _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(defs["$defs"])

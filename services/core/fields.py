@@ -10,11 +10,14 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StrictBool
 
-FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2262, 4, 11)
-"""The range of dates pandas' timestamps hold (later or earlier ones cannot match any data)."""
+FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2261, 12, 31)
+"""The whole years within the range pandas' timestamps hold (later or earlier dates cannot match any data);
+whole years, so the OpenAPI document can state the range as a pattern."""
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY_PATTERN = r"^(167[89]|16[89]\d|1[7-9]\d\d|2[01]\d\d|22[0-5]\d|226[01])-\d{2}-\d{2}$"
+"""YYYY-MM-DD with a year from FIRST_DAY's to LAST_DAY's."""
 
 
 def not_bool(x: Any) -> Any:
@@ -43,7 +46,15 @@ Int = Annotated[int, BeforeValidator(not_bool)]
 """An integer input: ints (and whole floats), never booleans."""
 Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
 """A number input: finite ints and floats, never booleans."""
-IsoDate = Annotated[date, BeforeValidator(iso_day)]
+Bool = StrictBool
+"""A boolean input: ``true``/``false`` only, never 0/1 or a string."""
+IsoDate = Annotated[date, BeforeValidator(iso_day), Field(json_schema_extra={"pattern": DAY_PATTERN})]
 """A date input, YYYY-MM-DD (for query parameters, bounded by ``Query(ge=FIRST_DAY, le=LAST_DAY)``)."""
 Day = Annotated[IsoDate, Field(ge=FIRST_DAY, le=LAST_DAY)]
 """A date input, YYYY-MM-DD, within the range pandas' timestamps hold."""
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """The JSON Schema of "send exactly one of these fields (not null)", for a model's ``json_schema_extra``:
+    the rule its validator checks, stated in the OpenAPI document too."""
+    return {"oneOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}

@@ -328,7 +328,8 @@ def jobs_router(get_manager: Any) -> APIRouter:
     )
     async def stop_job(job_id: JobId) -> JobInfo:
         """Stop a job. A pending or running job is stopped and answered with status `STOPPED`; a finished job
-        (`SUCCEEDED`, `FAILED`, `STOPPED`) is left as it is and answered with its status: stopping is idempotent."""
+        (`SUCCEEDED`, `FAILED`, `STOPPED`) is left as it is and answered with its status: stopping is idempotent.
+        The job's record stays: `GET` keeps answering its status, progress and any result."""
         return await asyncio.to_thread(get_manager().stop, job_id)
 
     return router

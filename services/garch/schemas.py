@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.core.fields import Day, Int
+from services.core.fields import Bool, Day, Int, exactly_one_of
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     Candidate,
@@ -84,7 +84,8 @@ class _Source(BaseModel):
 
 class ForecastRequest(_Source):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbols": ["SIM"], "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"}, "horizon": 10}]}
+        json_schema_extra={"examples": [{"symbols": ["SIM"], "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"}, "horizon": 10}],
+                           **exactly_one_of("symbols", "series")}
     )
 
     symbols: list[str] | None = Field(None, min_length=1, max_length=500, description="symbols to fit in parallel")
@@ -102,7 +103,8 @@ class ForecastRequest(_Source):
 
 class RollingRequest(_Source):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbol": "SIM", "model": {"dist": "t"}, "window": 180, "refit_every": 1, "horizon": 1, "start": "2022-01-01"}]}
+        json_schema_extra={"examples": [{"symbol": "SIM", "model": {"dist": "t"}, "window": 180, "refit_every": 1, "horizon": 1, "start": "2022-01-01"}],
+                           **exactly_one_of("symbol", "series")}
     )
 
     symbol: str | None = Field(None, description="a daily symbol (or send `series`)")
@@ -110,7 +112,7 @@ class RollingRequest(_Source):
     window: Int = Field(180, ge=20, le=20_000, description="observations per fitting window")
     refit_every: Int = Field(1, ge=1, le=1000, description="refit every n origins; between refits the last parameters filter the new window")
     horizon: Int = Field(1, ge=1, le=60)
-    warm_start: bool = Field(False, description="start each refit from the previous one's estimates (faster; see docs/garch.md)")
+    warm_start: Bool = Field(False, description="start each refit from the previous one's estimates (faster; see docs/garch.md)")
     simulations: Int = Field(1000, ge=100, le=100_000)
     seed: Int = Field(0, ge=0)
     mode: Literal["auto", "inline", "job"] = Field(
@@ -125,7 +127,7 @@ class RollingRequest(_Source):
 
 
 class SelectRequest(_Source):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"symbol": "SIM", "criterion": "bic"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"symbol": "SIM", "criterion": "bic"}], **exactly_one_of("symbol", "series")})
 
     symbol: str | None = None
     grid: list[ModelIn] | None = Field(None, min_length=1, max_length=200, description="candidates; default: 27 (GARCH/GJR/EGARCH × 3 orders × 3 dists)")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import ray
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from services.core.app import get_platform, require_ray, run_blocking
@@ -299,8 +299,7 @@ async def sweep_csv(
 
 
 # --- seed-compatible paths ------------------------------------------------------------------------------
-LEGACY_NAMES = {"momentum": "momentum", "mean_reversion": "bollinger_reversion", "breakout": "breakout"}
-LEGACY_CHOICES = sorted(set(LEGACY_NAMES) | {s.value for s in E.StrategyName} - {"garch_rsi_bb"})
+LEGACY_NAMES, LEGACY_CHOICES = S.LEGACY_NAMES, S.LEGACY_CHOICES
 
 
 def _legacy_strategy(name: str, field: str) -> E.StrategyName:
@@ -339,7 +338,8 @@ def _legacy_result(label: str, symbol: str, bars: E.BarData, name: E.StrategyNam
 
 @legacy_router.post("/calculate-intraday-signals")
 async def calculate_intraday_signals(
-    body: S.LegacyIntradaySignalsRequest | None = None, daily_signal: int | None = None
+    body: S.LegacyIntradaySignalsRequest | None = None,
+    daily_signal: int | None = Query(None, json_schema_extra={"enum": [-1, 0, 1]}),
 ) -> dict[str, Any]:
     """The course rule on the latest 5-minute bar of `SIM`: RSI(20) and Bollinger(20, 2) give the
     intraday signal; with the given daily signal it yields the position (contrarian: +1 day and an

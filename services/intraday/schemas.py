@@ -13,13 +13,13 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
-    StrictBool,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from services.core.fields import Bool
 from services.core.shapes import BarsIn
 from services.intraday.engine import METRICS, Calendar, StrategyName
 
@@ -60,7 +60,12 @@ Count = Annotated[int, Strict()]
 ParamValue = Annotated[int | float | str, NotBool]
 SignalValue = Annotated[Literal[-1, 0, 1], NotBool]
 When = Annotated[datetime, BeforeValidator(_iso_text)]
-WallTime = Annotated[time, BeforeValidator(_iso_text)]
+WALL_TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"
+WallTime = Annotated[
+    time, BeforeValidator(_iso_text),
+    # a local clock time: JSON Schema's `time` format requires an offset, which this field refuses
+    WithJsonSchema({"type": "string", "pattern": WALL_TIME_PATTERN, "examples": ["09:30"]}),
+]
 
 LOCAL_STAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
 Stamp = Annotated[
@@ -94,7 +99,7 @@ class ExecutionIn(BaseModel):
         default=None, gt=0, lt=1, description="fraction of the entry fill, e.g. 0.01"
     )
     take_profit: Number | None = Field(default=None, gt=0, lt=1, description="fraction of the entry fill")
-    flat_at_session_end: StrictBool = Field(
+    flat_at_session_end: Bool = Field(
         default=False, description="close positions at each session's last close"
     )
 
@@ -215,7 +220,7 @@ class BacktestRequest(DataIn):
     equity_points: Count | None = Field(
         default=None, ge=2, le=100_000, description="downsample the equity curve to about this many points"
     )
-    include_trades: StrictBool = True
+    include_trades: Bool = True
 
 
 class SweepRequest(DataIn):
@@ -370,22 +375,29 @@ class StrategyInfo(BaseModel):
 
 
 # --- seed-compatible shapes ----------------------------------------------------------------------------
+LEGACY_NAMES = {"momentum": "momentum", "mean_reversion": "bollinger_reversion", "breakout": "breakout"}
+"""The original project's strategy names, and the strategies that stand for them."""
+LEGACY_CHOICES = sorted(set(LEGACY_NAMES) | {s.value for s in StrategyName} - {"garch_rsi_bb"})
+LegacyStrategy = Annotated[str, Field(json_schema_extra={"enum": LEGACY_CHOICES})]
+"""A strategy name of the seed-compatible paths (checked by the route, which names the choices)."""
+
+
 class LegacyIntradaySignalsRequest(BaseModel):
     daily_signal: SignalValue = 1
 
 
 class LegacyStrategiesRequest(BaseModel):
-    strategies: list[str] = Field(min_length=1, max_length=20)
+    strategies: list[LegacyStrategy] = Field(min_length=1, max_length=20)
     symbols: list[str] | None = Field(default=None, max_length=200)
 
 
 class LegacySignalRequest(BaseModel):
     symbols: list[str] = Field(min_length=1, max_length=200)
-    strategy_type: str = "momentum"
+    strategy_type: LegacyStrategy = "momentum"
 
 
 class LegacyBacktestRequest(BaseModel):
-    strategy_name: str
+    strategy_name: LegacyStrategy
     symbol: str
     start_date: When | None = Field(default=None, description="first bar (inclusive), e.g. 2023-08-01")
     end_date: When | None = Field(default=None, description="end (exclusive)")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.core.fields import Day, Float, Int, not_bools
+from services.core.fields import Bool, Day, Float, Int, exactly_one_of, not_bools
 from services.core.shapes import PanelIn, SeriesIn
 from services.portfolio.engine import (
     BacktestResult,
@@ -135,14 +135,16 @@ class OptimizeRequest(_Universe, _OptimizationIn):
                 {"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "objective": "max_sharpe", "covariance": "ledoit_wolf",
                  "constraints": {"max_weight": 0.4}, "start": "2018-01-01", "end": "2022-12-28"},
                 {"symbols": ["AAPL", "MSFT", "KO"], "objective": "max_return", "target_volatility": 0.2},
-            ]
+            ],
+            **exactly_one_of("symbols", "returns"),
         }
     )
 
 
 class FrontierRequest(_Universe, _OptimizationIn):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "n_points": 50, "covariance": "ledoit_wolf"}]}
+        json_schema_extra={"examples": [{"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "n_points": 50, "covariance": "ledoit_wolf"}],
+                           **exactly_one_of("symbols", "returns")}
     )
 
     n_points: Int = Field(50, ge=2, description="frontier portfolios (more than the interactive limit → 413 and the batch job)")
@@ -156,7 +158,8 @@ class MetricsRequest(BaseModel):
             "examples": [
                 {"weights": {"AAPL": 0.5, "KO": 0.3, "XOM": 0.2}, "benchmark": "JNJ", "start": "2020-01-01"},
                 {"returns": {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "returns": [0.01, -0.02, 0.005]}},
-            ]
+            ],
+            **exactly_one_of("weights", "returns"),
         }
     )
 
@@ -204,7 +207,7 @@ class BacktestRequest(_OptimizationIn):
     rebalance: Rebalance = Field(Rebalance.MONTHLY, description="M | W | Q (or monthly | weekly | quarterly)")
     lookback: Int = Field(252, ge=20, le=5000, description="trading days of history behind each decision")
     top_n: Int = Field(5, ge=1, le=100, description="sentiment_top_n: symbols held")
-    optimize_picks: bool = Field(False, description="sentiment_top_n: optimise among the picks instead of equal weights")
+    optimize_picks: Bool = Field(False, description="sentiment_top_n: optimise among the picks instead of equal weights")
     min_likes: Float = Field(20, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
     min_comments: Float = Field(10, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
     costs_bps: Float = Field(10.0, ge=0, le=1000, description="cost per unit of turnover, basis points")

@@ -19,6 +19,7 @@ from services.sentiment import schemas as S
 from services.sentiment import service as svc
 from services.sentiment import tasks
 from services.sentiment.engine import (
+    MONTH_PATTERN,
     ModelName,
     ScoreBatch,
     TrainSpec,
@@ -148,7 +149,7 @@ def _rows(frame) -> list[dict[str, Any]]:
 
 @router.get("/rankings", response_model=S.RankingsResponse, responses=INVALID)
 async def rankings(
-    month: str | None = Query(None, description="YYYY-MM; default: every month"),
+    month: str | None = Query(None, description="YYYY-MM; default: every month", json_schema_extra={"pattern": MONTH_PATTERN}),
     top: int | None = Query(None, ge=1, le=1000, description="best N per month"),
     min_likes: float = Query(20, ge=0, description="keep days with likes > min_likes"),
     min_comments: float = Query(10, ge=0, description="keep days with comments > min_comments"),

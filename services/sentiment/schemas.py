@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from services.core.fields import Float, Int
+from services.core.fields import Bool, Float, Int
 from services.sentiment.engine import Label, ModelName
 
 Num = float | None
@@ -28,6 +28,10 @@ Version = Annotated[str, Field(max_length=64, pattern=VERSION_PATTERN)]
 
 
 # --- scoring --------------------------------------------------------------------------------------
+Text = Annotated[StrictStr, Field(json_schema_extra={"pattern": r"\S"})]
+"""A text to score or learn from: not blank (the pattern states it in the OpenAPI document)."""
+
+
 class ScoreRequest(BaseModel):
     """Texts to score (up to ``RAYSVC_MAX_TEXTS``, each non-empty and at most ``RAYSVC_MAX_TEXT_CHARS``)."""
 
@@ -42,7 +46,7 @@ class ScoreRequest(BaseModel):
         }
     )
 
-    texts: list[StrictStr] = Field(description="texts in the order results come back")
+    texts: list[Text] = Field(description="texts in the order results come back")
     model: ModelName = Field(
         ModelName.ml, description="ml (default, most accurate) | ml:fast | lexicon | lexicon:vader"
     )
@@ -120,7 +124,7 @@ class TrainRequest(BaseModel):
     )
     text_col: str = "text"
     label_col: str = "label"
-    texts: list[StrictStr] | None = Field(None, description="inline training texts (instead of data)")
+    texts: list[Text] | None = Field(None, description="inline training texts (instead of data)")
     labels: list[int | str] | None = Field(None, description="inline labels, one per text")
     word_ngrams: list[tuple[Int, Int]] = Field([(1, 2)], min_length=1, max_length=6)
     char_ngrams: tuple[Int, Int] | None = Field(
@@ -131,7 +135,7 @@ class TrainRequest(BaseModel):
     class_weight: list[Literal["balanced"] | None] = Field([None, "balanced"], min_length=1, max_length=2)
     embed_C: list[PositiveFinite] = Field([1.0, 4.0], min_length=1, max_length=8, description="ml only")
     meta_C: list[PositiveFinite] = Field([0.3, 3.0], min_length=1, max_length=8, description="ml only")
-    use_embeddings: bool = Field(True, description="ml only: include the e5 sentence-embedding base model")
+    use_embeddings: Bool = Field(True, description="ml only: include the e5 sentence-embedding base model")
     folds: Int = Field(5, ge=2, le=20)
     holdout_fraction: Float = Field(0.2, gt=0, lt=0.9)
     metric: Literal["accuracy", "macro_f1"] = "accuracy"
@@ -249,7 +253,7 @@ class RankingsResponse(BaseModel):
 
 # --- seed-compatible ------------------------------------------------------------------------------
 class AnalyzeSentimentRequest(BaseModel):
-    texts: list[StrictStr]
+    texts: list[Text]
 
 
 class AnalyzeTickersRequest(BaseModel):

@@ -21,6 +21,7 @@ from ._models import FastModel, StackedModel, load_model, save_model, stack_feat
 from ._ngrams import NgramSpec
 from ._scorers import BUILTIN_MODEL_DIR, ModelName, ScoreBatch, Scorer, builtin_model_folder, load_scorer
 from ._social import (
+    MONTH_PATTERN,
     SOCIAL_COLUMNS,
     SymbolAggregates,
     UnknownSymbolError,
@@ -87,6 +88,7 @@ __all__ = [
     "normalize_for_embedding",
     "normalize_text",
     "normalize_texts",
+    "MONTH_PATTERN",
     "parse_month",
     "polarity_split",
     "prepare_social",

@@ -43,7 +43,8 @@ _COUNTS = {
     "twitterLikes": "likes",
     "twitterImpressions": "impressions",
 }
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = r"^(\d{4})-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 class UnknownSymbolError(LookupError):
