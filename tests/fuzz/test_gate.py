@@ -1,5 +1,5 @@
-"""The gate itself: it fails on a deliberate 500 and on a response that breaks its schema, names each with
-a reproducer, and passes an app that keeps its contract."""
+"""The gate itself: it fails on a deliberate 500, on a response that breaks its schema and on invalid input
+accepted, names each with a reproducer, and passes an app that keeps its contract."""
 
 from __future__ import annotations
 
@@ -66,6 +66,25 @@ def stricter_app() -> FastAPI:
     def create(item: Item) -> Item:
         if item.qty == 0:
             raise HTTPException(422, [{"loc": ["body", "qty"], "msg": "must be positive", "type": "value_error"}])
+        return item
+
+    return app
+
+
+class LaxItem(BaseModel):
+    """Its document allows at most 100 of an item; the server takes any number."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=20)
+    qty: int = Field(ge=0, json_schema_extra={"maximum": 100})
+
+
+def laxer_app() -> FastAPI:
+    """Accepts a quantity its document forbids: invalid input accepted (ST201), which fails the gate."""
+    app = FastAPI()
+
+    @app.post("/items", responses={400: {"description": "the body is not JSON"}})
+    def create(item: LaxItem) -> LaxItem:
         return item
 
     return app
@@ -140,6 +159,15 @@ def test_input_strictness_findings_are_reported_not_gating(tmp_path) -> None:
     (finding,) = {f.operation: f for f in result.reported}.values()
     assert finding.codes == {"ST202"} and finding.status == 422
     assert "reported, not gating" in result.message() and finding.curl in result.message()
+
+
+@pytest.mark.slow
+def test_gate_fails_on_invalid_input_accepted(tmp_path) -> None:
+    with serving(laxer_app()) as url:
+        result = fuzz("laxer", url, tmp_path, max_examples=5)
+    assert not result.passed
+    (finding,) = {f.operation: f for f in result.findings}.values()
+    assert "ST201" in finding.codes and finding.status == 200 and finding.operation == "POST /items"
 
 
 @pytest.mark.slow
