@@ -161,12 +161,23 @@ def health_router(service: str) -> APIRouter:
     return router
 
 
-class _BodyLimit:
+MAX_URL_BYTES = 8192
+"""Longest path + query string a service reads (nginx's default header buffer); longer → 414. Beyond ~64 KiB
+uvicorn's parser (httptools) refuses the request line itself, with a plain-text 400, before the app runs."""
+
+
+class _SizeLimits:
     """413 problem for a request body larger than ``RAYSVC_MAX_BODY_BYTES``: as declared (``Content-Length``)
-    or as received — a chunked body is counted as it arrives, and cut off at the limit."""
+    or as received — a chunked body is counted as it arrives, and cut off at the limit. 414 problem for a URL
+    longer than ``MAX_URL_BYTES``."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
+
+    async def _reject_url(self, scope: dict[str, Any], receive: Any, send: Any, size: int) -> None:
+        err = ProblemError.uri_too_long(size, MAX_URL_BYTES)
+        response = JSONResponse(err.body(instance=scope.get("path", "")[:200]), status_code=414, media_type=PROBLEM_JSON)
+        await response(scope, receive, send)
 
     async def _reject(self, scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
         err = ProblemError.too_large(
@@ -179,6 +190,10 @@ class _BodyLimit:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        url_bytes = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(scope.get("query_string", b""))
+        if url_bytes > MAX_URL_BYTES:
+            await self._reject_url(scope, receive, send, url_bytes)
             return
         declared = dict(scope.get("headers", ())).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
@@ -303,7 +318,7 @@ def create_app(
     for exc_type in CLUSTER_GONE:
         app.add_exception_handler(exc_type, _cluster_gone)
     install_request_id(app)
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_SizeLimits, limit=settings.max_body_bytes)
     if settings.api_keys_file is not None:  # outermost: no body is read for a request without a valid key
         app.add_middleware(BearerAuth, store=KeyStore(settings.api_keys_file))
     app.include_router(health_router(service))

@@ -110,6 +110,13 @@ class ProblemError(Exception):
         return cls(404, f"unknown {what}: {name!r}", type=f"{TYPE_BASE}not-found", **extra)
 
     @classmethod
+    def uri_too_long(cls, size: int, limit: int) -> ProblemError:
+        """414 for a URL (path and query) longer than ``limit`` bytes."""
+        return cls(414, f"the URL's path and query take {size:,} bytes, more than {limit:,}: send long inputs in a "
+                        "POST body, or run the batch job (raysvc job <service> --help)",
+                   title="URI Too Long", type=f"{TYPE_BASE}too-large")
+
+    @classmethod
     def too_large(cls, detail: str, *, batch_command: str) -> ProblemError:
         """413 pointing the caller at the batch job that handles large inputs."""
         return cls(
@@ -229,6 +236,7 @@ COMMON_ERRORS = {
     "403": ("auth", "the API key lacks the scope this request needs (with API keys on)"),
     "404": ("any", "an unknown symbol, dataset, model version or job"),
     "413": ("body", "the request is too large for an interactive answer: its batch job is named"),
+    "414": ("any", "the URL is longer than 8 KiB: send long inputs in a POST body"),
     "422": ("input", "a request that breaks the schema or the data's rules; `errors` names each field"),
     "503": ("any", "a dependency (the Ray cluster, another service, the key store) is unavailable; retry after "
                    "`Retry-After` seconds"),

@@ -369,3 +369,11 @@ def test_a_domain_error_raised_in_a_ray_task_keeps_its_own_message(ray_local) ->
     assert body["errors"] == [{"field": "body.risk_free_rate", "message": "no asset's expected return exceeds the risk_free_rate 0.0",
                                "type": "value_error"}], body
     assert "ray::" not in body["detail"]
+
+
+def test_a_url_over_8_kib_is_a_414_problem(bare: TestClient) -> None:
+    r = bare.get("/v1/jobs", params={"x": "a" * 20_000})  # httpx refuses a query over 64 kB
+    assert r.status_code == 414 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "20,0" in r.json()["detail"] and "POST body" in r.json()["detail"]
+    assert bare.get("/v1/jobs", params={"limit": 5, "x": "a" * 8000}).status_code != 414
+    assert "414" in bare.get("/openapi.json").json()["paths"]["/v1/demo/echo"]["post"]["responses"]

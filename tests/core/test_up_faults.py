@@ -4,7 +4,9 @@ process within 10 s. One `raysvc up` (garch only) serves the module; the last te
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -134,6 +136,17 @@ def test_nothing_listens_beyond_loopback(platform: Platform) -> None:
     exposed = [s for s in sockets if not _is_loopback(s[0])]
     assert not exposed, exposed
     assert _wait_job(job_url, {"SUCCEEDED", "FAILED", "STOPPED"})["status"] == "SUCCEEDED"
+
+
+def test_a_long_url_is_a_414_problem_through_the_real_server(platform: Platform) -> None:
+    """60 kB of query: past the services' 8 KiB limit, within what uvicorn's parser (httptools) reads."""
+    host, port = platform.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("GET", "/v1/jobs?x=" + "a" * 60_000)
+    r = conn.getresponse()
+    body = r.read().decode()
+    assert r.status == 414 and r.getheader("content-type") == "application/problem+json", body
+    assert "60,0" in json.loads(body)["detail"]
 
 
 def _drivers(job_id: str) -> list[psutil.Process]:
