@@ -92,6 +92,8 @@ def http_parser() -> argparse.ArgumentParser:
     for name in SERVICES:
         p.add_argument(f"--url-{name}", default=None, metavar="URL",
                        help=f"{name} base URL (default: http://127.0.0.1:<{name} port>)")
+    p.add_argument("--api-key", default=os.environ.get("RAYSVC_API_KEY"),
+                   help="API key for services started with keys (raysvc up --auth; default: $RAYSVC_API_KEY)")
     p.add_argument("--sentiment-model", default="ml:fast", help="model of the scoring request (default: ml:fast)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -226,7 +228,7 @@ def run_http(argv: Sequence[str]) -> int:
         urls[name] = url
     try:
         opts = httpload.LoadOptions(concurrency=args.concurrency, requests=args.requests, duration_s=args.duration,
-                                    timeout_s=args.timeout, warmup=args.warmup)
+                                    timeout_s=args.timeout, warmup=args.warmup, api_key=args.api_key)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2

@@ -82,6 +82,7 @@ class LoadOptions:
     duration_s: float = 10.0
     timeout_s: float = 30.0
     warmup: int = 5
+    api_key: str | None = None  # sent as `Authorization: Bearer` (services started with API keys)
 
     def __post_init__(self) -> None:
         if not self.concurrency or any(c < 1 or c > 1024 for c in self.concurrency):
@@ -137,6 +138,10 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def _cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def _auth(opts: LoadOptions) -> dict[str, str]:
+    return {"Authorization": f"Bearer {opts.api_key}"} if opts.api_key else {}
 
 
 async def run_level(session: Any, method: str, url: str, body: bytes | None, concurrency: int,
@@ -212,7 +217,7 @@ async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequ
     out_targets: list[dict[str, Any]] = []
     skipped_services: dict[str, str] = {}
     timeout = aiohttp.ClientTimeout(total=opts.timeout_s)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as probe_session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), headers=_auth(opts)) as probe_session:
         for name, url in urls.items():
             why = await _probe(probe_session, url)
             if why:
@@ -235,7 +240,7 @@ async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequ
         for c in opts.concurrency:
             progress(0, f"{entry['name']}: concurrency {c}")
             connector = aiohttp.TCPConnector(limit=c, force_close=False)
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=_auth(opts)) as session:
                 if not entry["levels"]:  # preflight once per target: one request must succeed
                     try:
                         async with session.request(t.method, entry["url"], data=body,

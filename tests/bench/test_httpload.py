@@ -9,7 +9,7 @@ import time
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 
 from services.bench.httpload import LoadOptions, Target, is_loopback, percentile, run_load
 
@@ -39,6 +39,13 @@ async def flaky(response: Response) -> dict[str, int]:
 async def bad(response: Response) -> dict[str, str]:
     response.status_code = 422
     return {"detail": "no such thing"}
+
+
+@app.get("/keyed")
+async def keyed(request: Request, response: Response) -> dict[str, str]:
+    if request.headers.get("authorization") != "Bearer rsk_test":
+        response.status_code = 401
+    return {"auth": request.headers.get("authorization", "")}
 
 
 def _free_port() -> int:
@@ -121,6 +128,16 @@ def test_duration_bounds_a_level(server_url):
     res = asyncio.run(run_load({"intraday": server_url}, opts, target_list=[Target("h", "intraday", "GET", "/healthz")]))
     (lv,) = res["targets"][0]["levels"]
     assert lv["stopped_by"] == "duration" and lv["wall_s"] < 5.0 and lv["requests"] < 1_000_000
+
+
+def test_the_api_key_goes_with_every_request(server_url):
+    target = [Target("k", "intraday", "GET", "/keyed")]
+    opts = LoadOptions(concurrency=(2,), requests=20, duration_s=5.0, warmup=2, api_key="rsk_test")
+    (keyed,) = asyncio.run(run_load({"intraday": server_url}, opts, target_list=target))["targets"]
+    assert "skipped" not in keyed and keyed["levels"][0]["ok"] == 20, keyed
+    opts = LoadOptions(concurrency=(2,), requests=20, duration_s=5.0, warmup=0)
+    (bare,) = asyncio.run(run_load({"intraday": server_url}, opts, target_list=target))["targets"]
+    assert "HTTP 401" in bare["skipped"]
 
 
 @pytest.mark.parametrize(("url", "loop"), [("http://127.0.0.1:8005", True), ("http://localhost:1", True),
