@@ -77,7 +77,7 @@ class SeriesIn(BaseModel):
         json_schema_extra={"examples": [{"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "prices": [100.0, 101.5, 100.7]}]}
     )
 
-    dates: list[Stamp] = Field(min_length=2, description="strictly increasing dates or timestamps")
+    dates: list[Stamp] = Field(min_length=2, description="strictly increasing dates or timestamps", json_schema_extra={"uniqueItems": True})
     prices: list[Finite] | None = Field(default=None, description="positive prices, one per date")
     returns: list[Finite] | None = Field(default=None, description="simple or log returns (decimals), one per date")
 
@@ -138,7 +138,7 @@ class PanelIn(BaseModel):
         }
     )
 
-    dates: list[Stamp] = Field(min_length=2)
+    dates: list[Stamp] = Field(min_length=2, json_schema_extra={"uniqueItems": True})
     columns: list[str] = Field(min_length=1)
     values: list[list[Finite]] = Field(description="one row per date, one value per column")
 

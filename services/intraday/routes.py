@@ -264,7 +264,8 @@ async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) ->
 @router.post("/backtest/csv", response_model=S.BacktestResponse, response_model_by_alias=True)
 async def backtest_csv(
     file: Annotated[UploadFile, File(description="bars as CSV (the seed's 5-minute format or ISO stamps)")],
-    request: Annotated[str, Form(description="the backtest request as JSON, without `symbol`/`bars`")] = "{}",
+    request: Annotated[str, Form(description="the backtest request as JSON, without `symbol`/`bars`",
+                                 json_schema_extra={"contentMediaType": "application/json"})],
 ) -> S.BacktestResponse:
     """:func:`backtest` on an uploaded CSV (size-limited: 413 beyond `RAYSVC_MAX_BODY_BYTES`)."""
     req, bars = await _upload(file, request, S.BacktestRequest)
@@ -280,7 +281,8 @@ async def backtest_csv(
 @router.post("/sweep/csv", response_model=S.SweepResponse)
 async def sweep_csv(
     file: Annotated[UploadFile, File(description="bars as CSV")],
-    request: Annotated[str, Form(description="the sweep request as JSON, without `symbol`/`bars`")],
+    request: Annotated[str, Form(description="the sweep request as JSON, without `symbol`/`bars`",
+                                 json_schema_extra={"contentMediaType": "application/json"})],
 ) -> S.SweepResponse:
     """:func:`sweep` on an uploaded CSV (always interactive; 413 beyond the grid or size limits)."""
     p = require_ray()
