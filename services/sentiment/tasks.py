@@ -19,6 +19,7 @@ import ray
 
 from services.core.parallel import map_chunks, map_chunks_async
 from services.sentiment.engine import (
+    EMBEDDING_DIM,
     Cell,
     CellResult,
     ModelName,
@@ -64,10 +65,6 @@ def cv_cell(cell: Cell, X: Any, y: np.ndarray, folds: np.ndarray, max_iter: int)
     return cross_validate_cell(cell, X, y, folds, max_iter)
 
 
-def _chunk_size(scorer: Scorer) -> int:
-    return CHUNK_TEXTS[ModelName(scorer.name).value]
-
-
 def score_ray(
     texts: Sequence[str], scorer_ref: Any, model: str, progress: Callable[[int, int], None] | None = None
 ) -> ScoreBatch:
@@ -90,7 +87,7 @@ async def score_ray_async(texts: Sequence[str], scorer_ref: Any, model: str) -> 
 def embed_ray(texts: Sequence[str], chunk: int = CHUNK_TEXTS["ml"]) -> np.ndarray:
     """e5 embeddings of ``texts`` computed in chunks across the cluster, in input order."""
     parts = map_chunks(embed_chunks, split_texts(list(texts), chunk))
-    return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, EMBEDDING_DIM), np.float32)
 
 
 def run_cells_ray(

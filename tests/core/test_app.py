@@ -377,3 +377,13 @@ def test_a_url_over_8_kib_is_a_414_problem(bare: TestClient) -> None:
     assert "20,0" in r.json()["detail"] and "POST body" in r.json()["detail"]
     assert bare.get("/v1/jobs", params={"limit": 5, "x": "a" * 8000}).status_code != 414
     assert "414" in bare.get("/openapi.json").json()["paths"]["/v1/demo/echo"]["post"]["responses"]
+
+
+def test_domain_errors_keep_field_and_rows_through_pickle() -> None:
+    """What Ray does to an error raised in a task: the engines' subclasses need no pickling code of their own."""
+    import pickle
+
+    from services.portfolio.engine.exceptions import InfeasibleConstraintError
+
+    err = pickle.loads(pickle.dumps(InfeasibleConstraintError("no portfolio", field="constraints.max_weight")))
+    assert type(err) is InfeasibleConstraintError and (str(err), err.field, err.rows) == ("no portfolio", "constraints.max_weight", None)

@@ -54,9 +54,12 @@ def test_rolling_forecast_equals_direct_fit_at_t(seed_rolling):
         assert_allclose(res.params[i, 2:], direct.params.to_numpy()[2:], rtol=1e-3, atol=1e-4)  # alpha, beta, nu
 
 
-def test_chunks_join_to_the_whole(seed_rolling):
+def test_pieces_cut_at_refits_join_to_the_whole(seed_rolling):
+    """As the Ray tasks cut a plan: contiguous rows starting at a refit (``blocks``, ``rows``)."""
     r, plan, whole = seed_rolling
-    chunks = plan.chunks(4)
+    blocks = plan.blocks()
+    cuts = [blocks[i * len(blocks) // 4][0] for i in range(4)] + [plan.origins.size]
+    chunks = [plan.rows(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
     assert len(chunks) == 4 and all(c.refit[0] for c in chunks)
     assert_array_equal(np.concatenate([c.origins for c in chunks]), plan.origins)
     parts = [run_rolling(r, SPEC, c) for c in reversed(chunks)]

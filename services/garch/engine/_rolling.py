@@ -41,21 +41,6 @@ class RollingPlan:
         """Rows ``start:stop`` of the plan (``start`` should be a refit)."""
         return RollingPlan(self.window, self.horizon, self.origins[start:stop], self.refit[start:stop])
 
-    def chunks(self, n: int) -> list[RollingPlan]:
-        """Split into at most ``n`` contiguous pieces of near-equal refit counts, each starting at a refit.
-
-        Each piece is an independent unit of work (one Ray task); concatenating their results in order
-        gives the whole plan's result.
-        """
-        refit_pos = np.flatnonzero(self.refit)
-        n = max(1, min(n, refit_pos.size))
-        cuts = [int(refit_pos[i * refit_pos.size // n]) for i in range(n)] + [self.origins.size]
-        return [
-            RollingPlan(self.window, self.horizon, self.origins[a:b], self.refit[a:b])
-            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-            if b > a
-        ]
-
 
 def plan_rolling(
     n_obs: int,

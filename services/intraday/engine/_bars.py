@@ -134,24 +134,6 @@ class BarData:
         idx = self.index.tz_localize(None) if self.index.tz is not None else self.index
         return idx.normalize()
 
-    def slice(self, start: int, stop: int) -> BarData:
-        """Bars ``[start, stop)`` with the same calendar facts."""
-        last = self.session_last[start:stop].copy()
-        if stop - start:
-            last[-1] = True
-        return BarData(
-            self.index[start:stop],
-            self.open[start:stop],
-            self.high[start:stop],
-            self.low[start:stop],
-            self.close[start:stop],
-            self.volume[start:stop],
-            self.session[start:stop],
-            last,
-            self.calendar,
-            self.bar_minutes,
-            self.periods_per_year,
-        )
 
     def frame(self) -> pd.DataFrame:
         """The bars as an OHLCV frame."""

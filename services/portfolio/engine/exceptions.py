@@ -24,9 +24,6 @@ class PortfolioError(DomainError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
 
-    def __reduce__(self):  # keep ``field`` when pickled through Ray
-        return (self.__class__, (str(self),), {"field": self.field, "rows": self.rows})
-
 
 class InfeasibleConstraintError(PortfolioError):
     """No portfolio satisfies the constraints; ``field`` names the constraint that cannot be met."""
