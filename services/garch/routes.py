@@ -29,7 +29,7 @@ from services.garch.engine import (
 
 log = logging.getLogger("services.garch")
 router = APIRouter(prefix="/v1/volatility", tags=["volatility"])
-legacy_router = APIRouter(tags=["seed-compatible"])
+legacy_router = APIRouter(tags=["legacy"])
 BATCH = "raysvc job garch rolling --help  (or: ray job submit -- python -m services.garch.job rolling ...)"
 NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
 INVALID = {422: {"description": "invalid input; the problem body names the field"}}
@@ -132,7 +132,7 @@ async def signal(
     std_window: int = Query(180, ge=2, le=5000, description="window of the premium's standard deviation"),
     threshold: float = Query(THRESHOLD, gt=0, le=10),
     refit_every: int = Query(1, ge=1, le=250),
-    history: int = Query(750, ge=1, le=5000, description="signal days returned (750 covers the seed's 2-year 5-minute file)"),
+    history: int = Query(750, ge=1, le=5000, description="signal days returned (750 covers two years of 5-minute bars)"),
     warm_start: bool = Query(False),
 ) -> S.SignalResponse:
     """The daily volatility regime signal (−1/0/+1) from rolling one-step forecasts vs realised variance.
@@ -181,10 +181,10 @@ LEGACY_SPEC = ModelSpec(dist=Dist.T)  # GARCH(1,1)-t, constant mean, log returns
 @legacy_router.post("/predict-volatility", responses={**NOT_FOUND, **INVALID})
 async def predict_volatility(
     body: S.LegacyPredictBody | None = Body(None),
-    window_size: int | None = Query(None, ge=20, le=20_000, description="the original's query form"),
-    assets: str | None = Query(None, description="comma-separated symbols (the original's query form)"),
+    window_size: int | None = Query(None, ge=20, le=20_000, description="legacy query form: fitting window (observations)"),
+    assets: str | None = Query(None, description="legacy query form: comma-separated symbols"),
 ) -> dict[str, Any]:
-    """The original's endpoint with real fits (GARCH(1,1)-t on log returns).
+    """Legacy volatility prediction, with real fits (GARCH(1,1)-t on log returns).
 
     ``{"ticker", "periods"}``: fit on the ticker's whole history, forecast ``periods`` days.
     ``{"window_size", "assets"}`` (body or query): fit each asset on its last ``window_size`` returns and
@@ -276,7 +276,7 @@ async def calculate_rolling_variance(
     symbol: str = Query("SIM"),
     dataset: S.DailyDataset | None = Query(None),
     limit: int = Query(250, ge=1, le=100_000, description="last points returned"),
-    n_simulations: int | None = Query(None, description="accepted for compatibility; the original simulated random series, this uses the data"),
+    n_simulations: int | None = Query(None, description="accepted for compatibility and ignored: the variance comes from the data"),
 ) -> dict[str, Any]:
     """Rolling sample variance (ddof 1) of the symbol's log returns over ``window`` days, annualised too."""
     plat = get_platform()

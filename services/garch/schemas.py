@@ -436,7 +436,7 @@ class SymbolsResponse(BaseModel):
 
 # --- seed-compatible bodies -----------------------------------------------------------------------
 class LegacyPredictBody(BaseModel):
-    """Either body the original accepted: ``{"ticker", "periods"}`` or ``{"window_size", "assets"}``."""
+    """Either legacy body: ``{"ticker", "periods"}`` or ``{"window_size", "assets"}``."""
 
     model_config = ConfigDict(
         extra="ignore",

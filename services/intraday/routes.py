@@ -27,7 +27,7 @@ from services.intraday import tasks
 
 log = logging.getLogger("services.intraday")
 router = APIRouter(prefix="/v1/intraday", tags=["intraday"])
-legacy_router = APIRouter(tags=["seed-compatible"])
+legacy_router = APIRouter(tags=["legacy"])
 
 SYNC_MAX_BAR_EVALS = 300_000_000
 """Above this many bar evaluations (see :func:`_bar_evals`) a request in ``mode=auto`` runs as a job and
@@ -263,7 +263,7 @@ async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) ->
 
 @router.post("/backtest/csv", response_model=S.BacktestResponse, response_model_by_alias=True)
 async def backtest_csv(
-    file: Annotated[UploadFile, File(description="bars as CSV (the seed's 5-minute format or ISO stamps)")],
+    file: Annotated[UploadFile, File(description="bars as CSV: `datetime,open,low,high,close,volume` (5-minute bars) or ISO stamps")],
     request: Annotated[str, Form(description="the backtest request as JSON, without `symbol`/`bars`",
                                  json_schema_extra={"contentMediaType": "application/json"})],
 ) -> S.BacktestResponse:
@@ -318,7 +318,7 @@ def _legacy_data(symbol: str, start: datetime | None = None, end: datetime | Non
 
 
 def _legacy_result(label: str, symbol: str, bars: E.BarData, name: E.StrategyName) -> dict[str, Any]:
-    """A backtest with default parameters and 1 bp + 1 bp costs, in the seed's shape (blocking)."""
+    """A backtest with default parameters and 1 bp + 1 bp costs, in the legacy response shape (blocking)."""
     res = E.backtest(bars, E.make_strategy(name), E.Costs(1, 1))
     m = svc.metrics_out(res.metrics).model_dump()
     return {
@@ -354,7 +354,7 @@ async def calculate_intraday_signals(
 
 
 def _latest_bar_signal(bars: E.BarData, source: str, d: int) -> dict[str, Any]:
-    """The seed's body of :func:`calculate_intraday_signals` (indicators over all bars: blocking)."""
+    """The legacy body of :func:`calculate_intraday_signals` (indicators over all bars: blocking)."""
     cache = E.IndicatorCache(bars)
     r = float(cache.rsi(20)[-1])
     lo, mid, up = E.bollinger(bars.close[-200:], 20, 2.0)

@@ -23,7 +23,7 @@ from services.portfolio.engine import (
 
 log = logging.getLogger("services.portfolio")
 router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
-legacy_router = APIRouter(tags=["seed-compatible"])
+legacy_router = APIRouter(tags=["legacy"])
 INVALID = {422: {"description": "invalid input or infeasible constraints; the problem body names the field"}}
 NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
 SENTIMENT_DOWN = {503: {"description": "the sentiment service (or Ray) is unreachable; the problem names it"}}
@@ -43,8 +43,9 @@ async def optimize_portfolio(req: S.OptimizeRequest) -> S.OptimizeResponse:
     responses={**INVALID, **NOT_FOUND, 413: {"description": "too many points: use the batch job"}},
 )
 async def frontier(req: S.FrontierRequest) -> S.FrontierResponse:
-    """Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe, weights);
-    blocks of points run as parallel Ray tasks when there are at least 40."""
+    """Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe, weights).
+    Blocks of points run as parallel Ray tasks when their estimated work (points × a measured cost per point
+    for this many assets) is worth Ray's fixed cost; else in-process. The response says which (``on_ray``)."""
     p = require_ray()
     return await svc.frontier_async(p.catalog, req)
 
@@ -65,7 +66,8 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
 )
 async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
     """Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
-    month or quarter) the strategy sees only data up to that date; each block of dates is a Ray task.
+    month or quarter) the strategy sees only data up to that date; blocks of dates run as Ray tasks when their
+    estimated work is worth Ray's fixed cost, else in-process (``on_ray``).
     ``sentiment_top_n`` reads the sentiment service's monthly rankings over HTTP (503 naming it when it
     is down). The response says which dataset priced the backtest."""
     p = require_ray()

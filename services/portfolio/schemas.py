@@ -399,7 +399,7 @@ class BacktestResponse(BaseModel):
 
 # --- seed-compatible ------------------------------------------------------------------------------
 class LegacyMetricsRequest(BaseModel):
-    """The seed's body: parallel lists of tickers and weights."""
+    """Legacy body: parallel lists of tickers and weights."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"tickers": ["AAPL", "MSFT", "KO"], "weights": [0.4, 0.4, 0.2]}]})
 
@@ -420,7 +420,7 @@ class LegacyMetricsRequest(BaseModel):
 
 
 class LegacyOptimizeRequest(BaseModel):
-    """The seed's body: assets and an optional target return (annual)."""
+    """Legacy body: assets and an optional target return (annual)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"assets": ["AAPL", "MSFT", "KO", "XOM"], "target_return": 0.12}]})
 

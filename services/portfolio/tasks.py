@@ -48,22 +48,20 @@ DECISION_MS: dict[Objective, float] = {
     Objective.EQUAL_WEIGHT: 4.0,
     Objective.INVERSE_VOLATILITY: 6.0,
 }
-"""Cost of one rebalance decision by objective on ~20 assets and a year of data (measured 2026-11-26:
-0.9 ms through the compiled programme, 3.5-6 ms for skfolio's closed forms); other objectives are
-iterative skfolio fits, 15-25 ms (:data:`ITERATIVE_DECISION_MS`)."""
+"""Estimated cost of one rebalance decision by objective on ~20 assets and a year of data; other objectives
+are iterative skfolio fits (:data:`ITERATIVE_DECISION_MS`). Measurements: docs/bench.md, "Routing costs"."""
 ITERATIVE_DECISION_MS = 20.0
 CLOSED_FORM_DECISION_MS = 0.1
 """``equal_weight`` and unoptimised ``sentiment_top_n``: 1/n weights, no fit."""
 RAY_MIN_WORK_MS = 50.0
-"""Frontiers and walk-forwards with less estimated work run in-process: Ray's fixed cost per call is
-15-20 ms on 2 CPUs (35 max-Sharpe dates, ~28 ms of work, took 35 ms on Ray vs 28 ms in-process; a
-100-point frontier on 20 assets, ~55 ms, 64 ms on Ray)."""
+"""Frontiers and walk-forwards with less estimated work run in-process: below it, Ray's fixed cost per call
+outweighs the parallelism (docs/bench.md, "Routing costs")."""
 MIN_TASK_MS = 10.0
 """Smallest block per task (frontier points, rebalance dates), in estimated work: at least a task's own
-cost (~10 ms to submit, start and return on 2 CPUs)."""
+cost to submit, start and return."""
 BACKTEST_CHUNKS_PER_CPU = 1
 """Rebalance decisions cost about the same each (one programme, warm), so one block per CPU balances
-and saves the task overhead and idle gap of a second round (measured: 113 vs 119 ms median on 2 CPUs)."""
+and saves the task overhead and idle gap of a second round."""
 
 _RETRY: dict[str, Any] = {"max_retries": 2, "retry_exceptions": [ConnectionError, TimeoutError]}
 
@@ -125,8 +123,8 @@ def _ref(returns: pd.DataFrame, ref: Any | None) -> Any:
 
 # --- frontier -------------------------------------------------------------------------------------
 def point_ms(n_assets: int) -> float:
-    """Estimated cost of one frontier point, a Clarabel QP over ``n_assets`` (measured 2026-11-26: 0.3 ms
-    at 5-10 assets, 0.55 ms at 20, 1.1 ms at 40, 3.6 ms at 80)."""
+    """Estimated cost of one frontier point, a Clarabel QP over ``n_assets`` (fit to the measurements in
+    docs/bench.md, "Routing costs")."""
     return 0.25 + 5e-4 * n_assets**2
 
 

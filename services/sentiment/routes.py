@@ -33,7 +33,7 @@ from services.sentiment.engine import (
 
 log = logging.getLogger("services.sentiment")
 router = APIRouter(prefix="/v1/sentiment", tags=["sentiment"])
-legacy_router = APIRouter(tags=["seed-compatible"])
+legacy_router = APIRouter(tags=["legacy"])
 INVALID = {422: {"description": "invalid input; the problem body names the field (and index)"}}
 TOO_LARGE = {413: {"description": "more texts than RAYSVC_MAX_TEXTS; use the batch job named in the body"}}
 
@@ -173,7 +173,7 @@ async def rankings(
 # --- seed-compatible paths ------------------------------------------------------------------------
 @legacy_router.post("/analyze-sentiment", responses={**INVALID, **TOO_LARGE})
 async def analyze_sentiment(req: S.AnalyzeSentimentRequest) -> dict[str, Any]:
-    """The seed's scoring path, now with the default ``ml`` model: per text ``text, sentiment, score,
+    """The legacy scoring path, with the default ``ml`` model: per text ``text, sentiment, score,
     confidence`` (confidence = probability of the predicted label)."""
     start = time.perf_counter()
     batch, version = await score_texts(req.texts, ModelName.ml, None)
@@ -195,9 +195,9 @@ async def analyze_sentiment(req: S.AnalyzeSentimentRequest) -> dict[str, Any]:
     "/analyze-tickers", responses={**INVALID, 404: {"description": "none of the tickers is known"}}
 )
 async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
-    """The seed's per-ticker summary on the real social data: ``avg_sentiment`` and ``sentiment_volatility``
+    """The legacy per-ticker summary on the real social data: ``avg_sentiment`` and ``sentiment_volatility``
     (mean and sample std of twitterSentiment, blanks excluded), ``total_engagement`` (sum of daily
-    comments / likes, as the seed summed its engagement ratio), ``total_tweets`` (sum of twitterPosts),
+    comments / likes, the legacy engagement ratio, summed), ``total_tweets`` (sum of twitterPosts),
     ``days``. Unknown tickers are listed in ``unknown``."""
     start = time.perf_counter()
     frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)

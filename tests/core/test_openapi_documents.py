@@ -4,6 +4,7 @@ bounds under their JSON Schema names, date ranges as patterns, "exactly one of" 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from typing import Any
 
@@ -83,3 +84,12 @@ def test_a_number_is_not_a_boolean_and_the_server_says_so(data_dir) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.warm_start", r.text
     props = _document("garch")["components"]["schemas"]["RollingRequest"]["properties"]
     assert props["warm_start"]["type"] == "boolean"
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_descriptions_speak_of_the_api_not_of_its_history(service: str) -> None:
+    """Users read the documents without knowing the project this grew from: its paths are the `legacy` tag."""
+    text = json.dumps(_document(service))
+    assert not re.findall(r".{40}\b(?:the seed|seed's|seed-compatible|the original|original's)\b.{20}", text)
+    tags = {t for item in _document(service)["paths"].values() for op in item.values() for t in op.get("tags", [])}
+    assert "legacy" in tags
