@@ -386,15 +386,31 @@ def _latest_bar_signal(bars: E.BarData, source: str, d: int) -> dict[str, Any]:
 
 @legacy_router.post("/execute-strategies")
 async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
-    """Backtest each strategy (default parameters, 1 bp costs) on each symbol (default `SIM`)."""
+    """Backtest each strategy (default parameters, 1 bp costs) on each symbol (default `SIM`).
+
+    A symbol that cannot be backtested (unknown, too few bars) fails its combinations only: they are counted
+    in ``failed_executions`` and listed in ``failures`` with the problem; if every combination fails, the
+    answer is the first symbol's problem."""
     t0 = time.perf_counter()
     symbols = req.symbols or ["SIM"]
     names = [(n, _legacy_strategy(n, f"body.strategies[{i}]")) for i, n in enumerate(req.strategies)]
     results: list[dict[str, Any]] = []
-    for symbol in symbols:
-        bars, _ = await _bars(_legacy_data(symbol))
-        for label, name in names:
-            results.append(await run_blocking(_legacy_result, label, symbol, bars, name))
+    failures: list[dict[str, Any]] = []
+    first_problem: ProblemError | None = None
+    for i, symbol in enumerate(symbols):
+        try:
+            bars, _ = await _bars(_legacy_data(symbol))
+            for label, name in names:
+                results.append(await run_blocking(_legacy_result, label, symbol, bars, name))
+        except (ProblemError, DomainError) as exc:
+            problem = exc if isinstance(exc, ProblemError) else ProblemError.from_domain(exc)
+            if problem.status >= 500:
+                raise
+            first_problem = first_problem or problem
+            failures += [{"strategy": label, "symbol": symbol, "status": problem.status, "detail": problem.detail,
+                          "field": f"body.symbols[{i}]"} for label, _ in names]
+    if not results and first_problem is not None:
+        raise first_problem
     by_strategy: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_strategy.setdefault(r["strategy"], []).append(r)
@@ -404,11 +420,12 @@ async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
         "execution_summary": {
             "strategies_executed": len(names),
             "symbols_analyzed": len(symbols),
-            "total_combinations": len(results),
+            "total_combinations": len(results) + len(failures),
             "successful_executions": len(results),
-            "failed_executions": 0,
+            "failed_executions": len(failures),
         },
         "results_by_strategy": by_strategy,
+        "failures": failures,
         "best_performer": best,
         "performance_metrics": {"total_processing_time": time.perf_counter() - t0},
     }

@@ -506,3 +506,14 @@ def test_responses_match_the_openapi_schema(client, submitted, method, path, kwa
     r = client.request(method.upper(), path, **kwargs)
     assert r.status_code in (200, 202), r.text
     assert_matches_openapi(client, method, path, r)
+
+
+def test_execute_strategies_counts_and_names_the_combinations_that_failed(client):
+    r = client.post("/execute-strategies", json={"strategies": ["momentum", "breakout"], "symbols": ["SIM", "NOPE"]})
+    assert r.status_code == 200, r.text
+    summary, failures = r.json()["execution_summary"], r.json()["failures"]
+    assert (summary["total_combinations"], summary["successful_executions"], summary["failed_executions"]) == (4, 2, 2)
+    assert {(f["strategy"], f["symbol"], f["status"], f["field"]) for f in failures} == {
+        ("momentum", "NOPE", 404, "body.symbols[1]"), ("breakout", "NOPE", 404, "body.symbols[1]")}
+    only_bad = client.post("/execute-strategies", json={"strategies": ["momentum"], "symbols": ["NOPE"]})
+    assert only_bad.status_code == 404 and only_bad.headers["content-type"] == "application/problem+json"
