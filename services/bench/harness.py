@@ -109,8 +109,6 @@ def ray_session(session: Session) -> Iterator[int | None]:
     if session.mode == "none":
         yield None
         return
-    import ray
-
     from services.core import ray_conn
     from services.core.settings import get_settings
 

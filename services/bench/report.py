@@ -190,7 +190,7 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         f"- machine: {m.get('cpu_model')}; {m.get('usable_cpus')} usable CPUs ({m.get('logical_cpus')} logical, "
         f"{m.get('physical_cores')} physical); {m.get('memory_gb')} GB; {m.get('os')}; load average "
         f"{m.get('load_average_start')} at start, {m.get('load_average_end')} at end",
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if v),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if v),
         *_ceiling_lines(m),
         f"- options: size `{opts.get('size')}`, {opts.get('repeat')} timed round(s) after {opts.get('warmup')} "
         f"warm-up call(s) per variant, variants alternated each round; Ray: "

@@ -7,7 +7,6 @@ Each client runs in a subprocess: this test process already owns the session's e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

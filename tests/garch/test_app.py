@@ -178,10 +178,24 @@ def test_rolling_equals_engine_and_direct_fit(client, sim_returns_api):
     assert ev["step"] == 1 and ev["n"] == 46 and ev["mse"] > 0 and ev["mincer_zarnowitz"]["r2"] is not None
 
 
-def test_rolling_too_large_inline_is_413_and_auto_is_a_job(client):
+def test_rolling_too_large_inline_is_413_and_auto_is_a_job(client, monkeypatch):
     req = {"symbol": "SIM", "model": MODEL, "window": 180, "mode": "inline"}
     body = _problem(client.post("/v1/volatility/rolling", json=req), 413)
     assert "raysvc job garch rolling" in body["detail"]
+    from services.core.app import get_platform
+    from services.core.jobs import JobAccepted
+
+    submitted = []
+
+    def submit(command, params):  # the job itself is tested in test_job.py; here: the route's decision
+        submitted.append((command, params))
+        return JobAccepted(job_id="raysvc-garch-rolling-0123456789ab", status_url="/v1/jobs/raysvc-garch-rolling-0123456789ab",
+                           submitted_at=0.0)
+
+    monkeypatch.setattr(get_platform().jobs, "submit", submit)
+    r = client.post("/v1/volatility/rolling", json=req | {"mode": "auto"})
+    assert r.status_code == 202 and r.headers["location"] == "/v1/jobs/raysvc-garch-rolling-0123456789ab", r.text
+    assert submitted == [("rolling", {"request": {**submitted[0][1]["request"], "mode": "auto", "window": 180}})]
 
 
 def test_rolling_bad_window_is_422(client):
@@ -200,7 +214,7 @@ def test_select_ranks_by_bic(client, sim_returns_api):
     assert_allclose(body["best"]["bic"], bics[0], rtol=1e-9)
 
 
-def test_signal(client, sim_returns_api):
+def test_signal(client, sim_returns_api, monkeypatch):
     params = {"symbol": "SIM", "history": 20, "std_window": 30, "realized_window": 30, "window": 180}
     r = client.get("/v1/volatility/signal", params=params)
     assert r.status_code == 200, r.text
@@ -213,7 +227,13 @@ def test_signal(client, sim_returns_api):
     rv = float(np.var(sim_returns_api.to_numpy()[-30:], ddof=1))
     assert_allclose(last["realized_variance"], rv, rtol=1e-10)
     assert_allclose(body["premium"], (last["forecast_variance"] - rv) / rv, rtol=1e-10)
-    assert client.get("/v1/volatility/signal", params=params).json() == body  # cached
+    from services.garch import tasks
+
+    async def no_fits(*_a, **_k):
+        raise AssertionError("a cached signal was refitted")
+
+    monkeypatch.setattr(tasks, "rolling_many_async", no_fits)
+    assert client.get("/v1/volatility/signal", params=params).json() == body  # served from the cache: no fit
 
 
 @pytest.mark.parametrize("date", ["notadate", "2999-01-01", "2100-01-01", "1900-01-01"])

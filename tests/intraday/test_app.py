@@ -10,10 +10,10 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from numpy.testing import assert_allclose
 
 from services.intraday import engine as E
+from tests.utils.apps import ready_client
 
 from .conftest import random_walk_bars
 
@@ -24,11 +24,7 @@ RANGE = {"symbol": "SIM", "start": "2023-08-01", "end": "2023-08-15"}
 def client(ray_local, data_dir):
     from services.intraday.app import app
 
-    with TestClient(app) as c:
-        for _ in range(120):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.5)
+    with ready_client(app) as c:
         yield c
 
 

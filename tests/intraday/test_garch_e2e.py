@@ -12,9 +12,9 @@ import time
 import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from services.intraday import engine as E
+from tests.utils.apps import ready_client
 
 RANGE = {"symbol": "SIM", "start": "2023-08-01", "end": "2023-08-15"}
 
@@ -29,11 +29,7 @@ def free_port() -> int:
 def client(ray_local, data_dir):
     from services.intraday.app import app
 
-    with TestClient(app) as c:
-        for _ in range(120):
-            if c.get("/readyz").status_code == 200:
-                break
-            time.sleep(0.5)
+    with ready_client(app) as c:
         yield c
 
 
