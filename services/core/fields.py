@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictBool
+from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
 FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2261, 12, 31)
 """The whole years within the range pandas' timestamps hold (later or earlier dates cannot match any data);
@@ -58,3 +59,25 @@ def exactly_one_of(*names: str) -> dict[str, Any]:
     """The JSON Schema of "send exactly one of these fields (not null)", for a model's ``json_schema_extra``:
     the rule its validator checks, stated in the OpenAPI document too."""
     return {"oneOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}
+
+
+def _any_case(word: str) -> str:
+    """A regex matching ``word`` in any letter case (JSON Schema patterns have no case-insensitive flag)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else f"\\{c}" if c in r".^$*+?()[]{}|\\" else c
+                   for c in word)
+
+
+def spelled(enum: type[Enum], aliases: dict[str, Enum] | None = None) -> Any:
+    """``enum`` as an input that takes its values in any letter case, and ``aliases`` (other libraries'
+    names, e.g. arch's ``GJR-GARCH`` or ``studentst``), answering with the canonical value. The OpenAPI
+    document lists the canonical values and states the other spellings as a pattern."""
+    names = {str(m.value).lower(): m for m in enum} | {k.lower(): v for k, v in (aliases or {}).items()}
+
+    def canonical(x: Any) -> Any:
+        return names.get(x.lower(), x) if isinstance(x, str) else x
+
+    pattern = "^(?:" + "|".join(_any_case(n) for n in sorted(names)) + ")$"
+    schema = {"anyOf": [{"type": "string", "enum": [m.value for m in enum]}, {"type": "string", "pattern": pattern}],
+              "description": f"{' | '.join(str(m.value) for m in enum)} (any letter case"
+                             + (f"; also {', '.join(sorted(aliases))}" if aliases else "") + ")"}
+    return Annotated[enum, BeforeValidator(canonical), WithJsonSchema(schema)]

@@ -124,16 +124,28 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     }
 
 
+def _spelled(field: str) -> Any:
+    """An argparse type taking a model name as the API does (any case, arch's aliases); the canonical value."""
+
+    def canonical(text: str) -> str:
+        try:
+            return str(getattr(S.ModelIn.model_validate({field: text}), field).value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {field} {text!r}") from None
+
+    return canonical
+
+
 def _rolling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
     p.add_argument("--dataset", choices=["daily", "prices", "sp500"], help="dataset of the symbols")
     p.add_argument("--all", action="store_true", help="every symbol of --dataset")
-    p.add_argument("--vol", choices=["garch", "gjr", "egarch"], default="garch")
+    p.add_argument("--vol", type=_spelled("vol"), choices=["garch", "gjr", "egarch"], default="garch")
     p.add_argument("--p", type=int, default=1)
     p.add_argument("--o", type=int)
     p.add_argument("--q", type=int, default=1)
-    p.add_argument("--dist", choices=["normal", "t", "skewt"], default="t")
-    p.add_argument("--mean", choices=["constant", "zero", "ar1"], default="constant")
+    p.add_argument("--dist", type=_spelled("dist"), choices=["normal", "t", "skewt"], default="t")
+    p.add_argument("--mean", type=_spelled("mean"), choices=["constant", "zero", "ar1"], default="constant")
     p.add_argument("--returns", choices=["log", "simple"], default="log")
     p.add_argument("--window", type=int, default=180)
     p.add_argument("--refit-every", type=int, default=1)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.core.fields import Bool, Day, Int, exactly_one_of
+from services.core.fields import Bool, Day, Int, exactly_one_of, spelled
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     Candidate,
@@ -40,17 +40,26 @@ def nums(xs: Any) -> list[Num]:
 
 
 # --- inputs ---------------------------------------------------------------------------------------
+VolIn = spelled(Vol, {"gjr-garch": Vol.GJR, "gjrgarch": Vol.GJR})
+"""A volatility process as the user names it: ``garch``, ``GARCH``, arch's ``GJR-GARCH``…"""
+DistIn = spelled(Dist, {"gaussian": Dist.NORMAL, "studentst": Dist.T, "student-t": Dist.T,
+                        "skewstudent": Dist.SKEWT, "skew-t": Dist.SKEWT})
+"""A distribution as the user names it, arch's names included (``gaussian``, ``studentst``, ``skewstudent``)."""
+MeanIn = spelled(Mean, {"ar": Mean.AR1})
+"""A mean model as the user names it (arch's ``Constant``, ``Zero``, ``AR`` with one lag)."""
+
+
 class ModelIn(BaseModel):
     """Model specification. ``o`` defaults to 0 for GARCH and 1 for GJR/EGARCH."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"vol": "garch", "p": 1, "q": 1, "dist": "t", "mean": "constant"}]})
 
-    vol: Vol = Field(Vol.GARCH, description="garch | gjr | egarch")
+    vol: VolIn = Field(Vol.GARCH)
     p: Int = Field(1, ge=1, le=5, description="ARCH (shock) lags")
     o: Int | None = Field(None, ge=0, le=5, description="asymmetric lags (GJR/EGARCH); default 0 for garch, 1 otherwise")
     q: Int = Field(1, ge=0, le=5, description="GARCH (variance) lags")
-    dist: Dist = Field(Dist.T, description="normal | t | skewt")
-    mean: Mean = Field(Mean.CONSTANT, description="constant | zero | ar1")
+    dist: DistIn = Field(Dist.T)
+    mean: MeanIn = Field(Mean.CONSTANT)
 
     def to_spec(self) -> ModelSpec:
         o = self.o if self.o is not None else (0 if self.vol is Vol.GARCH else 1)
@@ -131,7 +140,7 @@ class SelectRequest(_Source):
 
     symbol: str | None = None
     grid: list[ModelIn] | None = Field(None, min_length=1, max_length=200, description="candidates; default: 27 (GARCH/GJR/EGARCH × 3 orders × 3 dists)")
-    mean: Mean = Field(Mean.CONSTANT, description="mean model of the default grid")
+    mean: MeanIn = Field(Mean.CONSTANT, description="mean model of the default grid")
     criterion: Literal["bic", "aic"] = "bic"
     horizon: Int = Field(10, ge=1, le=500)
     simulations: Int = Field(1000, ge=100, le=100_000)

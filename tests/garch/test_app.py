@@ -286,3 +286,17 @@ def test_rolling_as_async_job(client):
     assert info["status"] == "SUCCEEDED", info
     inline = client.post("/v1/volatility/rolling", json={**req, "mode": "inline"}).json()
     assert [p["variance"] for p in info["result"]["forecasts"]] == [p["variance"] for p in inline["forecasts"]]
+
+
+def test_model_names_are_taken_as_arch_spells_them_and_answered_canonically(client):
+    """arch's own spellings in any case (``GJR-GARCH``, ``StudentsT``, ``Constant``) name the same model."""
+    base = {"symbols": ["SIM"], "start": "2022-01-01", "horizon": 3}
+    ours = client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "gjr", "dist": "t", "mean": "constant"}})
+    arch = client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "GJR-GARCH", "dist": "StudentsT", "mean": "Constant"}})
+    assert ours.status_code == arch.status_code == 200, arch.text
+    assert arch.json()["results"][0]["model"] == ours.json()["results"][0]["model"]
+    assert arch.json()["results"][0]["model"]["vol"] == "gjr" and arch.json()["results"][0]["model"]["dist"] == "t"
+    assert arch.json()["results"][0]["forecast_variance"] == ours.json()["results"][0]["forecast_variance"]
+    _problem(client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "FIGARCH"}}), 422, "body.model.vol")
+    r = client.get("/v1/volatility/signal", params={"symbol": "SIM", "vol": "GARCH", "dist": "Normal", "history": 5})
+    assert r.status_code == 200 and r.json()["model"]["vol"] == "garch", r.text

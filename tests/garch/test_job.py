@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from numpy.testing import assert_allclose
 
 from services.garch.job import main
@@ -54,3 +55,16 @@ def test_bad_params_write_a_problem(ray_local, data_dir, tmp_path):
     assert main(["rolling", "--params-file", str(spec), "--job-dir", str(job_dir)]) != 0
     problem = json.loads((job_dir / "error.json").read_text())
     assert problem["status"] == 422
+
+
+def test_cli_takes_model_names_as_the_api_does():
+    import argparse
+
+    from services.garch.job import _rolling_args
+
+    parser = argparse.ArgumentParser()
+    _rolling_args(parser)
+    args = parser.parse_args(["--vol", "GJR-GARCH", "--dist", "StudentsT", "--mean", "Constant"])
+    assert (args.vol, args.dist, args.mean) == ("gjr", "t", "constant")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--vol", "figarch"])
