@@ -158,7 +158,42 @@ def _rolling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output file: .parquet (default) or .csv")
 
 
-COMMANDS = [JobCommand("rolling", "rolling out-of-sample GARCH refits over symbols × dates", run_rolling_job, _rolling_args)]
+def run_forecast_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """A forecast request of any size: ``params["request"]`` (the HTTP body) or the command-line flags; the
+    HTTP body back (``results``), one fit per symbol in the request's order."""
+    catalog = Catalog(get_settings())
+    if "request" in params:
+        req = S.ForecastRequest.model_validate(params["request"])
+    else:
+        symbols = (catalog.symbols(params["dataset"]) if params.get("all") and params.get("dataset")
+                   else [s for s in str(params.get("symbols") or "SIM").split(",") if s])
+        model = {k: params[k] for k in ("vol", "p", "o", "q", "dist", "mean") if params.get(k) is not None}
+        req = S.ForecastRequest(symbols=symbols, dataset=params.get("dataset"), model=model,
+                                horizon=int(params.get("horizon", 10)), start=params.get("start"), end=params.get("end"))
+    ctx.progress(0.0, f"fitting {len(req.symbols or ['series'])} series")
+    return S.ForecastResponse(results=svc.forecast_fits(catalog, req)).model_dump(mode="json")
+
+
+def _forecast_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
+    p.add_argument("--dataset", choices=["daily", "prices", "sp500"], help="dataset of the symbols")
+    p.add_argument("--all", action="store_true", help="every symbol of --dataset")
+    p.add_argument("--vol", type=_spelled("vol"), choices=["garch", "gjr", "egarch"], default="garch")
+    p.add_argument("--p", type=int, default=1)
+    p.add_argument("--o", type=int)
+    p.add_argument("--q", type=int, default=1)
+    p.add_argument("--dist", type=_spelled("dist"), choices=["normal", "t", "skewt"], default="t")
+    p.add_argument("--mean", type=_spelled("mean"), choices=["constant", "zero", "ar1"], default="constant")
+    p.add_argument("--horizon", type=int, default=10)
+    p.add_argument("--start", help="first date used (YYYY-MM-DD)")
+    p.add_argument("--end", help="last date used (YYYY-MM-DD)")
+
+
+COMMANDS = [
+    JobCommand("rolling", "rolling out-of-sample GARCH refits over symbols × dates", run_rolling_job, _rolling_args),
+    JobCommand("forecast", "fit and forecast many symbols (the /v1/volatility/forecast body, any size)", run_forecast_job,
+               _forecast_args),
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,27 +31,14 @@ log = logging.getLogger("services.garch")
 router = APIRouter(prefix="/v1/volatility", tags=["volatility"])
 legacy_router = APIRouter(tags=["legacy"])
 BATCH = "raysvc job garch rolling --help  (or: ray job submit -- python -m services.garch.job rolling ...)"
+FORECAST_BATCH = ("raysvc job garch forecast --params-file SPEC.json  (SPEC: {\"request\": <this body>}; "
+                  "or --symbols/--all --dataset; ray job submit -- python -m services.garch.job forecast ...)")
 NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
 INVALID = {422: {"description": "invalid input; the problem body names the field"}}
 
 
 async def _fit_pairs(req: S.ForecastRequest) -> list[S.FitOut]:
-    """Fit every requested symbol (or the inline series) as chunked Ray tasks, one call per dataset."""
-    p = require_ray()
-    pairs, data, spec = await asyncio.to_thread(svc.forecast_plan, p.catalog, req)
-    options = svc.fit_options(req)
-    groups: dict[str | None, list[str]] = {}
-    for sym, ds in pairs:
-        groups.setdefault(ds, []).append(sym)
-
-    async def run(ds: str | None, symbols: list[str]) -> list[S.FitOut]:
-        ref = data[ds] if ds is None else await asyncio.to_thread(svc.returns_ref, p.catalog, ds, req.returns.value)
-        fits = await tasks.fit_many_async(symbols, ref, spec, start=req.start, end=req.end, **options)
-        return [S.FitOut.of(f, sym, ds) for sym, f in zip(symbols, fits, strict=True)]
-
-    parts = await asyncio.gather(*(run(ds, syms) for ds, syms in groups.items()))
-    by_symbol = {(o.symbol, o.dataset): o for part in parts for o in part}
-    return [by_symbol[pair] for pair in pairs]
+    return await asyncio.to_thread(svc.forecast_fits, require_ray().catalog, req)
 
 
 @router.get("/symbols", response_model=S.SymbolsResponse)
@@ -68,7 +55,9 @@ async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
     fails is returned with ``converged: false`` and the optimiser's message.
     """
     if req.symbols and len(req.symbols) > svc.MAX_SYMBOLS_INLINE:
-        raise ProblemError.too_large(f"{len(req.symbols)} symbols exceed {svc.MAX_SYMBOLS_INLINE} per request", batch_command=BATCH)
+        raise ProblemError.too_large(
+            f"{len(req.symbols)} symbols exceed {svc.MAX_SYMBOLS_INLINE} per request", batch_command=FORECAST_BATCH
+        )
     return S.ForecastResponse(results=await _fit_pairs(req))
 
 

@@ -107,6 +107,21 @@ def fit_options(req: Any) -> dict[str, Any]:
     return {"horizon": req.horizon, "annualization": req.annualization, "simulations": req.simulations, "seed": req.seed}
 
 
+def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
+    """Fit every requested symbol (or the inline series) as chunked Ray tasks, one call per dataset, in the
+    request's order (blocking: the route runs it in a thread, the batch job directly)."""
+    pairs, data, spec = forecast_plan(catalog, req)
+    groups: dict[str | None, list[str]] = {}
+    for sym, ds in pairs:
+        groups.setdefault(ds, []).append(sym)
+    by_symbol = {}
+    for ds, symbols in groups.items():
+        ref = data[ds] if ds is None else returns_ref(catalog, ds, req.returns.value)
+        fits = tasks.fit_many(symbols, ref, spec, start=req.start, end=req.end, **fit_options(req))
+        by_symbol |= {(sym, ds): S.FitOut.of(f, sym, ds) for sym, f in zip(symbols, fits, strict=True)}
+    return [by_symbol[pair] for pair in pairs]
+
+
 # --- rolling --------------------------------------------------------------------------------------
 def rolling_inputs(catalog: Catalog, req: S.RollingRequest) -> tuple[str, str | None, pd.Series, RollingPlan, ModelSpec, Annualization]:
     """Validate a rolling request: (name, dataset, returns, plan, spec, annualization)."""

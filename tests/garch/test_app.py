@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -300,3 +301,19 @@ def test_model_names_are_taken_as_arch_spells_them_and_answered_canonically(clie
     _problem(client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "FIGARCH"}}), 422, "body.model.vol")
     r = client.get("/v1/volatility/signal", params={"symbol": "SIM", "vol": "GARCH", "dist": "Normal", "history": 5})
     assert r.status_code == 200 and r.json()["model"]["vol"] == "garch", r.text
+
+
+def test_too_many_symbols_point_to_the_forecast_job_which_answers_the_same_body(client, tmp_path):
+    from services.core.app import get_platform
+    from services.garch.job import main
+
+    symbols = get_platform().catalog.symbols("prices")[:3]
+    _problem(client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}), 413)
+    assert "raysvc job garch forecast" in client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}).json()["detail"]
+    request = {"symbols": symbols, "dataset": "prices", "model": {"dist": "normal"}, "horizon": 2, "start": "2021-01-01"}
+    http = client.post("/v1/volatility/forecast", json=request)
+    assert http.status_code == 200, http.text
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"service": "garch", "command": "forecast", "params": {"request": request}}))
+    assert main(["forecast", "--params-file", str(spec), "--job-dir", str(tmp_path / "job")]) == 0
+    assert json.loads((tmp_path / "job" / "result.json").read_text()) == http.json()
