@@ -145,3 +145,19 @@ def test_bad_spec_is_a_domain_error(kwargs, field):
     with pytest.raises(DomainError) as err:
         ModelSpec(**kwargs)
     assert err.value.field == field
+
+
+def test_only_arch_fitting_noise_is_silenced():
+    import warnings
+
+    from arch.utility.exceptions import ConvergenceWarning
+
+    from services.garch.engine._fit import quiet_arch
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_arch():
+            warnings.warn("did not converge", ConvergenceWarning)
+            warnings.warn("overflow", RuntimeWarning)
+            warnings.warn("this argument goes away", DeprecationWarning)
+    assert [w.category for w in seen] == [DeprecationWarning]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from arch import arch_model
+from arch.utility.exceptions import ConvergenceWarning, DataScaleWarning, InitialValueWarning, StartingValueWarning
 from scipy import stats
 
 from services.core.exceptions import DomainError
@@ -15,6 +18,23 @@ from services.core.exceptions import DomainError
 from ._optimize import forecast_method
 from ._returns import Annualization, check_series, detect_annualization, require_obs
 from ._spec import SCALE, Mean, ModelSpec, Vol
+
+
+ARCH_NOISE: tuple[type[Warning], ...] = (
+    ConvergenceWarning, DataScaleWarning, StartingValueWarning, InitialValueWarning, RuntimeWarning,
+)
+"""What arch, scipy and numpy warn about while fitting or forecasting a window: a fit that did not converge is
+reported in the result (``converged``, ``message``), and degenerate windows' overflow/invalid values end as
+NaN. Any other warning (a deprecation, a new category) stays visible."""
+
+
+@contextmanager
+def quiet_arch() -> Iterator[None]:
+    """Silence :data:`ARCH_NOISE` only."""
+    with warnings.catch_warnings():
+        for category in ARCH_NOISE:
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 @dataclass(frozen=True)
@@ -143,16 +163,14 @@ def fit_model(
         "seed": seed if method == "simulation" else None,
     }
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_arch():
             res = model.fit(disp="off", show_warning=False)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         return _failed(names, nobs, f"fit failed: {type(exc).__name__}: {exc}", common)
 
     cov = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_arch():
             cov = np.asarray(res.param_cov, dtype=float)
     except (ValueError, np.linalg.LinAlgError):
         pass
@@ -167,8 +185,7 @@ def fit_model(
         dp = res.params.to_numpy()[model.num_params + model.volatility.num_params :]
         dist = type(model.distribution)(seed=np.random.default_rng(seed))
         kwargs = {"method": method, "simulations": simulations, "rng": dist.simulate(dp)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_arch():
         var = res.forecast(horizon=horizon, reindex=False, **kwargs).variance.to_numpy()[-1] / SCALE**2
     last_vol = float(res.conditional_volatility[-1]) / SCALE
     return FitResult(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,6 +12,7 @@ from arch import arch_model
 
 from services.core.exceptions import DomainError
 
+from ._fit import quiet_arch
 from ._returns import check_series, require_obs
 from ._spec import SCALE, Dist, Mean, ModelSpec, Vol
 
@@ -64,8 +64,7 @@ def score_model(returns: pd.Series, spec: ModelSpec, field: str = "series") -> C
     y = SCALE * returns.to_numpy()
     k = spec.n_params
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_arch():
             res = arch_model(y, **spec.arch_kwargs()).fit(disp="off", show_warning=False)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         n = len(y) - (1 if spec.mean is Mean.AR1 else 0)
