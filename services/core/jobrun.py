@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from services.core.errors import DomainError, ProblemError
-from services.core.jobs import ERROR_FILE, PROGRESS_FILE, RESULT_FILE, write_json
+from services.core.jobs import ERROR_FILE, JOB_GCS_ADDRESS_ENV, PROGRESS_FILE, RESULT_FILE, write_json
 from services.core.logs import setup_logging
 from services.core.settings import get_settings
 
@@ -192,6 +192,9 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
         if c.add_arguments is not None:
             c.add_arguments(p)
     args = parser.parse_args(argv)
+    if gcs := os.environ.get(JOB_GCS_ADDRESS_ENV):  # the cluster the service submitted to, not Ray's guess
+        os.environ["RAY_ADDRESS"] = gcs
+        get_settings.cache_clear()
     settings = get_settings()
     setup_logging(f"{service}-job", settings.log_level, settings.log_json and not sys.stderr.isatty())
     cmd = by_name[args.command]

@@ -58,6 +58,20 @@ JobId = Annotated[
 ]
 
 SPEC_FILE, PROGRESS_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "progress.json", "result.json", "error.json"
+JOB_GCS_ADDRESS_ENV = "RAYSVC_JOB_GCS_ADDRESS"
+"""The GCS of the cluster a service submitted a job to, for the job's driver. Ray tells the driver
+``RAY_ADDRESS=auto``-resolved from the head's ``/tmp/ray/ray_current_cluster``, which the latest Ray started on
+that machine owns: with a second Ray there (tests beside ``raysvc up``, CI), drivers joined the wrong cluster."""
+
+
+def _connected_gcs_address() -> str | None:
+    """The GCS address of the cluster this process is connected to (None when unknown, e.g. not connected)."""
+    try:
+        import ray
+
+        return str(ray.get_runtime_context().gcs_address) if ray.is_initialized() else None
+    except Exception:  # noqa: BLE001 - e.g. not available through Ray Client: Ray's own resolution stays
+        return None
 
 
 class JobStatus(str, Enum):
@@ -176,6 +190,8 @@ class JobManager:
         }
         if self.settings.models_dir:
             env["RAYSVC_MODELS_DIR"] = str(self.settings.models_dir)
+        if gcs := _connected_gcs_address():
+            env[JOB_GCS_ADDRESS_ENV] = gcs
         deadline = time.monotonic() + self.settings.ray_connect_timeout_s
         while True:
             try:
