@@ -509,6 +509,7 @@ def up(
         svc_env = env | {
             "RAY_ADDRESS": f"ray://127.0.0.1:{client_port}",
             "RAYSVC_JOBS_ADDRESS": f"http://127.0.0.1:{dashboard_port}",
+            "RAYSVC_JOB_GCS_ADDRESS": f"127.0.0.1:{gcs_port}",  # drivers join this head, not another Ray here
         }
         if auth:
             svc_env["RAYSVC_API_KEYS_FILE"] = str(_admin_key_store(state_dir / API_KEYS_FILE))

@@ -59,7 +59,8 @@ JobId = Annotated[
 
 SPEC_FILE, PROGRESS_FILE, RESULT_FILE, ERROR_FILE = "spec.json", "progress.json", "result.json", "error.json"
 JOB_GCS_ADDRESS_ENV = "RAYSVC_JOB_GCS_ADDRESS"
-"""The GCS of the cluster a service submitted a job to, for the job's driver. Ray tells the driver
+"""The GCS of the cluster a service submits jobs to, for the job's driver: the connected cluster's when embedded
+or joined as a driver; set for the service by ``raysvc up`` (whose services use Ray Client). Ray tells the driver
 ``RAY_ADDRESS=auto``-resolved from the head's ``/tmp/ray/ray_current_cluster``, which the latest Ray started on
 that machine owns: with a second Ray there (tests beside ``raysvc up``, CI), drivers joined the wrong cluster."""
 
@@ -190,7 +191,10 @@ class JobManager:
         }
         if self.settings.models_dir:
             env["RAYSVC_MODELS_DIR"] = str(self.settings.models_dir)
-        if gcs := _connected_gcs_address():
+        # Through Ray Client (Kubernetes) Ray's own resolution stays: a driver on a worker then reaches the head
+        # by its Service name, which outlives a head pod's address under GCS fault tolerance
+        gcs = os.environ.get(JOB_GCS_ADDRESS_ENV) or (None if self.settings.ray_mode == "client" else _connected_gcs_address())
+        if gcs:
             env[JOB_GCS_ADDRESS_ENV] = gcs
         deadline = time.monotonic() + self.settings.ray_connect_timeout_s
         while True:
