@@ -6,6 +6,7 @@ seconds for a date; a request that relies on any of that is a mistake the caller
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from enum import Enum
@@ -81,3 +82,18 @@ def spelled(enum: type[Enum], aliases: dict[str, Enum] | None = None) -> Any:
               "description": f"{' | '.join(str(m.value) for m in enum)} (any letter case"
                              + (f"; also {', '.join(sorted(aliases))}" if aliases else "") + ")"}
     return Annotated[enum, BeforeValidator(canonical), WithJsonSchema(schema)]
+
+
+Num = float | None
+"""An output number, or null where it is undefined (a failed fit, a Sharpe ratio of a flat series…)."""
+
+
+def num(x: Any) -> Num:
+    """``x`` as a float, None when NaN/inf (JSON has no NaN)."""
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def nums(xs: Any) -> list[Num]:
+    """:func:`num` of each of ``xs``."""
+    return [num(x) for x in xs]

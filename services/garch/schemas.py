@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.core.fields import Bool, Day, Int, exactly_one_of, spelled
+from services.core.fields import Bool, Day, Int, Num, exactly_one_of, num, nums, spelled
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     Candidate,
@@ -22,19 +21,9 @@ from services.garch.engine import (
     Vol,
 )
 
-Num = float | None
-"""A number, or null where it is undefined (a failed fit, a target past the data)."""
 DailyDataset = Literal["daily", "prices", "sp500"]
 
 
-def num(x: Any) -> Num:
-    """``x`` as a float, None when NaN/inf (JSON has no NaN)."""
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def nums(xs: Any) -> list[Num]:
-    return [num(x) for x in xs]
 
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.core.fields import Bool, Day, Float, Int, exactly_one_of, not_bools
+from services.core.fields import Bool, Day, Float, Int, Num, exactly_one_of, not_bools, num
 from services.core.shapes import PanelIn, SeriesIn
 from services.portfolio.engine import (
     BacktestResult,
@@ -25,15 +25,9 @@ from services.portfolio.engine import (
     VarMethod,
 )
 
-Num = float | None
-"""A number, or null where it is undefined (e.g. a Sharpe ratio of a zero-volatility series)."""
 PriceDataset = Literal["sp500", "prices"]
 
 
-def num(x: Any) -> Num:
-    """``x`` as a float, None when NaN/inf (JSON has no NaN)."""
-    v = float(x)
-    return v if math.isfinite(v) else None
 
 
 

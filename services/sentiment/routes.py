@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 
-from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate
+from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate, num
 from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
@@ -209,10 +209,10 @@ async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
         for sym, g in sub.groupby("symbol", sort=False):
             ratio = (g["comments"] / g["likes"].where(g["likes"] > 0)).dropna()
             analysis[sym] = {
-                "avg_sentiment": S.num(g["sentiment"].mean()),
-                "sentiment_volatility": S.num(g["sentiment"].std()),
-                "total_engagement": S.num(ratio.sum()),
-                "total_tweets": S.num(g["posts"].sum()),
+                "avg_sentiment": num(g["sentiment"].mean()),
+                "sentiment_volatility": num(g["sentiment"].std()),
+                "total_engagement": num(ratio.sum()),
+                "total_tweets": num(g["posts"].sum()),
                 "days": int(len(g)),
                 "sentiment_missing": int(g["sentiment"].isna().sum()),
             }

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from services.core.fields import Bool, Float, Int
+from services.core.fields import Bool, Float, Int, Num
 from services.sentiment.engine import Label, ModelName
 
-Num = float | None
-
-
-def num(x: Any) -> Num:
-    """``x`` as a float, None when NaN/inf (JSON has no NaN)."""
-    v = float(x)
-    return v if math.isfinite(v) else None
 
 
 PositiveFinite = Annotated[Float, Field(gt=0)]
