@@ -235,6 +235,25 @@ def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient)
 
 
 @pytest.mark.slow
+def test_a_job_driver_joins_the_cluster_it_was_submitted_to_when_another_ray_started_later(client: TestClient) -> None:
+    """Ray points a driver at the machine's latest cluster (``/tmp/ray/ray_current_cluster``): with a second Ray
+    started after this service's (tests beside ``raysvc up``; a CI run beside a developer's tests), the driver
+    waited for a foreign GCS until its job timed out. It now gets the submitting cluster's GCS."""
+    import ray
+
+    from tests.utils.cluster import LocalCluster
+
+    other = LocalCluster().start(workers=0, cpus_per_node=1)
+    try:
+        job = get_platform().jobs.submit("cluster-info", {"items": 8}, service="core")
+        info = wait_for_job(client, job.status_url, timeout_s=240)
+        assert info["status"] == "SUCCEEDED", info
+        assert info["result"]["nodes"] == [ray.get_runtime_context().get_node_id()]
+    finally:
+        other.stop()
+
+
+@pytest.mark.slow
 def test_job_driver_selector_places_the_driver(client: TestClient) -> None:
     """RAYSVC_JOB_DRIVER_SELECTOR reaches Ray as the driver's label selector: one no node matches leaves the
     job PENDING, one this node matches runs it."""
@@ -387,22 +406,3 @@ def test_domain_errors_keep_field_and_rows_through_pickle() -> None:
 
     err = pickle.loads(pickle.dumps(InfeasibleConstraintError("no portfolio", field="constraints.max_weight")))
     assert type(err) is InfeasibleConstraintError and (str(err), err.field, err.rows) == ("no portfolio", "constraints.max_weight", None)
-
-
-@pytest.mark.slow
-def test_a_job_driver_joins_the_cluster_it_was_submitted_to_when_another_ray_started_later(client: TestClient) -> None:
-    """Ray points a driver at the machine's latest cluster (``/tmp/ray/ray_current_cluster``): with a second Ray
-    started after this service's (tests beside ``raysvc up``; a CI run beside a developer's tests), the driver
-    waited for a foreign GCS until its job timed out. It now gets the submitting cluster's GCS."""
-    import ray
-
-    from tests.utils.cluster import LocalCluster
-
-    other = LocalCluster().start(workers=0, cpus_per_node=1)
-    try:
-        job = get_platform().jobs.submit("cluster-info", {"items": 8}, service="core")
-        info = wait_for_job(client, job.status_url, timeout_s=240)
-        assert info["status"] == "SUCCEEDED", info
-        assert info["result"]["nodes"] == [ray.get_runtime_context().get_node_id()]
-    finally:
-        other.stop()
