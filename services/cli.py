@@ -194,17 +194,22 @@ def _stop_platform(services: list[subprocess.Popen[bytes]], head: subprocess.Pop
     """Services first: SIGTERM, uvicorn answers what is in flight (``DRAIN_S``), SIGKILL after. Then the Ray
     cluster, which is thrown away: SIGKILL at once (its daemons' graceful exit takes 10-20 s), including
     job drivers and workers started while the services drained."""
-    import psutil
-
     ray_family = _family([head] if head else [], ray_tmp)  # the slow scan, before Ray is needed no more
     _kill_tree(services, None, grace_s=DRAIN_S + 1)
     ray_family |= _family([head] if head else [], None)
-    for proc in ray_family.values():
+    _kill_now(list(ray_family.values()))
+
+
+def _kill_now(procs: list[Any]) -> None:
+    """SIGKILL ``procs`` (psutil processes, some perhaps gone already) and reap them (5 s at most)."""
+    import psutil
+
+    for proc in procs:
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(list(ray_family.values()), timeout=5)
+    psutil.wait_procs(procs, timeout=5)
 
 
 def _kill_tree(procs: list[subprocess.Popen[bytes]], marker: str | None, grace_s: float = 10.0) -> None:
@@ -223,12 +228,7 @@ def _kill_tree(procs: list[subprocess.Popen[bytes]], marker: str | None, grace_s
         except psutil.NoSuchProcess:
             pass
     _, alive = psutil.wait_procs(list(victims.values()), timeout=grace_s)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    _kill_now(alive)
     for p in procs:
         try:
             p.wait(timeout=1)
@@ -366,7 +366,7 @@ def _stop_orphaned_drivers(results_dir: Path, cause: str) -> list[str]:
 
     job_dir_arg = re.compile(rf"--job-dir[ =]({re.escape(str(results_dir))}/[^\s/]+)")
     at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    failed: dict[str, psutil.Process] = {}
+    failed: list[str] = []
     drivers = []
     for proc in psutil.process_iter(["cmdline"]):
         match = job_dir_arg.search(" ".join(proc.info.get("cmdline") or []))
@@ -374,19 +374,14 @@ def _stop_orphaned_drivers(results_dir: Path, cause: str) -> list[str]:
             continue
         drivers.append(proc)
         job_dir = Path(match.group(1))
-        if job_dir.name in failed or (job_dir / RESULT_FILE).exists() or (job_dir / ERROR_FILE).exists():
+        if (job_dir / RESULT_FILE).exists() or (job_dir / ERROR_FILE).exists():  # an outcome already, or just written
             continue
         problem = ProblemError.unavailable("Ray", f"{cause} at {at}; the job's driver was stopped; submit the job again")
         write_json(job_dir / ERROR_FILE, problem.body())
         write_json(job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()})
-        failed[job_dir.name] = proc
-    for proc in drivers:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(drivers, timeout=5)
-    return list(failed)
+        failed.append(job_dir.name)
+    _kill_now(drivers)
+    return failed
 
 
 def _admin_key_store(path: Path) -> Path:

@@ -43,6 +43,15 @@ def run_rolling_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return run_universe(catalog, params, ctx)
 
 
+def _symbols(catalog: Catalog, params: dict[str, Any]) -> list[str]:
+    """The symbols the flags name: ``--all`` of ``--dataset``, or ``--symbols`` (default SIM)."""
+    if params.get("all"):
+        if not params.get("dataset"):
+            raise DomainError("--all needs --dataset", field="dataset")
+        return catalog.symbols(params["dataset"])
+    return [s for s in str(params.get("symbols") or "SIM").split(",") if s]
+
+
 def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Rolling refits for every symbol × refit date; rows written to ``params["out"]`` (Parquet or CSV)."""
     start_time = time.perf_counter()
@@ -50,12 +59,7 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     spec = model.to_spec()
     kind = params.get("returns", "log")
     dataset = params.get("dataset")
-    if params.get("all"):
-        if not dataset:
-            raise DomainError("--all needs --dataset", field="dataset")
-        symbols = catalog.symbols(dataset)
-    else:
-        symbols = [s for s in str(params.get("symbols") or "SIM").split(",") if s]
+    symbols = _symbols(catalog, params)
     arrays, plans, series, skipped = {}, {}, {}, []
     for sym in symbols:
         ds = tasks.find_dataset(catalog, sym, dataset)
@@ -136,7 +140,7 @@ def _spelled(field: str) -> Any:
     return canonical
 
 
-def _rolling_args(p: argparse.ArgumentParser) -> None:
+def _symbols_and_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
     p.add_argument("--dataset", choices=["daily", "prices", "sp500"], help="dataset of the symbols")
     p.add_argument("--all", action="store_true", help="every symbol of --dataset")
@@ -146,6 +150,10 @@ def _rolling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--q", type=int, default=1)
     p.add_argument("--dist", type=_spelled("dist"), choices=["normal", "t", "skewt"], default="t")
     p.add_argument("--mean", type=_spelled("mean"), choices=["constant", "zero", "ar1"], default="constant")
+
+
+def _rolling_args(p: argparse.ArgumentParser) -> None:
+    _symbols_and_model_args(p)
     p.add_argument("--returns", choices=["log", "simple"], default="log")
     p.add_argument("--window", type=int, default=180)
     p.add_argument("--refit-every", type=int, default=1)
@@ -165,25 +173,15 @@ def run_forecast_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if "request" in params:
         req = S.ForecastRequest.model_validate(params["request"])
     else:
-        symbols = (catalog.symbols(params["dataset"]) if params.get("all") and params.get("dataset")
-                   else [s for s in str(params.get("symbols") or "SIM").split(",") if s])
         model = {k: params[k] for k in ("vol", "p", "o", "q", "dist", "mean") if params.get(k) is not None}
-        req = S.ForecastRequest(symbols=symbols, dataset=params.get("dataset"), model=model,
+        req = S.ForecastRequest(symbols=_symbols(catalog, params), dataset=params.get("dataset"), model=model,
                                 horizon=int(params.get("horizon", 10)), start=params.get("start"), end=params.get("end"))
     ctx.progress(0.0, f"fitting {len(req.symbols or ['series'])} series")
     return S.ForecastResponse(results=svc.forecast_fits(catalog, req)).model_dump(mode="json")
 
 
 def _forecast_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
-    p.add_argument("--dataset", choices=["daily", "prices", "sp500"], help="dataset of the symbols")
-    p.add_argument("--all", action="store_true", help="every symbol of --dataset")
-    p.add_argument("--vol", type=_spelled("vol"), choices=["garch", "gjr", "egarch"], default="garch")
-    p.add_argument("--p", type=int, default=1)
-    p.add_argument("--o", type=int)
-    p.add_argument("--q", type=int, default=1)
-    p.add_argument("--dist", type=_spelled("dist"), choices=["normal", "t", "skewt"], default="t")
-    p.add_argument("--mean", type=_spelled("mean"), choices=["constant", "zero", "ar1"], default="constant")
+    _symbols_and_model_args(p)
     p.add_argument("--horizon", type=int, default=10)
     p.add_argument("--start", help="first date used (YYYY-MM-DD)")
     p.add_argument("--end", help="last date used (YYYY-MM-DD)")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -149,6 +149,38 @@ def test_a_long_url_is_a_414_problem_through_the_real_server(platform: Platform)
     assert "60,0" in json.loads(body)["detail"]
 
 
+INLINE = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2019-12-01", "mode": "inline"}  # ~1,400 refits
+
+
+@dataclass
+class InFlight:
+    """An inline rolling request sent from a thread, in flight once started (its answer: a response or an error)."""
+
+    url: str
+    timeout_s: float
+    answer: list[httpx.Response | str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._send)
+
+    def _send(self) -> None:
+        try:
+            self.answer.append(httpx.post(f"{self.url}/v1/volatility/rolling", json=INLINE, timeout=self.timeout_s))
+        except httpx.HTTPError as exc:
+            self.answer.append(repr(exc))
+
+    def start(self) -> InFlight:
+        self.thread.start()
+        time.sleep(2.0)
+        assert not self.answer, self.answer  # still in flight
+        return self
+
+    def response(self) -> httpx.Response:
+        self.thread.join(self.timeout_s)
+        assert self.answer and isinstance(self.answer[0], httpx.Response), self.answer
+        return self.answer[0]
+
+
 def _drivers(job_id: str) -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if any(job_id in a for a in p.info["cmdline"] or [])
             and "services.garch.job" in " ".join(p.info["cmdline"] or [])]
@@ -164,27 +196,13 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
     assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
     assert _drivers(job_id)
     service = _garch_service(platform)
-    inline = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2019-12-01", "mode": "inline"}
-    answer: list[httpx.Response | str] = []
-
-    def _request() -> None:
-        try:
-            answer.append(httpx.post(f"{platform.url}/v1/volatility/rolling", json=inline, timeout=120))
-        except httpx.HTTPError as exc:
-            answer.append(repr(exc))
-
-    client = threading.Thread(target=_request)
-    client.start()
-    time.sleep(2.0)
-    assert not answer, answer  # in flight
+    request = InFlight(platform.url, timeout_s=120).start()
     gcs = [p for p in platform.family() if p.name() == "gcs_server"]
     assert len(gcs) == 1, [p.name() for p in platform.family()]
     killed_at = time.monotonic()
     gcs[0].kill()
-    client.join(120)
-    response = answer[0] if answer else None
+    response = request.response()
     print(f"request in flight: {response} after {time.monotonic() - killed_at:.1f}s")
-    assert isinstance(response, httpx.Response), answer
     assert response.status_code == 503 and response.headers["retry-after"], response.text
     assert response.headers["content-type"] == "application/problem+json" and response.json()["dependency"] == "Ray"
 
@@ -202,29 +220,15 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
 def test_sigterm_answers_the_request_in_flight_and_stops_everything_within_10s(platform: Platform) -> None:
     """The request in flight needs longer than the services' drain (~1,400 refits): it is answered 503 with
     Retry-After (uvicorn alone would cancel it with a 500)."""
-    inline = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2019-12-01", "mode": "inline"}
     family = platform.family()[1:]  # `raysvc up` itself is waited for below
-    answer: list[httpx.Response | str] = []
-
-    def _request() -> None:
-        try:
-            answer.append(httpx.post(f"{platform.url}/v1/volatility/rolling", json=inline, timeout=30))
-        except httpx.HTTPError as exc:
-            answer.append(repr(exc))
-
-    client = threading.Thread(target=_request)
-    client.start()
-    time.sleep(2.0)  # the request is in flight
-    assert not answer, answer
+    request = InFlight(platform.url, timeout_s=30).start()
     start = time.monotonic()
     platform.proc.send_signal(signal.SIGTERM)
     _, alive = psutil.wait_procs(family, timeout=15)
     took = time.monotonic() - start
-    client.join(30)
+    response = request.response()
     alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    response = answer[0] if answer else None
     print(f"SIGTERM → {len(family)} processes gone in {took:.1f}s; the request in flight got {response}")
-    assert isinstance(response, httpx.Response), answer
     assert response.status_code == 503 and response.headers["retry-after"], response.text
     assert response.headers["content-type"] == "application/problem+json" and "shutting down" in response.json()["detail"]
     assert not alive, [p.cmdline()[:3] for p in alive]

@@ -68,3 +68,12 @@ def test_cli_takes_model_names_as_the_api_does():
     assert (args.vol, args.dist, args.mean) == ("gjr", "t", "constant")
     with pytest.raises(SystemExit):
         parser.parse_args(["--vol", "figarch"])
+
+
+def test_forecast_from_flags(ray_local, data_dir, tmp_path):
+    job_dir = tmp_path / "job"
+    assert main(["forecast", "--symbols", "SIM", "--vol", "GARCH", "--horizon", "2", "--job-dir", str(job_dir)]) == 0
+    (fit,) = json.loads((job_dir / "result.json").read_text())["results"]
+    assert fit["symbol"] == "SIM" and fit["model"]["vol"] == "garch" and len(fit["forecast_variance"]) == 2
+    assert main(["forecast", "--all", "--job-dir", str(tmp_path / "bad")]) != 0  # --all needs --dataset
+    assert json.loads((tmp_path / "bad" / "error.json").read_text())["status"] == 422

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pandas as pd
@@ -15,6 +14,7 @@ import pytest
 
 from services.intraday import engine as E
 from tests.utils.apps import ready_client
+from tests.utils.cluster import wait_ready
 
 RANGE = {"symbol": "SIM", "start": "2023-08-01", "end": "2023-08-15"}
 
@@ -72,15 +72,7 @@ def garch_service(ray_local, data_dir):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the GARCH service did not become ready")
+        wait_ready(url, proc, lambda: "the GARCH service did not become ready (its output is not kept)", timeout_s=120)
         yield url
     finally:
         proc.terminate()
