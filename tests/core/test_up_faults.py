@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,18 @@ def test_killed_service_is_restarted_and_its_running_job_succeeds(platform: Plat
     assert "garch exited" in platform.tail() and "garch restarted (restart 1)" in platform.tail()
 
 
+def _drivers(job_id: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if any(job_id in a for a in p.info["cmdline"] or [])
+            and "services.garch.job" in " ".join(p.info["cmdline"] or [])]
+
+
+def _wait_for(found: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not found():
+        assert time.monotonic() < deadline, f"no {what} after {timeout_s}s"
+        time.sleep(0.5)
+
+
 def _listening(proc: psutil.Process) -> list[tuple[str, int, str]]:
     try:
         return [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
@@ -128,8 +141,9 @@ def test_nothing_listens_beyond_loopback(platform: Platform) -> None:
     checked while a job runs (so a driver and workers exist)."""
     r = httpx.post(f"{platform.url}/v1/volatility/rolling", json=LONG_JOB | {"start": "2022-06-01"}, timeout=60)
     assert r.status_code == 202, r.text
-    job_url = platform.url + r.headers["location"]
+    job_id, job_url = r.json()["job_id"], platform.url + r.headers["location"]
     assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
+    _wait_for(lambda: _drivers(job_id), timeout_s=60, what="the job's driver process")
     sockets = [s for p in platform.family() for s in _listening(p)]
     print(f"{len(sockets)} listening sockets in {len(platform.family())} processes")
     assert len(sockets) >= 8, sockets  # GCS, raylet, client server, dashboard, agents, the service, …
@@ -181,11 +195,6 @@ class InFlight:
         return self.answer[0]
 
 
-def _drivers(job_id: str) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if any(job_id in a for a in p.info["cmdline"] or [])
-            and "services.garch.job" in " ".join(p.info["cmdline"] or [])]
-
-
 def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> None:
     """The Ray head's GCS is SIGKILLed while a job runs and a request computes on Ray: the request gets a 503
     with Retry-After, not a 500; the job reads FAILED with the cause and its driver is gone (no orphan);
@@ -194,7 +203,7 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
     assert r.status_code == 202, r.text
     job_id, job_url = r.json()["job_id"], platform.url + r.headers["location"]
     assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
-    assert _drivers(job_id)
+    _wait_for(lambda: _drivers(job_id), timeout_s=60, what="the job's driver process")  # Ray says RUNNING before it spawns
     service = _garch_service(platform)
     request = InFlight(platform.url, timeout_s=120).start()
     gcs = [p for p in platform.family() if p.name() == "gcs_server"]
