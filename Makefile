@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast k8s-up k8s-down k8s-e2e bench data clean
+.PHONY: install run test test-fast lint k8s-up k8s-down k8s-e2e bench data clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: install  ## start a local Ray head and the four services (Ctrl-C stops ever
 
 test: install  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff (lint + format check) and mypy: the gate .ci/run runs before the tests
+	$(VENV)/bin/ruff check services tests scripts
+	$(VENV)/bin/ruff format --check services tests scripts
+	$(VENV)/bin/mypy
 
 test-fast: install  ## the suite without the slow tests
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

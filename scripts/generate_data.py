@@ -1,4 +1,7 @@
-"""Generate the project's datasets (same as `raysvc data generate`): python scripts/generate_data.py [--out DIR] [--force]."""
+"""Generate the project's datasets (same as `raysvc data generate`).
+
+Usage: python scripts/generate_data.py [--out DIR] [--force]
+"""
 
 from services.cli import app
 

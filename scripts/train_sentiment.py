@@ -23,7 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.sentiment.engine import (  # noqa: E402
+from services.sentiment.engine import (
     ModelName,
     NgramSpec,
     TrainSpec,

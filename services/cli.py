@@ -91,7 +91,9 @@ def _answer_503_when_cancelled(asgi_app: Any) -> Any:
 
 @data_app.command("generate")
 def data_generate(
-    out: Annotated[Path | None, typer.Option(help="target folder (default: RAYSVC_DATA_DIR or ./data)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="target folder (default: RAYSVC_DATA_DIR or ./data)")
+    ] = None,
     force: Annotated[bool, typer.Option(help="rewrite files that exist")] = False,
 ) -> None:
     """Simulate the project's datasets (deterministic) in the seed's file formats."""
@@ -158,7 +160,9 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _wait_until(ready: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, stop: Any = None) -> bool:
+def _wait_until(
+    ready: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, stop: Any = None
+) -> bool:
     """Wait until ``ready()``; give up when ``proc`` exits or ``stop()`` turns true."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not (stop and stop()):
@@ -190,7 +194,9 @@ def _family(procs: list[subprocess.Popen[bytes]], marker: str | None) -> dict[in
     return family
 
 
-def _stop_platform(services: list[subprocess.Popen[bytes]], head: subprocess.Popen[bytes] | None, ray_tmp: str) -> None:
+def _stop_platform(
+    services: list[subprocess.Popen[bytes]], head: subprocess.Popen[bytes] | None, ray_tmp: str
+) -> None:
     """Services first: SIGTERM, uvicorn answers what is in flight (``DRAIN_S``), SIGKILL after. Then the Ray
     cluster, which is thrown away: SIGKILL at once (its daemons' graceful exit takes 10-20 s), including
     job drivers and workers started while the services drained."""
@@ -246,11 +252,24 @@ class Supervised:
     """
 
     def __init__(
-        self, name: str, cmd: list[str], env: dict[str, str], log_path: Path, *,
-        backoff_s: float = 1.0, max_backoff_s: float = 30.0, stable_s: float = 60.0, give_up_after: int = 5,
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        stable_s: float = 60.0,
+        give_up_after: int = 5,
     ) -> None:
         self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
-        self.backoff_s, self.max_backoff_s, self.stable_s, self.give_up_after = backoff_s, max_backoff_s, stable_s, give_up_after
+        self.backoff_s, self.max_backoff_s, self.stable_s, self.give_up_after = (
+            backoff_s,
+            max_backoff_s,
+            stable_s,
+            give_up_after,
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.crashes_in_a_row = 0
@@ -259,10 +278,15 @@ class Supervised:
         self.gave_up = False
 
     def start(self) -> None:
-        with open(self.log_path, "ab") as log_file:  # appended: the crash that caused a restart stays readable
+        with open(
+            self.log_path, "ab"
+        ) as log_file:  # appended: the crash that caused a restart stays readable
             self.proc = subprocess.Popen(
-                self.cmd, env=self.env | {"RAYSVC_RESTARTS": str(self.restarts)},
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                self.cmd,
+                env=self.env | {"RAYSVC_RESTARTS": str(self.restarts)},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.started_at = time.monotonic()
 
@@ -276,12 +300,16 @@ class Supervised:
             self.crashes_in_a_row = 1 if ran_s >= self.stable_s else self.crashes_in_a_row + 1
             if self.crashes_in_a_row > self.give_up_after:
                 self.gave_up = True
-                return (f"[red]{self.name} crashed {self.crashes_in_a_row} times in a row, each within "
-                        f"{self.stable_s:.0f}s of its start; not restarting it (see {self.log_path})[/red]")
+                return (
+                    f"[red]{self.name} crashed {self.crashes_in_a_row} times in a row, each within "
+                    f"{self.stable_s:.0f}s of its start; not restarting it (see {self.log_path})[/red]"
+                )
             delay = min(self.backoff_s * 2 ** (self.crashes_in_a_row - 1), self.max_backoff_s)
             self.restart_at = now + delay
-            return (f"[yellow]{self.name} exited with code {self.proc.returncode} after {ran_s:.1f}s; "
-                    f"restarting in {delay:.1f}s[/yellow]")
+            return (
+                f"[yellow]{self.name} exited with code {self.proc.returncode} after {ran_s:.1f}s; "
+                f"restarting in {delay:.1f}s[/yellow]"
+            )
         if now < self.restart_at:
             return None
         self.restart_at = None
@@ -299,9 +327,25 @@ class RayHead:
     ``give_up_after`` deaths in a row, each within ``stable_s`` of its start, the platform stops.
     """
 
-    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path, ray_tmp: str, results_dir: Path,
-                 ports: list[int], *, stable_s: float = 60.0, give_up_after: int = 3) -> None:
-        self.cmd, self.env, self.log_path, self.ray_tmp, self.results_dir = cmd, env, log_path, ray_tmp, results_dir
+    def __init__(
+        self,
+        cmd: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        ray_tmp: str,
+        results_dir: Path,
+        ports: list[int],
+        *,
+        stable_s: float = 60.0,
+        give_up_after: int = 3,
+    ) -> None:
+        self.cmd, self.env, self.log_path, self.ray_tmp, self.results_dir = (
+            cmd,
+            env,
+            log_path,
+            ray_tmp,
+            results_dir,
+        )
         self.ports, self.stable_s, self.give_up_after = ports, stable_s, give_up_after
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = self.deaths_in_a_row = 0
@@ -316,8 +360,9 @@ class RayHead:
         """
         seen = self.log_path.read_bytes().count(b"Ray runtime started")
         with open(self.log_path, "ab") as head_log:  # appended: a crash stays readable after a restart
-            self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=head_log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd, env=self.env, stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.started_at = time.monotonic()
 
         def _up() -> bool:
@@ -331,15 +376,24 @@ class RayHead:
         wait for its ports and start a new head. False when it keeps dying or does not come back."""
         assert self.proc is not None
         code, t0 = self.proc.returncode, time.monotonic()
-        self.deaths_in_a_row = 1 if time.monotonic() - self.started_at >= self.stable_s else self.deaths_in_a_row + 1
+        self.deaths_in_a_row = (
+            1 if time.monotonic() - self.started_at >= self.stable_s else self.deaths_in_a_row + 1
+        )
         if self.deaths_in_a_row > self.give_up_after:
-            console.print(f"[red]the Ray head died {self.deaths_in_a_row} times in a row; stopping; see {self.log_path}[/red]")
+            console.print(
+                f"[red]the Ray head died {self.deaths_in_a_row} times in a row; stopping; see {self.log_path}[/red]"
+            )
             return False
-        console.print(f"[red]the Ray head exited (code {code}); starting a new one; see {self.log_path}[/red]")
+        console.print(
+            f"[red]the Ray head exited (code {code}); starting a new one; see {self.log_path}[/red]"
+        )
         stopped = _stop_orphaned_drivers(self.results_dir, f"the local Ray head exited (code {code})")
         if stopped:
-            console.print(f"[yellow]stopped the driver(s) of {len(stopped)} job(s) of the dead head, marked FAILED with "
-                          f"the cause: {', '.join(stopped)}[/yellow]", soft_wrap=True)
+            console.print(
+                f"[yellow]stopped the driver(s) of {len(stopped)} job(s) of the dead head, marked FAILED with "
+                f"the cause: {', '.join(stopped)}[/yellow]",
+                soft_wrap=True,
+            )
         _kill_tree([self.proc], self.ray_tmp, grace_s=0)
         if not _wait_until(lambda: all(_port_free(LOOPBACK, p) for p in self.ports), 60, None, stop):
             console.print(f"[red]the dead Ray head's ports {self.ports} are still taken; stopping[/red]")
@@ -349,8 +403,10 @@ class RayHead:
             if not stop():
                 console.print(f"[red]the new Ray head did not come up; see {self.log_path}[/red]")
             return False
-        console.print(f"Ray head restarted in {time.monotonic() - t0:.1f}s (restart {self.restarts}); "
-                      "the services reconnect on their own")
+        console.print(
+            f"Ray head restarted in {time.monotonic() - t0:.1f}s (restart {self.restarts}); "
+            "the services reconnect on their own"
+        )
         return True
 
 
@@ -374,9 +430,13 @@ def _stop_orphaned_drivers(results_dir: Path, cause: str) -> list[str]:
             continue
         drivers.append(proc)
         job_dir = Path(match.group(1))
-        if (job_dir / RESULT_FILE).exists() or (job_dir / ERROR_FILE).exists():  # an outcome already, or just written
+        if (job_dir / RESULT_FILE).exists() or (
+            job_dir / ERROR_FILE
+        ).exists():  # an outcome already, or just written
             continue
-        problem = ProblemError.unavailable("Ray", f"{cause} at {at}; the job's driver was stopped; submit the job again")
+        problem = ProblemError.unavailable(
+            "Ray", f"{cause} at {at}; the job's driver was stopped; submit the job again"
+        )
         write_json(job_dir / ERROR_FILE, problem.body())
         write_json(job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()})
         failed.append(job_dir.name)
@@ -389,10 +449,14 @@ def _admin_key_store(path: Path) -> Path:
     from services.core.auth import create_key
 
     if path.exists():
-        console.print(f"API keys: {path} (more: raysvc keys create NAME --scope read --file {path})", soft_wrap=True)
+        console.print(
+            f"API keys: {path} (more: raysvc keys create NAME --scope read --file {path})", soft_wrap=True
+        )
     else:
         key = create_key(path, "admin", ["read", "jobs"])
-        console.print(f"API key [bold]admin[/bold] (scopes read, jobs), shown only now: {key}", soft_wrap=True)
+        console.print(
+            f"API key [bold]admin[/bold] (scopes read, jobs), shown only now: {key}", soft_wrap=True
+        )
         console.print(f"  use: curl -H 'Authorization: Bearer {key}' …; store: {path}", soft_wrap=True)
     return path
 
@@ -408,7 +472,9 @@ def _ray_head_env(env: dict[str, str], host: str) -> dict[str, str]:
 
 @app.command()
 def up(
-    host: Annotated[str, typer.Option(help="interface the services and Ray bind; 0.0.0.0 exposes them")] = LOOPBACK,
+    host: Annotated[
+        str, typer.Option(help="interface the services and Ray bind; 0.0.0.0 exposes them")
+    ] = LOOPBACK,
     sentiment_port: int = SERVICES["sentiment"],
     garch_port: int = SERVICES["garch"],
     portfolio_port: int = SERVICES["portfolio"],
@@ -420,7 +486,9 @@ def up(
     only: Annotated[str | None, typer.Option(help="comma-separated subset of services")] = None,
     state_dir: Annotated[Path, typer.Option(help="results, logs and the auth token")] = Path(".raysvc"),
     ray_auth: Annotated[bool, typer.Option(help="Ray token authentication (as on Kubernetes)")] = True,
-    auth: Annotated[bool, typer.Option(help=f"API keys for the services (store: STATE_DIR/{API_KEYS_FILE})")] = False,
+    auth: Annotated[
+        bool, typer.Option(help=f"API keys for the services (store: STATE_DIR/{API_KEYS_FILE})")
+    ] = False,
     ready_timeout: Annotated[float, typer.Option(help="seconds to wait for every /readyz")] = 120.0,
 ) -> None:
     """Start a local Ray head and the four services connected to it through RAY_ADDRESS (like Kubernetes).
@@ -432,7 +500,12 @@ def up(
 
     settings = get_settings()
     names = [_check_service(n.strip()) for n in only.split(",")] if only else list(SERVICES)
-    ports = {"sentiment": sentiment_port, "garch": garch_port, "portfolio": portfolio_port, "intraday": intraday_port}
+    ports = {
+        "sentiment": sentiment_port,
+        "garch": garch_port,
+        "portfolio": portfolio_port,
+        "intraday": intraday_port,
+    }
     wanted = {f"--{n}-port": ports[n] for n in names} | {
         "--dashboard-port": dashboard_port,
         "--gcs-port": gcs_port,
@@ -440,11 +513,17 @@ def up(
     }
     taken = [f"{port} ({opt})" for opt, port in wanted.items() if not _port_free(LOOPBACK, port)]
     if taken:
-        console.print(f"[red]port(s) already in use: {', '.join(taken)}[/red]; choose others with those options")
+        console.print(
+            f"[red]port(s) already in use: {', '.join(taken)}[/red]; choose others with those options"
+        )
         raise typer.Exit(2)
 
     state_dir = state_dir.resolve()
-    results_dir = (state_dir / "results") if settings.results_dir == Path(".raysvc/results") else settings.results_dir.resolve()
+    results_dir = (
+        (state_dir / "results")
+        if settings.results_dir == Path(".raysvc/results")
+        else settings.results_dir.resolve()
+    )
     logs_dir = state_dir / "logs"
     for d in (results_dir, logs_dir):
         d.mkdir(parents=True, exist_ok=True)
@@ -455,7 +534,9 @@ def up(
     # a short private temp dir: Ray's unix socket paths must stay under ~107 characters
     ray_tmp = tempfile.mkdtemp(prefix="raysvc-")
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # job drivers find our python
+    env["PATH"] = (
+        f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # job drivers find our python
+    )
     env.pop("RAY_ADDRESS", None)
     if ray_auth:
         token_file = state_dir / "auth_token"
@@ -488,14 +569,30 @@ def up(
         ray_bin = shutil.which("ray", path=env["PATH"]) or "ray"
         agent_port = _agent_port()
         head_cmd = [
-            ray_bin, "start", "--head", "--block", f"--port={gcs_port}",
-            f"--dashboard-host={host}", f"--dashboard-port={dashboard_port}",
-            f"--ray-client-server-port={client_port}", f"--temp-dir={ray_tmp}", "--disable-usage-stats",
-            "--include-dashboard=true", f"--dashboard-agent-listen-port={agent_port}",
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            f"--port={gcs_port}",
+            f"--dashboard-host={host}",
+            f"--dashboard-port={dashboard_port}",
+            f"--ray-client-server-port={client_port}",
+            f"--temp-dir={ray_tmp}",
+            "--disable-usage-stats",
+            "--include-dashboard=true",
+            f"--dashboard-agent-listen-port={agent_port}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
-        console.print(f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})")
-        head = RayHead(head_cmd, _ray_head_env(env, host), logs_dir / "ray-head.log", ray_tmp, results_dir,
-                       [gcs_port, client_port, dashboard_port, agent_port])
+        console.print(
+            f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})"
+        )
+        head = RayHead(
+            head_cmd,
+            _ray_head_env(env, host),
+            logs_dir / "ray-head.log",
+            ray_tmp,
+            results_dir,
+            [gcs_port, client_port, dashboard_port, agent_port],
+        )
         if not head.start(dashboard_port, lambda: stopping):
             if not stopping:
                 console.print(f"[red]the Ray head did not come up; see {logs_dir / 'ray-head.log'}[/red]")
@@ -509,8 +606,18 @@ def up(
         if auth:
             svc_env["RAYSVC_API_KEYS_FILE"] = str(_admin_key_store(state_dir / API_KEYS_FILE))
         for n in names:
-            cmd = [sys.executable, "-m", "services.cli", "serve", n, "--host", host, "--port", str(ports[n]),
-                   f"--drain-timeout={DRAIN_S}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "serve",
+                n,
+                "--host",
+                host,
+                "--port",
+                str(ports[n]),
+                f"--drain-timeout={DRAIN_S}",
+            ]
             (logs_dir / f"{n}.log").write_bytes(b"")
             services[n] = Supervised(n, cmd, svc_env, logs_dir / f"{n}.log")
             services[n].start()
@@ -526,15 +633,22 @@ def up(
     finally:
         console.print("stopping services and the Ray head…")
         t0 = time.monotonic()
-        _stop_platform([s.proc for s in services.values() if s.proc is not None], head.proc if head else None, ray_tmp)
+        _stop_platform(
+            [s.proc for s in services.values() if s.proc is not None], head.proc if head else None, ray_tmp
+        )
         shutil.rmtree(ray_tmp, ignore_errors=True)
         console.print(f"stopped in {time.monotonic() - t0:.1f}s")
     raise typer.Exit(exit_code)
 
 
 def _supervise(
-    head: RayHead, dashboard_port: int, services: dict[str, Supervised], ports: dict[str, int], ready_timeout: float,
-    start: float, stop: Any,
+    head: RayHead,
+    dashboard_port: int,
+    services: dict[str, Supervised],
+    ports: dict[str, int],
+    ready_timeout: float,
+    start: float,
+    stop: Any,
 ) -> int:
     """Report readiness, restart a crashed service or Ray head, until ``stop()``; 1 if the head cannot be
     brought back."""
@@ -560,11 +674,16 @@ def _supervise(
                     pending.discard(n)
                     console.print(f"  {n} ready after {time.monotonic() - start:.1f}s")
                     if not pending:
-                        console.print(f"[green]all services ready in {time.monotonic() - start:.1f}s[/green] — Ctrl-C stops everything")
+                        console.print(
+                            f"[green]all services ready in {time.monotonic() - start:.1f}s[/green]"
+                            " — Ctrl-C stops everything"
+                        )
             except httpx.HTTPError:
                 pass
         if pending and time.monotonic() > ready_by:
-            console.print(f"[yellow]not ready yet: {sorted(pending)}; logs in {head.log_path.parent}[/yellow]")
+            console.print(
+                f"[yellow]not ready yet: {sorted(pending)}; logs in {head.log_path.parent}[/yellow]"
+            )
             ready_by = float("inf")
         time.sleep(0.5)
     return 0

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from services import SERVICES
 from services.bench import SIZES
@@ -52,25 +52,50 @@ def bench_parser() -> argparse.ArgumentParser:
         "the HTTP load test.",
     )
     p.add_argument("--service", type=_names, default=None, help="service(s), comma-separated (default: all)")
-    p.add_argument("--workload", default=None, help="only workloads whose name contains this (comma-separated)")
+    p.add_argument(
+        "--workload", default=None, help="only workloads whose name contains this (comma-separated)"
+    )
     p.add_argument("--size", choices=SIZES, default="small", help="input size (default: small)")
     p.add_argument("--repeat", type=int, default=3, help="timed rounds per variant (default: 3)")
-    p.add_argument("--cycles", type=int, default=1,
-                   help="run the local Ray sessions this many times in turn (1,2,1,2…), --repeat rounds each, "
-                        "so machine drift hits every CPU count alike (default: 1)")
-    p.add_argument("--ceiling", action="store_true",
-                   help="also measure each workload's parallel ceiling on this machine: its sequential variant "
-                        "alone vs in N plain processes at once (no Ray), N = the largest CPU count")
-    p.add_argument("--cpus", type=_ints, default=None,
-                   help="CPU counts of the local Ray, e.g. 1,2 (default: 1 and all); ignored with RAY_ADDRESS")
-    p.add_argument("--variants", default="sequential,ray,peer",
-                   help="variant kinds to run (default: sequential,ray,peer; sequential is always run)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed calls per variant before timing (default: 1)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds per workload and Ray session after which no further round starts")
+    p.add_argument(
+        "--cycles",
+        type=int,
+        default=1,
+        help="run the local Ray sessions this many times in turn (1,2,1,2…), --repeat rounds each, "
+        "so machine drift hits every CPU count alike (default: 1)",
+    )
+    p.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also measure each workload's parallel ceiling on this machine: its sequential variant "
+        "alone vs in N plain processes at once (no Ray), N = the largest CPU count",
+    )
+    p.add_argument(
+        "--cpus",
+        type=_ints,
+        default=None,
+        help="CPU counts of the local Ray, e.g. 1,2 (default: 1 and all); ignored with RAY_ADDRESS",
+    )
+    p.add_argument(
+        "--variants",
+        default="sequential,ray,peer",
+        help="variant kinds to run (default: sequential,ray,peer; sequential is always run)",
+    )
+    p.add_argument(
+        "--warmup", type=int, default=1, help="untimed calls per variant before timing (default: 1)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds per workload and Ray session after which no further round starts",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT})")
-    p.add_argument("--merge", action="store_true",
-                   help="keep the workloads of an earlier run in --out that this run does not run")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the workloads of an earlier run in --out that this run does not run",
+    )
     p.add_argument("--list", action="store_true", help="list the workloads each service offers and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -84,17 +109,30 @@ def http_parser() -> argparse.ArgumentParser:
         "service. Loopback URLs only, unless given with --url-<service>.",
     )
     p.add_argument("--concurrency", type=_ints, default=(1, 8, 64), help="levels (default: 1,8,64)")
-    p.add_argument("--requests", type=int, default=2000, help="at most this many requests per level (default: 2000)")
-    p.add_argument("--duration", type=float, default=10.0, help="at most this many seconds per level (default: 10)")
+    p.add_argument(
+        "--requests", type=int, default=2000, help="at most this many requests per level (default: 2000)"
+    )
+    p.add_argument(
+        "--duration", type=float, default=10.0, help="at most this many seconds per level (default: 10)"
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed requests per level (default: 5)")
     p.add_argument("--service", type=_names, default=None, help="service(s) to load (default: all)")
     for name in SERVICES:
-        p.add_argument(f"--url-{name}", default=None, metavar="URL",
-                       help=f"{name} base URL (default: http://127.0.0.1:<{name} port>)")
-    p.add_argument("--api-key", default=os.environ.get("RAYSVC_API_KEY"),
-                   help="API key for services started with keys (raysvc up --auth; default: $RAYSVC_API_KEY)")
-    p.add_argument("--sentiment-model", default="ml:fast", help="model of the scoring request (default: ml:fast)")
+        p.add_argument(
+            f"--url-{name}",
+            default=None,
+            metavar="URL",
+            help=f"{name} base URL (default: http://127.0.0.1:<{name} port>)",
+        )
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("RAYSVC_API_KEY"),
+        help="API key for services started with keys (raysvc up --auth; default: $RAYSVC_API_KEY)",
+    )
+    p.add_argument(
+        "--sentiment-model", default="ml:fast", help="model of the scoring request (default: ml:fast)"
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -107,8 +145,12 @@ def progress_bar(total: int, quiet: bool) -> Iterator[Callable[[int, str], None]
         yield lambda _n, _d: None
         return
     with Progress(
-        TextColumn("[bold]{task.description:<60.60}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("[bold]{task.description:<60.60}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task("starting", total=total)
 
@@ -128,10 +170,15 @@ def _headline_table(results: dict) -> Table:
     """Every variant of every workload: median, min-max, throughput, ratio, check."""
     from services.bench.report import check_text, fmt_rate, fmt_s, fmt_x, variant_order
 
-    table = Table(title=f"raysvc bench — size {results['options']['size']}, medians of "
-                        f"{results['options']['repeat']} round(s)", title_justify="left")
+    table = Table(
+        title=f"raysvc bench — size {results['options']['size']}, medians of "
+        f"{results['options']['repeat']} round(s)",
+        title_justify="left",
+    )
     for col in ("workload", "variant", "median", "min – max", "throughput", "× seq", "× peer", "result"):
-        table.add_column(col, justify="right" if col in ("median", "throughput", "× seq", "× peer") else "left")
+        table.add_column(
+            col, justify="right" if col in ("median", "throughput", "× seq", "× peer") else "left"
+        )
     for w in results["workloads"]:
         first = True
         if w.get("error"):
@@ -140,23 +187,29 @@ def _headline_table(results: dict) -> Table:
             check = check_text(v).replace("**", "")
             style = "red" if (v.get("same_result") is False or v.get("error")) else ""
             table.add_row(
-                w["key"] if first else "", label, fmt_s(v.get("median_s")),
+                w["key"] if first else "",
+                label,
+                fmt_s(v.get("median_s")),
                 f"{fmt_s(v.get('min_s'))} – {fmt_s(v.get('max_s'))}",
                 f"{fmt_rate(v.get('per_s'))} {w['unit']}/s" if v.get("per_s") else "–",
-                fmt_x(v.get("ratio_vs_sequential")), fmt_x(v.get("ratio_vs_peer")), f"[{style}]{check}[/{style}]" if style else check,
+                fmt_x(v.get("ratio_vs_sequential")),
+                fmt_x(v.get("ratio_vs_peer")),
+                f"[{style}]{check}[/{style}]" if style else check,
             )
             first = False
         for v, why in (w.get("skipped") or {}).items():
-            table.add_row(w["key"] if first else "", v, "", "", "", "", "", f"[yellow]skipped: {why}[/yellow]")
+            table.add_row(
+                w["key"] if first else "", v, "", "", "", "", "", f"[yellow]skipped: {why}[/yellow]"
+            )
             first = False
         table.add_section()
     return table
 
 
 def run_bench(argv: Sequence[str]) -> int:
-    from services.bench import protocol, report
     import ray
 
+    from services.bench import protocol, report
     from services.bench.harness import BenchError, Harness, Options, plan_sessions
 
     args = bench_parser().parse_args(argv)
@@ -175,15 +228,23 @@ def run_bench(argv: Sequence[str]) -> int:
         return 2
     try:
         opts = Options(
-            size=args.size, repeat=args.repeat, cpus=args.cpus, address=os.environ.get("RAY_ADDRESS") or None,
-            kinds=tuple(k.strip() for k in args.variants.split(",") if k.strip()), warmup=args.warmup,
-            budget_s=args.budget, cycles=args.cycles, ceiling=args.ceiling,
+            size=args.size,
+            repeat=args.repeat,
+            cpus=args.cpus,
+            address=os.environ.get("RAY_ADDRESS") or None,
+            kinds=tuple(k.strip() for k in args.variants.split(",") if k.strip()),
+            warmup=args.warmup,
+            budget_s=args.budget,
+            cycles=args.cycles,
+            ceiling=args.ceiling,
         )
     except BenchError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
     if opts.address and args.cpus:
-        console.print(f"[yellow]RAY_ADDRESS={opts.address}: --cpus ignored, the cluster's CPUs are used[/yellow]")
+        console.print(
+            f"[yellow]RAY_ADDRESS={opts.address}: --cpus ignored, the cluster's CPUs are used[/yellow]"
+        )
     harness = Harness(workloads, opts, skipped_services=skipped)
     total = harness.total_steps(plan_sessions(opts, attached=ray.is_initialized()))
     logging.getLogger("services.bench").setLevel(logging.WARNING)
@@ -223,12 +284,20 @@ def run_http(argv: Sequence[str]) -> int:
         given = getattr(args, f"url_{name}")
         url = (given or defaults[name]).rstrip("/")
         if not given and not httpload.is_loopback(url):
-            console.print(f"[red]{name}: {url} is not a loopback URL; pass it with --url-{name} to load it[/red]")
+            console.print(
+                f"[red]{name}: {url} is not a loopback URL; pass it with --url-{name} to load it[/red]"
+            )
             return 2
         urls[name] = url
     try:
-        opts = httpload.LoadOptions(concurrency=args.concurrency, requests=args.requests, duration_s=args.duration,
-                                    timeout_s=args.timeout, warmup=args.warmup, api_key=args.api_key)
+        opts = httpload.LoadOptions(
+            concurrency=args.concurrency,
+            requests=args.requests,
+            duration_s=args.duration,
+            timeout_s=args.timeout,
+            warmup=args.warmup,
+            api_key=args.api_key,
+        )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
@@ -244,8 +313,10 @@ def run_http(argv: Sequence[str]) -> int:
     written = report.write(args.out, http=results)
     _print_written(written)
     s = results["summary"]
-    console.print(f"measured {s['measured']} target(s); zero errors at max concurrency: "
-                  f"{s['zero_errors_at_max_concurrency']}; light endpoints ≥ 1,000 rps at 8: {s['light_rps_at_8_ge_1000']}")
+    console.print(
+        f"measured {s['measured']} target(s); zero errors at max concurrency: "
+        f"{s['zero_errors_at_max_concurrency']}; light endpoints ≥ 1,000 rps at 8: {s['light_rps_at_8_ge_1000']}"
+    )
     return 0 if s["measured"] else 1
 
 

@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.bench import SIZES
-from services.bench.machine import git_commit, load_average, machine, now, parallel_ceiling, usable_cpus, versions
+from services.bench.machine import (
+    git_commit,
+    load_average,
+    machine,
+    now,
+    parallel_ceiling,
+    usable_cpus,
+    versions,
+)
 from services.bench.protocol import Workload, is_peer_unavailable
 
 log = logging.getLogger("services.bench")
@@ -121,7 +129,9 @@ def ray_session(session: Session) -> Iterator[int | None]:
     )
     conn = ray_conn.RayConnection(settings, dashboard=False)
     if not conn.connect_with_retry():
-        raise BenchError(f"cannot start or reach Ray ({settings.ray_mode}, {session.address or 'local'}): {conn.state.error}")
+        raise BenchError(
+            f"cannot start or reach Ray ({settings.ray_mode}, {session.address or 'local'}): {conn.state.error}"
+        )
     ray_conn.forget_cluster_size()
     try:
         yield int(conn.state.cpus)
@@ -210,8 +220,14 @@ class _State:
 class Harness:
     """Run workloads under :class:`Options`; :meth:`run` returns the results dict (``results.json``)."""
 
-    def __init__(self, workloads: Sequence[Workload], opts: Options, *, progress: Progress | None = None,
-                 skipped_services: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workloads: Sequence[Workload],
+        opts: Options,
+        *,
+        progress: Progress | None = None,
+        skipped_services: dict[str, str] | None = None,
+    ) -> None:
         self.workloads = list(workloads)
         self.opts = opts
         self.progress = progress or (lambda _n, _d: None)
@@ -249,8 +265,15 @@ class Harness:
             self.progress(0, session.describe())
             s0 = time.perf_counter()
             with ray_session(session) as cpus:
-                session_info.append({"mode": session.mode, "requested_cpus": session.cpus, "address": session.address,
-                                     "cpus": cpus, "start_s": round(time.perf_counter() - s0, 2)})
+                session_info.append(
+                    {
+                        "mode": session.mode,
+                        "requested_cpus": session.cpus,
+                        "address": session.address,
+                        "cpus": cpus,
+                        "start_s": round(time.perf_counter() - s0, 2),
+                    }
+                )
                 for w in self.workloads:
                     self._run_workload(self.states[w.key], cpus, first=(i == 0))
         ceiling = [c for c in (ceiling_start, parallel_ceiling(top) if ceiling_start else None) if c]
@@ -258,10 +281,12 @@ class Harness:
             for w in self.workloads:
                 st = self.states[w.key]
                 if st.error is None:
-                    self.progress(0, f"{w.key}: its parallel ceiling on this machine ({top} processes, no Ray)")
+                    self.progress(
+                        0, f"{w.key}: its parallel ceiling on this machine ({top} processes, no Ray)"
+                    )
                     try:
                         st.ceiling = workload_ceiling(w.key, self.opts.size, top)
-                    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                    except Exception as exc:
                         st.ceiling = {"error": _error_text(exc)}
         return self._results(started, time.perf_counter() - t0, sessions, session_info, load_start, ceiling)
 
@@ -283,7 +308,7 @@ class Harness:
                 st.inputs = w.build(self.opts.size)
                 st.build_s = time.perf_counter() - b0
                 st.units = int(w.units(st.inputs)) if w.units is not None else None
-            except Exception as exc:  # noqa: BLE001 - reported, the run goes on with the others
+            except Exception as exc:
                 st.error = f"build failed: {_error_text(exc)}"
                 log.error("%s: %s", w.key, st.error)
             self.progress(1, f"{w.key}: built")
@@ -303,7 +328,7 @@ class Harness:
             if w.warm_up is not None and kind_of(v) == "ray" and cpus is not None:
                 try:
                     w.warm_up()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     log.warning("%s: warm_up() failed: %s", w.key, exc)
             ok = self._warm_and_check(st, v, run)
             if v == "sequential" and not ok:
@@ -324,7 +349,7 @@ class Harness:
                 try:
                     seconds, result = self._call(w.variants[v], st.inputs)
                     run.times.append(seconds)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     run.error = f"timed run failed: {_error_text(exc)}"
                     log.error("%s/%s: %s", w.key, label, run.error)
                 else:
@@ -347,7 +372,7 @@ class Harness:
             self.progress(0, f"{w.key}: {run.label} warm-up")
             try:
                 _, result = self._call(w.variants[v], st.inputs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if kind_of(v) == "peer" and is_peer_unavailable(exc, w):
                     st.skipped[v] = f"peer not available: {exc}"
                     st.runs.pop(run.label, None)
@@ -355,7 +380,9 @@ class Harness:
                     return False
                 run.error = f"warm-up failed: {_error_text(exc)}"
                 log.error("%s/%s: %s", w.key, run.label, run.error)
-                self.progress(1 + (self.opts.warmup - k - 1) + self.opts.repeat, f"{w.key}: {run.label} failed")
+                self.progress(
+                    1 + (self.opts.warmup - k - 1) + self.opts.repeat, f"{w.key}: {run.label} failed"
+                )
                 return False
             self.progress(1, f"{w.key}: {run.label} warm-up")
         if v == "sequential" and st.reference is None:
@@ -372,26 +399,44 @@ class Harness:
         run.checks += 1
         try:
             same = bool(st.workload.same_result(st.reference, result))
-        except Exception as exc:  # noqa: BLE001 - a check that crashes is a failed check
+        except Exception as exc:
             same, run.check_error = False, _error_text(exc)
         if not same:
             run.differing += 1
-            log.error("%s/%s: result differs from the sequential reference (%s)", st.workload.key, run.label, run.check)
+            log.error(
+                "%s/%s: result differs from the sequential reference (%s)",
+                st.workload.key,
+                run.label,
+                run.check,
+            )
 
     # -- results ---------------------------------------------------------------------------------
     def _workload_result(self, st: _State) -> dict[str, Any]:
         w = st.workload
         out: dict[str, Any] = {
-            "key": w.key, "service": w.service, "workload": w.name, "description": w.description,
-            "size": self.opts.size, "tolerance": w.tolerance, "unit": w.unit, "units": st.units,
-            "build_s": st.build_s, "rounds": st.rounds, "variants": {}, "skipped": dict(st.skipped),
-            "not_comparable": dict(w.not_comparable), "error": st.error,
+            "key": w.key,
+            "service": w.service,
+            "workload": w.name,
+            "description": w.description,
+            "size": self.opts.size,
+            "tolerance": w.tolerance,
+            "unit": w.unit,
+            "units": st.units,
+            "build_s": st.build_s,
+            "rounds": st.rounds,
+            "variants": {},
+            "skipped": dict(st.skipped),
+            "not_comparable": dict(w.not_comparable),
+            "error": st.error,
         }
         seq = st.runs.get("sequential")
         seq_median = summarize(seq.times)["median_s"] if seq else None
         # the peer that ratios are taken against: the first comparable one (same work, checked), else the first
-        peers = sorted((r.not_comparable is not None, lbl) for lbl, r in st.runs.items()
-                       if kind_of(r.variant) == "peer" and r.times)
+        peers = sorted(
+            (r.not_comparable is not None, lbl)
+            for lbl, r in st.runs.items()
+            if kind_of(r.variant) == "peer" and r.times
+        )
         peer_label = peers[0][1] if peers else None
         peer_median = summarize(st.runs[peer_label].times)["median_s"] if peer_label else None
         out["peer_reference"] = peer_label
@@ -399,12 +444,18 @@ class Harness:
             stats = summarize(run.times)
             med = stats["median_s"]
             out["variants"][label] = {
-                "variant": run.variant, "kind": kind_of(run.variant), "cpus": run.cpus,
-                "times_s": run.times, **stats,
+                "variant": run.variant,
+                "kind": kind_of(run.variant),
+                "cpus": run.cpus,
+                "times_s": run.times,
+                **stats,
                 "per_s": (st.units / med) if (st.units and med) else None,
                 "ratio_vs_sequential": ratio(seq_median, med),
                 "ratio_vs_peer": ratio(peer_median, med),
-                "same_result": run.same, "check": run.check, "checks": run.checks, "differing": run.differing,
+                "same_result": run.same,
+                "check": run.check,
+                "checks": run.checks,
+                "differing": run.differing,
                 "error": run.error,
             }
         # Ray scaling: each CPU count against the smallest one measured, per ray variant
@@ -412,8 +463,11 @@ class Harness:
         for v in w.variants:
             if kind_of(v) != "ray":
                 continue
-            points = sorted((r.cpus, summarize(r.times)["median_s"]) for r in st.runs.values()
-                            if r.variant == v and r.cpus and r.times)
+            points = sorted(
+                (r.cpus, summarize(r.times)["median_s"])
+                for r in st.runs.values()
+                if r.variant == v and r.cpus and r.times
+            )
             if len(points) > 1:
                 base_cpus, base = points[0]
                 scaling[v] = {str(c): ratio(base, m) for c, m in points}
@@ -432,8 +486,15 @@ class Harness:
         out["failed"] = failed
         return out
 
-    def _results(self, started: str, elapsed: float, sessions: list[Session], info: list[dict[str, Any]],
-                 load_start: list[float] | None, ceiling: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _results(
+        self,
+        started: str,
+        elapsed: float,
+        sessions: list[Session],
+        info: list[dict[str, Any]],
+        load_start: list[float] | None,
+        ceiling: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         workloads = [self._workload_result(self.states[w.key]) for w in self.workloads]
         m = machine()
         m["load_average_start"] = load_start
@@ -447,9 +508,14 @@ class Harness:
             "versions": versions(),
             "git_commit": git_commit(),
             "options": {
-                "size": self.opts.size, "repeat": self.opts.repeat, "cpus": list(self.opts.cpus or []) or None,
-                "kinds": list(self.opts.kinds), "warmup": self.opts.warmup, "budget_s": self.opts.budget_s,
-                "cycles": self.opts.cycles, "ceiling": self.opts.ceiling,
+                "size": self.opts.size,
+                "repeat": self.opts.repeat,
+                "cpus": list(self.opts.cpus or []) or None,
+                "kinds": list(self.opts.kinds),
+                "warmup": self.opts.warmup,
+                "budget_s": self.opts.budget_s,
+                "cycles": self.opts.cycles,
+                "ceiling": self.opts.ceiling,
             },
             "ray": {"mode": sessions[0].mode, "address": self.opts.address, "sessions": info},
             "skipped_services": self.skipped_services,
@@ -475,13 +541,15 @@ def _ceiling_init(key: str, size: str, barrier: Any) -> None:
         (w,) = [w for w in discover([service])[0] if w.key == key]
         _CEILING_INPUTS.update(fn=w.variants["sequential"], inputs=w.build(size), barrier=barrier)
         _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])  # warm: imports, numba, caches
-    except Exception as exc:  # noqa: BLE001 - re-raised by the first call
+    except Exception as exc:
         _CEILING_INPUTS["error"] = exc
 
 
 def _ceiling_call(together: bool) -> float:
     if "error" in _CEILING_INPUTS:
-        raise RuntimeError(f"the workload could not be built in the probe process: {_CEILING_INPUTS['error']}")
+        raise RuntimeError(
+            f"the workload could not be built in the probe process: {_CEILING_INPUTS['error']}"
+        )
     if together:  # every process waits here, so the N copies really run at once, one per process
         _CEILING_INPUTS["barrier"].wait()
     start = time.perf_counter()
@@ -505,5 +573,10 @@ def workload_ceiling(key: str, size: str, processes: int, rounds: int = 2) -> di
             alone.append(pool.apply(_ceiling_call, (False,)))
             together.append(max(pool.map(_ceiling_call, [True] * processes, chunksize=1)))
     t1, tn = statistics.median(alone), statistics.median(together)
-    return {"processes": processes, "rounds": rounds, "alone_s": alone, "together_s": together,
-            "ceiling": round(processes * t1 / tn, 3)}
+    return {
+        "processes": processes,
+        "rounds": rounds,
+        "alone_s": alone,
+        "together_s": together,
+        "ceiling": round(processes * t1 / tn, 3),
+    }

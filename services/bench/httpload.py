@@ -59,17 +59,53 @@ def targets(sentiment_model: str = "ml:fast") -> list[Target]:
     a small GARCH forecast, a small intraday backtest."""
     return [
         Target("health", "*", "GET", "/healthz", light=True),
-        Target(f"sentiment score (5 texts, {sentiment_model})", "sentiment", "POST", "/v1/sentiment/score",
-               {"texts": TEXTS, "model": sentiment_model}, light=True),
-        Target("portfolio metrics (4 assets, 3 y)", "portfolio", "POST", "/v1/portfolio/metrics",
-               {"weights": {"AAPL": 0.3, "MSFT": 0.3, "JNJ": 0.2, "XOM": 0.2}, "dataset": "sp500",
-                "start": "2020-01-01", "end": "2022-12-28"}, light=True),
-        Target("garch forecast (GARCH(1,1)-t, 1 y, h=5)", "garch", "POST", "/v1/volatility/forecast",
-               {"symbols": ["SIM"], "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"}, "horizon": 5,
-                "start": "2022-09-18"}),
-        Target("intraday backtest (sma_cross, 1 week of 5-min)", "intraday", "POST", "/v1/intraday/backtest",
-               {"symbol": "SIM", "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50}},
-                "start": "2023-09-11", "end": "2023-09-18", "equity_points": 50, "include_trades": False}),
+        Target(
+            f"sentiment score (5 texts, {sentiment_model})",
+            "sentiment",
+            "POST",
+            "/v1/sentiment/score",
+            {"texts": TEXTS, "model": sentiment_model},
+            light=True,
+        ),
+        Target(
+            "portfolio metrics (4 assets, 3 y)",
+            "portfolio",
+            "POST",
+            "/v1/portfolio/metrics",
+            {
+                "weights": {"AAPL": 0.3, "MSFT": 0.3, "JNJ": 0.2, "XOM": 0.2},
+                "dataset": "sp500",
+                "start": "2020-01-01",
+                "end": "2022-12-28",
+            },
+            light=True,
+        ),
+        Target(
+            "garch forecast (GARCH(1,1)-t, 1 y, h=5)",
+            "garch",
+            "POST",
+            "/v1/volatility/forecast",
+            {
+                "symbols": ["SIM"],
+                "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"},
+                "horizon": 5,
+                "start": "2022-09-18",
+            },
+        ),
+        Target(
+            "intraday backtest (sma_cross, 1 week of 5-min)",
+            "intraday",
+            "POST",
+            "/v1/intraday/backtest",
+            {
+                "symbol": "SIM",
+                "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50}},
+                "start": "2023-09-11",
+                "end": "2023-09-18",
+                "equity_points": 50,
+                "include_trades": False,
+            },
+        ),
     ]
 
 
@@ -144,8 +180,9 @@ def _auth(opts: LoadOptions) -> dict[str, str]:
     return {"Authorization": f"Bearer {opts.api_key}"} if opts.api_key else {}
 
 
-async def run_level(session: Any, method: str, url: str, body: bytes | None, concurrency: int,
-                    opts: LoadOptions) -> Level:
+async def run_level(
+    session: Any, method: str, url: str, body: bytes | None, concurrency: int, opts: LoadOptions
+) -> Level:
     """One concurrency level of closed-loop load (``session``: an aiohttp ``ClientSession``)."""
     import aiohttp
 
@@ -166,7 +203,7 @@ async def run_level(session: Any, method: str, url: str, body: bytes | None, con
                 async with session.request(method, url, data=body, headers=headers) as resp:
                     await resp.read()
                     status = resp.status
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 kinds["timeout"] += 1
                 continue
             except aiohttp.ClientError as exc:
@@ -200,12 +237,17 @@ async def _probe(session: Any, url: str) -> str | None:
         async with session.get(f"{url}/healthz") as resp:
             await resp.read()
             return None if resp.status == 200 else f"GET /healthz answered {resp.status}"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"not reachable at {url}: {type(exc).__name__} {exc}".strip()
 
 
-async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequence[Target] | None = None,
-                   progress: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+async def run_load(
+    urls: dict[str, str],
+    opts: LoadOptions,
+    *,
+    target_list: Sequence[Target] | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> dict[str, Any]:
     """Load every target of a reachable service at every concurrency level; the ``http`` results section."""
     import aiohttp
 
@@ -217,7 +259,9 @@ async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequ
     out_targets: list[dict[str, Any]] = []
     skipped_services: dict[str, str] = {}
     timeout = aiohttp.ClientTimeout(total=opts.timeout_s)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), headers=_auth(opts)) as probe_session:
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=5), headers=_auth(opts)
+    ) as probe_session:
         for name, url in urls.items():
             why = await _probe(probe_session, url)
             if why:
@@ -227,8 +271,13 @@ async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequ
         service = (live[0] if live else next(iter(urls), "?")) if t.service == "*" else t.service
         url = urls.get(service, "")
         entry: dict[str, Any] = {
-            "name": t.name if t.service != "*" else f"{t.name} ({service})", "service": service,
-            "method": t.method, "url": f"{url}{t.path}", "body": t.body, "light": t.light, "levels": [],
+            "name": t.name if t.service != "*" else f"{t.name} ({service})",
+            "service": service,
+            "method": t.method,
+            "url": f"{url}{t.path}",
+            "body": t.body,
+            "light": t.light,
+            "levels": [],
         }
         out_targets.append(entry)
         if service in skipped_services:
@@ -240,32 +289,42 @@ async def run_load(urls: dict[str, str], opts: LoadOptions, *, target_list: Sequ
         for c in opts.concurrency:
             progress(0, f"{entry['name']}: concurrency {c}")
             connector = aiohttp.TCPConnector(limit=c, force_close=False)
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=_auth(opts)) as session:
+            async with aiohttp.ClientSession(
+                connector=connector, timeout=timeout, headers=_auth(opts)
+            ) as session:
                 if not entry["levels"]:  # preflight once per target: one request must succeed
                     try:
-                        async with session.request(t.method, entry["url"], data=body,
-                                                   headers={"content-type": "application/json"}) as resp:
+                        async with session.request(
+                            t.method, entry["url"], data=body, headers={"content-type": "application/json"}
+                        ) as resp:
                             text = (await resp.read()).decode(errors="replace")
                             if not 200 <= resp.status < 300:
                                 entry["skipped"] = f"preflight answered HTTP {resp.status}: {text[:300]}"
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         entry["skipped"] = f"preflight failed: {type(exc).__name__} {exc}"
                     if entry.get("skipped"):
                         progress(len(opts.concurrency), f"{entry['name']}: skipped")
                         break
                 for _ in range(opts.warmup):  # untimed: fill the pool, warm caches
                     try:
-                        async with session.request(t.method, entry["url"], data=body,
-                                                   headers={"content-type": "application/json"}) as resp:
+                        async with session.request(
+                            t.method, entry["url"], data=body, headers={"content-type": "application/json"}
+                        ) as resp:
                             await resp.read()
-                    except Exception:  # noqa: BLE001 - counted in the level itself if it persists
+                    except Exception:
                         pass
                 hard_limit = opts.duration_s + opts.timeout_s + 10
                 try:
-                    level = await asyncio.wait_for(run_level(session, t.method, entry["url"], body, c, opts), hard_limit)
+                    level = await asyncio.wait_for(
+                        run_level(session, t.method, entry["url"], body, c, opts), hard_limit
+                    )
                 except TimeoutError:  # cannot happen with per-request timeouts; bounded all the same
-                    level = Level(c, stopped_by=f"hard limit of {hard_limit:.0f} s", errors=1,
-                                  error_kinds={"level aborted": 1})
+                    level = Level(
+                        c,
+                        stopped_by=f"hard limit of {hard_limit:.0f} s",
+                        errors=1,
+                        error_kinds={"level aborted": 1},
+                    )
             entry["levels"].append(asdict(level))
             progress(1, f"{entry['name']}: concurrency {c} done")
     m = machine()
@@ -289,10 +348,15 @@ def summary(out_targets: Sequence[dict[str, Any]], opts: LoadOptions) -> dict[st
     light endpoints ≥ 1,000 requests/s at concurrency 8 (when 8 was measured)."""
     top = max(opts.concurrency)
     measured = [t for t in out_targets if t.get("levels")]
-    errors_at_top = {t["name"]: next((lv["errors"] for lv in t["levels"] if lv["concurrency"] == top), None)
-                     for t in measured}
-    light_rps = {t["name"]: next((lv["rps"] for lv in t["levels"] if lv["concurrency"] == 8), None)
-                 for t in measured if t.get("light")}
+    errors_at_top = {
+        t["name"]: next((lv["errors"] for lv in t["levels"] if lv["concurrency"] == top), None)
+        for t in measured
+    }
+    light_rps = {
+        t["name"]: next((lv["rps"] for lv in t["levels"] if lv["concurrency"] == 8), None)
+        for t in measured
+        if t.get("light")
+    }
     return {
         "measured": len(measured),
         "skipped": [t["name"] for t in out_targets if t.get("skipped")],

@@ -11,8 +11,23 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "ray", "numpy", "pandas", "scipy", "numba", "arch", "scikit-learn", "skfolio", "cvxpy", "vaderSentiment",
-    "textblob", "pyportfolioopt", "vectorbt", "fastapi", "uvicorn", "aiohttp", "matplotlib",
+    "ray",
+    "numpy",
+    "pandas",
+    "scipy",
+    "numba",
+    "arch",
+    "scikit-learn",
+    "skfolio",
+    "cvxpy",
+    "vaderSentiment",
+    "textblob",
+    "pyportfolioopt",
+    "vectorbt",
+    "fastapi",
+    "uvicorn",
+    "aiohttp",
+    "matplotlib",
 )
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,11 +68,16 @@ def git_commit() -> str | None:
     """The source tree's commit (with ``+dirty`` when it has changes), if it is a git checkout."""
     try:
         sha = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -124,5 +144,9 @@ def parallel_ceiling(processes: int, work: int = 4_000_000, rounds: int = 3) -> 
             pool.map(_spin, [work] * processes, chunksize=1)
             together.append(time.perf_counter() - start)
     t1, tn = statistics.median(alone), statistics.median(together)
-    return {"processes": processes, "alone_s": round(t1, 4), "together_s": round(tn, 4),
-            "ceiling": round(processes * t1 / tn, 3)}
+    return {
+        "processes": processes,
+        "alone_s": round(t1, 4),
+        "together_s": round(tn, 4),
+        "ceiling": round(processes * t1 / tn, 3),
+    }

@@ -79,7 +79,9 @@ def adapt(service: str, key: str, raw: Any, module: ModuleType | None = None) ->
         raise ProtocolError(f"{service}/{key}: variants must be a dict with at least 'sequential'")
     bad = [v for v in variants if v.split(":")[0] not in ("sequential", "ray", "peer")]
     if bad:
-        raise ProtocolError(f"{service}/{key}: unknown variant kind(s) {bad}; use sequential, ray[:x], peer[:x]")
+        raise ProtocolError(
+            f"{service}/{key}: unknown variant kind(s) {bad}; use sequential, ray[:x], peer[:x]"
+        )
     if not isinstance(_get(raw, "description", "") or "", str):
         raise ProtocolError(f"{service}/{key}: description must be text (tolerance takes the dict)")
     units = _get(raw, "units")
@@ -110,7 +112,7 @@ def load_service(service: str) -> tuple[list[Workload], str | None]:
         return [], f"services/{service}/bench.py does not exist yet"
     try:
         module = importlib.import_module(modname)
-    except Exception as exc:  # noqa: BLE001 - one broken service must not stop the others
+    except Exception as exc:
         return [], f"importing {modname} failed: {type(exc).__name__}: {exc}"
     raw = getattr(module, "WORKLOADS", None)
     if callable(raw):

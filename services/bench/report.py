@@ -91,21 +91,36 @@ def merge_bench(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
     if not old or not old.get("workloads"):
         return new
     keys = {w["key"] for w in new["workloads"]}
-    kept = [w | {"measured": w.get("measured") or old.get("created")} for w in old["workloads"] if w["key"] not in keys]
+    kept = [
+        w | {"measured": w.get("measured") or old.get("created")}
+        for w in old["workloads"]
+        if w["key"] not in keys
+    ]
     if not kept:
         return new
     merged = dict(new)
-    merged["workloads"] = [w | {"measured": w.get("measured") or new.get("created")} for w in new["workloads"]] + kept
-    merged["earlier_runs"] = [*old.get("earlier_runs", []), {"created": old.get("created"), "options": old.get("options"),
-                              "machine": old.get("machine"), "workloads": [w["key"] for w in kept]}]
-    merged["skipped_services"] = {k: v for k, v in new.get("skipped_services", {}).items()
-                                  if not any(w["service"] == k for w in kept)}
+    merged["workloads"] = [
+        w | {"measured": w.get("measured") or new.get("created")} for w in new["workloads"]
+    ] + kept
+    merged["earlier_runs"] = [
+        *old.get("earlier_runs", []),
+        {
+            "created": old.get("created"),
+            "options": old.get("options"),
+            "machine": old.get("machine"),
+            "workloads": [w["key"] for w in kept],
+        },
+    ]
+    merged["skipped_services"] = {
+        k: v for k, v in new.get("skipped_services", {}).items() if not any(w["service"] == k for w in kept)
+    }
     merged["ok"] = all(w["status"] == "ok" for w in merged["workloads"])
     return merged
 
 
-def write(out: Path, *, bench: dict[str, Any] | None = None, http: dict[str, Any] | None = None,
-          merge: bool = False) -> dict[str, Path]:
+def write(
+    out: Path, *, bench: dict[str, Any] | None = None, http: dict[str, Any] | None = None, merge: bool = False
+) -> dict[str, Path]:
     """Put the new section(s) into ``out/results.json`` (with ``merge``, the workloads of an earlier bench
     run there that this one did not run are kept), then write ``report.md``, ``headline.md`` and the
     plots. Returns name → path of everything written."""
@@ -120,7 +135,9 @@ def write(out: Path, *, bench: dict[str, Any] | None = None, http: dict[str, Any
     written = {"results": out / RESULTS}
     (out / RESULTS).write_text(json.dumps(data, indent=2) + "\n")
     written |= plots(out, data)
-    (out / "report.md").write_text(markdown(data, {k: p.name for k, p in written.items() if p.suffix == ".png"}))
+    (out / "report.md").write_text(
+        markdown(data, {k: p.name for k, p in written.items() if p.suffix == ".png"})
+    )
     written["report"] = out / "report.md"
     if data.get("bench"):
         (out / "headline.md").write_text(headline(data["bench"]))
@@ -137,14 +154,17 @@ def headline(bench: dict[str, Any]) -> str:
         f"{m.get('memory_gb', '?')} GB; load average {m.get('load_average_start')}), size "
         f"`{bench.get('options', {}).get('size')}`, {bench.get('options', {}).get('repeat')} timed rounds, medians.",
         "",
-        "| workload | sequential | Ray (CPUs) | Ray × seq | peer | peer × seq | Ray × peer | service throughput (best) | same result |",
+        "| workload | sequential | Ray (CPUs) | Ray × seq | peer | peer × seq | Ray × peer "
+        "| service throughput (best) | same result |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for w in bench.get("workloads", []):
         vs = w.get("variants", {})
         seq = vs.get("sequential", {})
         rays = [(lbl, v) for lbl, v in vs.items() if v["kind"] == "ray" and v.get("median_s")]
-        best_ray = max(rays, key=lambda x: x[1].get("ratio_vs_sequential") or 0, default=(None, {}))
+        best_ray: tuple[str | None, dict] = max(
+            rays, key=lambda x: x[1].get("ratio_vs_sequential") or 0, default=(None, {})
+        )
         ref = w.get("peer_reference")
         peer = (ref, vs[ref]) if ref in vs else (None, {})
         peer_name = f"{ref}{' (other model)' if peer[1].get('same_result') is None else ''}" if ref else ""
@@ -163,10 +183,12 @@ def headline(bench: dict[str, Any]) -> str:
     for e in bench.get("earlier_runs", []):
         lines.append(f"Rows {', '.join(e['workloads'])} come from an earlier run ({e.get('created')}).")
     lines.append("")
-    lines.append("× seq = median time of `sequential` / median time of the variant (> 1: faster than sequential); "
-                 "Ray × peer = the peer's median / the best Ray median (> 1: Ray faster than the peer library); "
-                 "`(other model)`: the peer does comparable work with a different model, so its results are not "
-                 "checked; throughput: the best of the service's own variants.")
+    lines.append(
+        "× seq = median time of `sequential` / median time of the variant (> 1: faster than sequential); "
+        "Ray × peer = the peer's median / the best Ray median (> 1: Ray faster than the peer library); "
+        "`(other model)`: the peer does comparable work with a different model, so its results are not "
+        "checked; throughput: the best of the service's own variants."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -175,9 +197,11 @@ def _ceiling_lines(m: dict[str, Any]) -> list[str]:
     if not probes:
         return []
     n = probes[0]["processes"]
-    return [f"- the machine's own parallel ceiling (a fixed CPU-bound unit alone vs in {n} processes at once, no "
-            f"Ray): " + " and ".join(f"{p['ceiling']:.2f}×" for p in probes) + " (start, end of the run); "
-            f"Ray's speed-up at {n} CPUs cannot exceed it"]
+    return [
+        f"- the machine's own parallel ceiling (a fixed CPU-bound unit alone vs in {n} processes at once, no "
+        f"Ray): " + " and ".join(f"{p['ceiling']:.2f}×" for p in probes) + " (start, end of the run); "
+        f"Ray's speed-up at {n} CPUs cannot exceed it"
+    ]
 
 
 def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
@@ -194,7 +218,10 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         *_ceiling_lines(m),
         f"- options: size `{opts.get('size')}`, {opts.get('repeat')} timed round(s) after {opts.get('warmup')} "
         f"warm-up call(s) per variant, variants alternated each round; Ray: "
-        + "; ".join(f"{s['mode']} {s.get('cpus')} CPUs (start {s.get('start_s')} s)" for s in bench.get("ray", {}).get("sessions", [])),
+        + "; ".join(
+            f"{s['mode']} {s.get('cpus')} CPUs (start {s.get('start_s')} s)"
+            for s in bench.get("ray", {}).get("sessions", [])
+        ),
         "",
         "Ratio (×) = median time of `sequential` / median time of the variant: above 1 the variant is faster. "
         "Same result: every result of the variant (warm-up and timed calls) checked against the first "
@@ -202,11 +229,17 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         "",
     ]
     for e in bench.get("earlier_runs", []):
-        lines.insert(-3, f"- merged from an earlier run ({e.get('created')}, size `{(e.get('options') or {}).get('size')}`, "
-                         f"load average {(e.get('machine') or {}).get('load_average_start')}): {', '.join(e['workloads'])}")
+        lines.insert(
+            -3,
+            f"- merged from an earlier run ({e.get('created')}, size `{(e.get('options') or {}).get('size')}`, "
+            f"load average {(e.get('machine') or {}).get('load_average_start')}): {', '.join(e['workloads'])}",
+        )
     if not bench.get("ok", False):
         bad = [w["key"] for w in bench.get("workloads", []) if w.get("status") != "ok"]
-        lines += [f"> **FAILED** — workloads with a different result or an error: {', '.join(bad) or 'none ran'}", ""]
+        lines += [
+            f"> **FAILED** — workloads with a different result or an error: {', '.join(bad) or 'none ran'}",
+            "",
+        ]
     lines += ["### Headline", "", *headline(bench).splitlines(), ""]
     for name, why in bench.get("skipped_services", {}).items():
         lines.append(f"- service `{name}` skipped: {why}")
@@ -244,9 +277,12 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
             lines += [f"Ray scaling of `{v}` against {base} CPU(s): {pts}.", ""]
         ceil = w.get("ceiling")
         if ceil and "ceiling" in ceil:
-            lines += [f"This machine's ceiling for this workload (its sequential variant alone vs in "
-                      f"{ceil['processes']} plain processes at once, no Ray, {ceil['rounds']} rounds): "
-                      f"{fmt_x(ceil['ceiling'])}.", ""]
+            lines += [
+                f"This machine's ceiling for this workload (its sequential variant alone vs in "
+                f"{ceil['processes']} plain processes at once, no Ray, {ceil['rounds']} rounds): "
+                f"{fmt_x(ceil['ceiling'])}.",
+                "",
+            ]
         elif ceil:
             lines += [f"Ceiling not measured: {ceil.get('error')}", ""]
         for v, why in (w.get("skipped") or {}).items():
@@ -282,7 +318,11 @@ def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
             continue
         for lv in t.get("levels", []):
             errs = lv.get("errors", 0)
-            err_txt = f"**{errs}** ({', '.join(f'{k}: {v}' for k, v in lv.get('error_kinds', {}).items())})" if errs else "0"
+            err_txt = (
+                f"**{errs}** ({', '.join(f'{k}: {v}' for k, v in lv.get('error_kinds', {}).items())})"
+                if errs
+                else "0"
+            )
             lines.append(
                 f"| {t['name']} | {req} | {lv['concurrency']} | {lv['requests']} | {fmt_rate(lv.get('rps'))} | "
                 f"{fmt_s(lv.get('p50_s'))} | {fmt_s(lv.get('p95_s'))} | {fmt_s(lv.get('p99_s'))} | "
@@ -304,8 +344,11 @@ def markdown(data: dict[str, Any], pngs: dict[str, str]) -> str:
         lines += _bench_md(data["bench"], pngs)
     if data.get("http"):
         lines += _http_md(data["http"], pngs)
-    lines += ["Reproduce: `raysvc bench --size SIZE --repeat N --cpus 1,2 --out DIR` and "
-              "`raysvc bench http --out DIR` (see docs/bench.md).", ""]
+    lines += [
+        "Reproduce: `raysvc bench --size SIZE --repeat N --cpus 1,2 --out DIR` and "
+        "`raysvc bench http --out DIR` (see docs/bench.md).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -329,24 +372,33 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
     workloads = [w for w in bench.get("workloads", []) if w.get("variants")]
 
     # speedup vs CPUs
-    scaled = [w for w in workloads if any(v["kind"] == "ray" and v.get("median_s") for v in w["variants"].values())]
+    scaled = [
+        w for w in workloads if any(v["kind"] == "ray" and v.get("median_s") for v in w["variants"].values())
+    ]
     if scaled:
         rows, cols = _grid(len(scaled))
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
-        for ax, w in zip(axes.flat, scaled):
+        for ax, w in zip(axes.flat, scaled, strict=False):
             vs = w["variants"]
             seq = vs.get("sequential", {}).get("median_s")
             all_cpus = sorted({v["cpus"] for v in vs.values() if v["kind"] == "ray" and v.get("cpus")})
-            top = max(all_cpus + [1])
+            top = max([*all_cpus, 1])
             ax.plot([1, top], [1, top], "k--", lw=1, label="ideal (linear in CPUs)")
             for name in sorted({v["variant"] for v in vs.values() if v["kind"] == "ray"}):
-                pts = sorted((v["cpus"], v["median_s"]) for v in vs.values()
-                             if v["variant"] == name and v.get("median_s") and v.get("cpus"))
+                pts = sorted(
+                    (v["cpus"], v["median_s"])
+                    for v in vs.values()
+                    if v["variant"] == name and v.get("median_s") and v.get("cpus")
+                )
                 if pts and seq:
-                    ax.plot([c for c, _ in pts], [seq / m for _, m in pts], "o-", label=f"{name} vs sequential")
+                    ax.plot(
+                        [c for c, _ in pts], [seq / m for _, m in pts], "o-", label=f"{name} vs sequential"
+                    )
             for lbl, v in vs.items():  # peers doing the same work (not another model's) as a reference line
                 if v["kind"] == "peer" and v.get("ratio_vs_sequential") and v.get("same_result") is not None:
-                    ax.axhline(v["ratio_vs_sequential"], ls=":", lw=1.2, color="tab:red", label=f"{lbl} (1 process)")
+                    ax.axhline(
+                        v["ratio_vs_sequential"], ls=":", lw=1.2, color="tab:red", label=f"{lbl} (1 process)"
+                    )
             ax.set_title(w["key"], fontsize=10)
             ax.set_xlabel("Ray CPUs")
             ax.set_ylabel("speedup (× sequential)")
@@ -354,7 +406,7 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
             ax.set_xticks(range(1, top + 1) if top <= 16 else all_cpus)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        for ax in list(axes.flat)[len(scaled):]:
+        for ax in list(axes.flat)[len(scaled) :]:
             ax.axis("off")
         fig.suptitle(f"Speedup vs CPUs (size {bench.get('options', {}).get('size')}, medians)")
         fig.tight_layout()
@@ -366,18 +418,27 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
     if workloads:
         rows, cols = _grid(len(workloads))
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
-        for ax, w in zip(axes.flat, workloads):
-            items = sorted(((lbl, v) for lbl, v in w["variants"].items() if v.get("median_s")),
-                           key=lambda kv: variant_order(*kv))
+        for ax, w in zip(axes.flat, workloads, strict=False):
+            items = sorted(
+                ((lbl, v) for lbl, v in w["variants"].items() if v.get("median_s")),
+                key=lambda kv: variant_order(*kv),
+            )
             if not items:
                 ax.axis("off")
                 continue
             per_s = [v.get("per_s") or 1.0 / v["median_s"] for _, v in items]
             lo = [(w.get("units") or 1) / v["max_s"] for _, v in items]
             hi = [(w.get("units") or 1) / v["min_s"] for _, v in items]
-            err = np.array([[p - a for p, a in zip(per_s, lo)], [b - p for p, b in zip(per_s, hi)]])
-            colors = ["tab:gray" if v["kind"] == "sequential" else "tab:blue" if v["kind"] == "ray" else "tab:red"
-                      for _, v in items]
+            err = np.array(
+                [
+                    [p - a for p, a in zip(per_s, lo, strict=True)],
+                    [b - p for p, b in zip(per_s, hi, strict=True)],
+                ]
+            )
+            colors = [
+                "tab:gray" if v["kind"] == "sequential" else "tab:blue" if v["kind"] == "ray" else "tab:red"
+                for _, v in items
+            ]
             ax.barh([lbl for lbl, _ in items], per_s, xerr=np.clip(err, 0, None), color=colors, capsize=3)
             ax.invert_yaxis()
             if max(per_s) > 30 * min(per_s):
@@ -385,7 +446,7 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
             ax.set_xlabel(f"{w.get('unit') if w.get('units') else 'runs'}/s (median; bars: min-max)")
             ax.set_title(w["key"], fontsize=10)
             ax.grid(axis="x", alpha=0.3)
-        for ax in list(axes.flat)[len(workloads):]:
+        for ax in list(axes.flat)[len(workloads) :]:
             ax.axis("off")
         fig.tight_layout()
         written["throughput"] = out / "throughput.png"
@@ -397,7 +458,7 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
     if targets:
         rows, cols = _grid(len(targets))
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-        for ax, t in zip(axes.flat, targets):
+        for ax, t in zip(axes.flat, targets, strict=False):
             lv = [x for x in t["levels"] if x.get("p50_s") is not None]
             conc = [x["concurrency"] for x in lv]
             for key, style in (("p50_s", "o-"), ("p95_s", "s-"), ("p99_s", "^-")):
@@ -412,7 +473,7 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
             ax.set_title(t["name"], fontsize=10)
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
-        for ax in list(axes.flat)[len(targets):]:
+        for ax in list(axes.flat)[len(targets) :]:
             ax.axis("off")
         fig.tight_layout()
         written["http_latency"] = out / "http_latency.png"
@@ -421,7 +482,12 @@ def plots(out: Path, data: dict[str, Any]) -> dict[str, Path]:
 
         fig, ax = plt.subplots(figsize=(6.5, 4))
         for t in targets:
-            ax.plot([x["concurrency"] for x in t["levels"]], [x.get("rps") or 0 for x in t["levels"]], "o-", label=t["name"])
+            ax.plot(
+                [x["concurrency"] for x in t["levels"]],
+                [x.get("rps") or 0 for x in t["levels"]],
+                "o-",
+                label=t["name"],
+            )
         ax.set_xscale("log", base=2)
         levels = sorted({x["concurrency"] for t in targets for x in t["levels"]})
         ax.set_xticks(levels, [str(c) for c in levels])

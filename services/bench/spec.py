@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ class Workload:
 
     name: str
     build: Callable[[str], Any]
-    variants: dict[str, Callable[[Any], Any]] = field(repr=False)
+    variants: Mapping[str, Callable[..., Any]] = field(repr=False)
     same_result: Callable[[Any, Any], bool] = field(repr=False)
     description: str = ""
     tolerance: dict[str, Any] = field(default_factory=dict)

@@ -67,10 +67,14 @@ class Platform:
         """Reasons this service is not ready (empty when ready)."""
         reasons = []
         if not self.ray.state.connected:
-            reasons.append(f"Ray at {self.ray.state.address} not reachable: {self.ray.state.error or 'connecting'}")
+            reasons.append(
+                f"Ray at {self.ray.state.address} not reachable: {self.ray.state.error or 'connecting'}"
+            )
         for name, err in self.catalog.errors().items():
             reasons.append(f"dataset {name} failed to load: {err}")
-        missing = [d for d in self.datasets if d not in self.catalog._loaded and d not in self.catalog.errors()]
+        missing = [
+            d for d in self.datasets if d not in self.catalog._loaded and d not in self.catalog.errors()
+        ]
         if missing:
             reasons.append(f"datasets still loading: {missing}")
         if self.startup_error:
@@ -176,7 +180,9 @@ class _SizeLimits:
 
     async def _reject_url(self, scope: dict[str, Any], receive: Any, send: Any, size: int) -> None:
         err = ProblemError.uri_too_long(size, MAX_URL_BYTES)
-        response = JSONResponse(err.body(instance=scope.get("path", "")[:200]), status_code=414, media_type=PROBLEM_JSON)
+        response = JSONResponse(
+            err.body(instance=scope.get("path", "")[:200]), status_code=414, media_type=PROBLEM_JSON
+        )
         await response(scope, receive, send)
 
     async def _reject(self, scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
@@ -184,14 +190,18 @@ class _SizeLimits:
             f"request body of {size} bytes exceeds the limit of {self.limit:,}",
             batch_command="raysvc job <service> --help",
         )
-        response = JSONResponse(err.body(instance=scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
+        response = JSONResponse(
+            err.body(instance=scope.get("path")), status_code=413, media_type=PROBLEM_JSON
+        )
         await response(scope, receive, send)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        url_bytes = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(scope.get("query_string", b""))
+        url_bytes = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(
+            scope.get("query_string", b"")
+        )
         if url_bytes > MAX_URL_BYTES:
             await self._reject_url(scope, receive, send, url_bytes)
             return
@@ -239,7 +249,9 @@ CLUSTER_GONE: tuple[type[Exception], ...] = (
 
 
 async def _cluster_gone(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("Ray unavailable during %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    log.warning(
+        "Ray unavailable during %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc
+    )
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'no detail'}"
     return problem_response(request, ProblemError.unavailable("Ray", reason))
 
@@ -268,7 +280,9 @@ def create_app(
         conn = RayConnection(settings)
         catalog = Catalog(settings)
         conn.on_connect.append(catalog.forget_refs)
-        platform = Platform(service, settings, conn, catalog, JobManager(settings, conn, service), tuple(datasets))
+        platform = Platform(
+            service, settings, conn, catalog, JobManager(settings, conn, service), tuple(datasets)
+        )
         _platform = app.state.platform = platform
 
         def _start() -> None:
@@ -281,12 +295,14 @@ def create_app(
             while True:
                 try:
                     if not conn.connect_with_retry():
-                        raise ConnectionError(f"Ray at {conn.state.address} not reachable: {conn.state.error}")
+                        raise ConnectionError(
+                            f"Ray at {conn.state.address} not reachable: {conn.state.error}"
+                        )
                     if on_ready is not None:
                         on_ready(platform)
                     platform.startup_error = None
                     break
-                except Exception as exc:  # noqa: BLE001 - reported by /readyz, retried
+                except Exception as exc:
                     platform.startup_error = f"{type(exc).__name__}: {exc}"[:500]
                     log.exception("start-up of %s failed; retrying in %.0fs", service, STARTUP_RETRY_S)
                     time.sleep(STARTUP_RETRY_S)

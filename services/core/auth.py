@@ -36,7 +36,9 @@ from services.core.errors import PROBLEM_JSON, ProblemError
 SCOPES = ("read", "jobs")
 KEY_PREFIX = "rsk_"
 #: Paths served without a key: probes, metrics and the API documents.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
 
 #: Scopes of the key of the request being served; None: authentication is off (everything allowed).
 _scopes: ContextVar[frozenset[str] | None] = ContextVar("raysvc_scopes", default=None)
@@ -78,7 +80,7 @@ def _read_store(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {"keys": []}
     if not isinstance(store, dict) or not isinstance(store.get("keys"), list):
-        raise ValueError(f"{path}: expected {{\"keys\": [...]}}")
+        raise ValueError(f'{path}: expected {{"keys": [...]}}')
     return store
 
 
@@ -105,7 +107,9 @@ def create_key(path: Path, name: str, scopes: list[str]) -> str:
         raise ValueError(f"a key named {name!r} exists; revoke it first")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    store["keys"].append({"name": name, "sha256": hash_key(key), "scopes": sorted(set(scopes)), "created": created})
+    store["keys"].append(
+        {"name": name, "sha256": hash_key(key), "scopes": sorted(set(scopes)), "created": created}
+    )
     _write_store(path, store)
     return key
 
@@ -143,7 +147,10 @@ class KeyStore:
             with self._lock:
                 try:
                     keys = _read_store(self.path)["keys"]
-                except (OSError, ValueError) as exc:  # fail closed: never fall back to keys it may have revoked
+                except (
+                    OSError,
+                    ValueError,
+                ) as exc:  # fail closed: never fall back to keys it may have revoked
                     raise ProblemError.unavailable("API key store", f"{self.path} unreadable: {exc}") from exc
                 self._keys, self._stamp = keys, stamp
         return self._keys
@@ -175,7 +182,9 @@ class BearerAuth:
             _forbid_unless(scopes, "jobs" if scope["method"] == "DELETE" else "read")
         except ProblemError as err:
             body = err.body(instance=scope["path"])
-            response = JSONResponse(body, status_code=err.status, media_type=PROBLEM_JSON, headers=err.headers)
+            response = JSONResponse(
+                body, status_code=err.status, media_type=PROBLEM_JSON, headers=err.headers
+            )
             await response(scope, receive, send)
             return
         tokens = _scopes.set(scopes), _authorization.set(header.decode("latin-1"))
@@ -189,7 +198,9 @@ class BearerAuth:
         kind, _, key = header.decode("latin-1").partition(" ")
         scopes = self.store.scopes_of(key.strip()) if kind.lower() == "bearer" and key.strip() else None
         if scopes is None:
-            detail = "unknown or revoked API key" if header else "send an API key: Authorization: Bearer <key>"
+            detail = (
+                "unknown or revoked API key" if header else "send an API key: Authorization: Bearer <key>"
+            )
             raise ProblemError(
                 401,
                 detail,
@@ -200,7 +211,9 @@ class BearerAuth:
 
 
 # -- `raysvc keys` ------------------------------------------------------------------------------------
-keys_app = typer.Typer(no_args_is_help=True, help="API keys of the services (the key store of RAYSVC_API_KEYS_FILE).")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="API keys of the services (the key store of RAYSVC_API_KEYS_FILE)."
+)
 
 
 def _store_path(path: Path | None) -> Path:

@@ -49,19 +49,30 @@ def _file_loader(name: str, reader: Callable[[Path], pd.DataFrame]) -> Callable[
 
 SPECS: dict[str, DatasetSpec] = {
     "sentiment": DatasetSpec(
-        "sentiment", "daily social-media counts and sentiment per symbol", _file_loader("sentiment", readers.read_sentiment_csv)
+        "sentiment",
+        "daily social-media counts and sentiment per symbol",
+        _file_loader("sentiment", readers.read_sentiment_csv),
     ),
     "daily": DatasetSpec(
-        "daily", f"daily OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}", _file_loader("daily", readers.read_daily_csv)
+        "daily",
+        f"daily OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}",
+        _file_loader("daily", readers.read_daily_csv),
     ),
     "intraday": DatasetSpec(
-        "intraday", f"5-minute OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}", _file_loader("intraday", readers.read_5min_csv)
+        "intraday",
+        f"5-minute OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}",
+        _file_loader("intraday", readers.read_5min_csv),
     ),
     "prices": DatasetSpec(
-        "prices", "daily closes of the sentiment data's 85 symbols (simulated)", _file_loader("prices", readers.read_prices_csv)
+        "prices",
+        "daily closes of the sentiment data's 85 symbols (simulated)",
+        _file_loader("prices", readers.read_prices_csv),
     ),
     "sp500": DatasetSpec(
-        "sp500", "real daily prices of 20 S&P 500 stocks, 1990-2022 (skfolio)", lambda _dir: readers.load_sp500(), generated=False
+        "sp500",
+        "real daily prices of 20 S&P 500 stocks, 1990-2022 (skfolio)",
+        lambda _dir: readers.load_sp500(),
+        generated=False,
     ),
 }
 
@@ -121,7 +132,7 @@ class Catalog:
         for name in names:
             try:
                 self.load(name)
-            except Exception:  # noqa: BLE001 - reported via readiness
+            except Exception:
                 pass
         return {n: self._errors[n] for n in names if n in self._errors}
 
@@ -157,7 +168,9 @@ class Catalog:
     def close_prices(self, dataset: str) -> pd.DataFrame:
         """Wide daily close prices (date × symbol) of a daily dataset (``prices``, ``daily``, ``sp500``)."""
         if dataset not in DAILY_DATASETS:
-            raise ProblemError.invalid("dataset", f"{dataset!r} is not a daily price dataset; use one of {list(DAILY_DATASETS)}")
+            raise ProblemError.invalid(
+                "dataset", f"{dataset!r} is not a daily price dataset; use one of {list(DAILY_DATASETS)}"
+            )
         frame = self.frame(dataset)
         if dataset == "daily":
             return frame[["close"]].rename(columns={"close": datagen.DAILY_SYMBOL})
@@ -175,11 +188,15 @@ class Catalog:
         """What is loaded (for ``/status``)."""
         out = []
         for name, d in sorted(self._loaded.items()):
-            idx = d.frame.index if isinstance(d.frame.index, pd.DatetimeIndex) else pd.DatetimeIndex(d.frame["date"])
+            idx = (
+                d.frame.index
+                if isinstance(d.frame.index, pd.DatetimeIndex)
+                else pd.DatetimeIndex(d.frame["date"])
+            )
             out.append(
                 {
                     "name": name,
-                    "rows": int(len(d.frame)),
+                    "rows": len(d.frame),
                     "columns": int(d.frame.shape[1]),
                     "start": idx.min().isoformat() if len(idx) else None,
                     "end": idx.max().isoformat() if len(idx) else None,

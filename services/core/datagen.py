@@ -76,12 +76,16 @@ def simulate_24x7(
     open_ = np.empty_like(close)
     open_[0] = 116.0
     open_[1:] = close[:-1]
-    wick = np.abs(rng.standard_normal((2, close.size))) * (daily_sd.repeat(BARS_PER_DAY) / np.sqrt(BARS_PER_DAY))
+    wick = np.abs(rng.standard_normal((2, close.size))) * (
+        daily_sd.repeat(BARS_PER_DAY) / np.sqrt(BARS_PER_DAY)
+    )
     high = np.maximum(open_, close) * np.exp(0.3 * wick[0])
     low = np.minimum(open_, close) * np.exp(-0.3 * wick[1])
     volume = np.round(rng.lognormal(mean=9.0, sigma=0.6, size=close.size) * np.tile(season, n_days))
     index = pd.date_range(days[0], periods=close.size, freq="5min", name="datetime")
-    bars = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+    bars = pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
+    )
     grouped = bars.groupby(bars.index.floor("D"))
     daily = pd.DataFrame(
         {
@@ -183,7 +187,10 @@ def write_daily_csv(daily: pd.DataFrame, path: Path) -> None:
 def write_5min_csv(bars: pd.DataFrame, path: Path) -> None:
     """``datetime,open,low,high,close,volume,`` with m/d/YYYY H:MM and a trailing empty column."""
     idx = bars.index
-    stamps = [f"{m}/{d}/{y} {h}:{mi:02d}" for m, d, y, h, mi in zip(idx.month, idx.day, idx.year, idx.hour, idx.minute)]
+    stamps = [
+        f"{m}/{d}/{y} {h}:{mi:02d}"
+        for m, d, y, h, mi in zip(idx.month, idx.day, idx.year, idx.hour, idx.minute, strict=True)
+    ]
     out = pd.DataFrame(
         {
             "datetime": stamps,

@@ -26,11 +26,14 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ray-services.dev/problems/"
 #: ``Retry-After`` (seconds) of a 503: about the time a service needs to notice a cluster that came back.
 RETRY_AFTER_S = 5
+#: A route's ``responses=``: status code → OpenAPI response object (FastAPI's own type).
+Responses = dict[int | str, dict[str, Any]]
 __all__ = [
     "DomainError",
     "FieldError",
     "Problem",
     "ProblemError",
+    "Responses",
     "document_problems",
     "install_error_handlers",
     "problem_response",
@@ -112,9 +115,13 @@ class ProblemError(Exception):
     @classmethod
     def uri_too_long(cls, size: int, limit: int) -> ProblemError:
         """414 for a URL (path and query) longer than ``limit`` bytes."""
-        return cls(414, f"the URL's path and query take {size:,} bytes, more than {limit:,}: send long inputs in a "
-                        "POST body, or run the batch job (raysvc job <service> --help)",
-                   title="URI Too Long", type=f"{TYPE_BASE}too-large")
+        return cls(
+            414,
+            f"the URL's path and query take {size:,} bytes, more than {limit:,}: send long inputs in a "
+            "POST body, or run the batch job (raysvc job <service> --help)",
+            title="URI Too Long",
+            type=f"{TYPE_BASE}too-large",
+        )
 
     @classmethod
     def too_large(cls, detail: str, *, batch_command: str) -> ProblemError:
@@ -238,15 +245,20 @@ COMMON_ERRORS = {
     "413": ("body", "the request is too large for an interactive answer: its batch job is named"),
     "414": ("any", "the URL is longer than 8 KiB: send long inputs in a POST body"),
     "422": ("input", "a request that breaks the schema or the data's rules; `errors` names each field"),
-    "503": ("any", "a dependency (the Ray cluster, another service, the key store) is unavailable; retry after "
-                   "`Retry-After` seconds"),
+    "503": (
+        "any",
+        "a dependency (the Ray cluster, another service, the key store) is unavailable; retry after "
+        "`Retry-After` seconds",
+    ),
 }
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 _NUMBER_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
-_LENGTHS = {"array": {"min_length": "minItems", "max_length": "maxItems"},
-            "string": {"min_length": "minLength", "max_length": "maxLength"}}
+_LENGTHS = {
+    "array": {"min_length": "minItems", "max_length": "maxItems"},
+    "string": {"min_length": "minLength", "max_length": "maxLength"},
+}
 
 
 def json_schema_bounds(node: Any) -> Any:
@@ -279,7 +291,9 @@ def document_problems(app: FastAPI, *, open_paths: frozenset[str], auth: bool) -
         if app.openapi_schema:
             return app.openapi_schema
         schema = json_schema_bounds(make())
-        _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
+        _, defs = models_json_schema(
+            [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(defs["$defs"])
         for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, never sent
@@ -289,13 +303,14 @@ def document_problems(app: FastAPI, *, open_paths: frozenset[str], auth: bool) -
                 responses = op.setdefault("responses", {})
                 has_input = bool(op.get("parameters") or op.get("requestBody"))
                 for code, (when, description) in COMMON_ERRORS.items():
-                    wanted = (
-                        code in responses
-                        or (path not in open_paths and (
+                    wanted = code in responses or (
+                        path not in open_paths
+                        and (
                             when == "any"
                             or (when == "auth" and auth)
                             or (when == "input" and has_input)
-                            or (when == "body" and "requestBody" in op)))
+                            or (when == "body" and "requestBody" in op)
+                        )
                     )
                     if wanted:
                         entry = responses.setdefault(code, {"description": description})

@@ -51,7 +51,7 @@ Float = Annotated[float, BeforeValidator(not_bool), Field(allow_inf_nan=False)]
 Bool = StrictBool
 """A boolean input: ``true``/``false`` only, never 0/1 or a string."""
 IsoDate = Annotated[date, BeforeValidator(iso_day), Field(json_schema_extra={"pattern": DAY_PATTERN})]
-"""A date input, YYYY-MM-DD (for query parameters, bounded by ``Query(ge=FIRST_DAY, le=LAST_DAY)``)."""
+"""A date input, YYYY-MM-DD (its pattern limits the year; ``Day`` adds the exact bounds)."""
 Day = Annotated[IsoDate, Field(ge=FIRST_DAY, le=LAST_DAY)]
 """A date input, YYYY-MM-DD, within the range pandas' timestamps hold."""
 
@@ -64,24 +64,45 @@ def exactly_one_of(*names: str) -> dict[str, Any]:
 
 def _any_case(word: str) -> str:
     """A regex matching ``word`` in any letter case (JSON Schema patterns have no case-insensitive flag)."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else f"\\{c}" if c in r".^$*+?()[]{}|\\" else c
-                   for c in word)
+    return "".join(
+        f"[{c.lower()}{c.upper()}]" if c.isalpha() else f"\\{c}" if c in r".^$*+?()[]{}|\\" else c
+        for c in word
+    )
 
 
-def spelled(enum: type[Enum], aliases: dict[str, Enum] | None = None) -> Any:
-    """``enum`` as an input that takes its values in any letter case, and ``aliases`` (other libraries'
-    names, e.g. arch's ``GJR-GARCH`` or ``studentst``), answering with the canonical value. The OpenAPI
-    document lists the canonical values and states the other spellings as a pattern."""
+class Spelled:
+    """Metadata for ``Annotated[enum, Spelled(enum, aliases)]``: ``enum`` as an input that takes its values in
+    any letter case, and ``aliases`` (other libraries' names, e.g. arch's ``GJR-GARCH`` or ``studentst``),
+    answering with the canonical value. The OpenAPI document lists the canonical values and states the
+    other spellings as a pattern."""
+
+    def __init__(self, enum: type[Enum], aliases: dict[str, Enum] | None = None) -> None:
+        self.validator, self.schema = _spellings(enum, aliases)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        return self.validator.__get_pydantic_core_schema__(source, handler)
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        return self.schema.__get_pydantic_json_schema__(core_schema, handler)
+
+
+def _spellings(enum: type[Enum], aliases: dict[str, Enum] | None) -> tuple[BeforeValidator, WithJsonSchema]:
     names = {str(m.value).lower(): m for m in enum} | {k.lower(): v for k, v in (aliases or {}).items()}
 
     def canonical(x: Any) -> Any:
         return names.get(x.lower(), x) if isinstance(x, str) else x
 
     pattern = "^(?:" + "|".join(_any_case(n) for n in sorted(names)) + ")$"
-    schema = {"anyOf": [{"type": "string", "enum": [m.value for m in enum]}, {"type": "string", "pattern": pattern}],
-              "description": f"{' | '.join(str(m.value) for m in enum)} (any letter case"
-                             + (f"; also {', '.join(sorted(aliases))}" if aliases else "") + ")"}
-    return Annotated[enum, BeforeValidator(canonical), WithJsonSchema(schema)]
+    schema = {
+        "anyOf": [
+            {"type": "string", "enum": [m.value for m in enum]},
+            {"type": "string", "pattern": pattern},
+        ],
+        "description": f"{' | '.join(str(m.value) for m in enum)} (any letter case"
+        + (f"; also {', '.join(sorted(aliases))}" if aliases else "")
+        + ")",
+    }
+    return BeforeValidator(canonical), WithJsonSchema(schema)
 
 
 Num = float | None

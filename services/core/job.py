@@ -20,7 +20,10 @@ from services.core.parallel import map_chunks
 @ray.remote
 def _where(chunk: list[int]) -> list[dict[str, Any]]:
     node = ray.get_runtime_context().get_node_id()
-    return [{"item": i, "square": i * i, "node": node, "host": socket.gethostname(), "pid": os.getpid()} for i in chunk]
+    return [
+        {"item": i, "square": i * i, "node": node, "host": socket.gethostname(), "pid": os.getpid()}
+        for i in chunk
+    ]
 
 
 def cluster_info(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:

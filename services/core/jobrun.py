@@ -39,7 +39,9 @@ log = logging.getLogger("services.job")
 class JobContext:
     """Progress reporting and result writing for one job run."""
 
-    def __init__(self, job_dir: Path | None, *, show_bar: bool | None = None, min_interval_s: float = 0.5) -> None:
+    def __init__(
+        self, job_dir: Path | None, *, show_bar: bool | None = None, min_interval_s: float = 0.5
+    ) -> None:
         self.job_dir = job_dir
         self.min_interval_s = min_interval_s
         self._last_write = 0.0
@@ -52,8 +54,11 @@ class JobContext:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                TimeElapsedColumn(), TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
             )
             self._bar.start()
             self._task = self._bar.add_task("working", total=1.0)
@@ -70,7 +75,9 @@ class JobContext:
         now = time.monotonic()
         if self.job_dir is not None and (now - self._last_write >= self.min_interval_s or fraction >= 1.0):
             self._last_write = now
-            write_json(self.job_dir / PROGRESS_FILE, {"progress": fraction, "message": message, "at": time.time()})
+            write_json(
+                self.job_dir / PROGRESS_FILE, {"progress": fraction, "message": message, "at": time.time()}
+            )
 
     def counter(self, total: int, message: str = "") -> Callable[[int, int], None]:
         """A ``progress(done, total)`` callback for :func:`services.core.parallel.map_chunks`."""
@@ -94,8 +101,9 @@ class ClusterWatchdog:
     goes (``error.json``, ``progress.json``) and ends the process with exit code 3.
     """
 
-    def __init__(self, address: str, job_dir: Path | None, *, lost_after_s: float = 120.0,
-                 interval_s: float = 2.0) -> None:
+    def __init__(
+        self, address: str, job_dir: Path | None, *, lost_after_s: float = 120.0, interval_s: float = 2.0
+    ) -> None:
         host, _, port = address.removeprefix("ray://").rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
         self.job_dir, self.lost_after_s, self.interval_s = job_dir, lost_after_s, interval_s
@@ -133,8 +141,9 @@ class ClusterWatchdog:
         since = self.lost_since or time.time()
         at = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
         return ProblemError.unavailable(
-            "Ray", f"the Ray cluster went away at {at} ({self.host}:{self.port} unreachable for "
-                   f"{time.time() - since:.0f}s); the job's driver stopped"
+            "Ray",
+            f"the Ray cluster went away at {at} ({self.host}:{self.port} unreachable for "
+            f"{time.time() - since:.0f}s); the job's driver stopped",
         )
 
     def _give_up(self) -> None:
@@ -144,7 +153,9 @@ class ClusterWatchdog:
         log.error("%s", problem.detail)
         if self.job_dir is not None:
             write_json(self.job_dir / ERROR_FILE, problem.body())
-            write_json(self.job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()})
+            write_json(
+                self.job_dir / PROGRESS_FILE, {"progress": 0.0, "message": problem.detail, "at": time.time()}
+            )
         print(f"error: {problem.detail}", file=sys.stderr, flush=True)
         os._exit(CLUSTER_LOST_EXIT_CODE)  # the main thread may be blocked in ray.get for ever
 
@@ -186,7 +197,9 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
     by_name = {c.name: c for c in commands}
     for c in commands:
         p = sub.add_parser(c.name, help=c.help, description=c.help)
-        p.add_argument("--params-file", type=Path, help="JSON spec written by the service (HTTP-submitted jobs)")
+        p.add_argument(
+            "--params-file", type=Path, help="JSON spec written by the service (HTTP-submitted jobs)"
+        )
         p.add_argument("--job-dir", type=Path, help="where progress.json and result.json go")
         p.add_argument("--result-json", type=Path, help="also write the result body to this file")
         if c.add_arguments is not None:
@@ -218,7 +231,9 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
         if not conn.connect_with_retry():
             raise ProblemError.unavailable("Ray", conn.state.error or "not reachable")
         if address := _cluster_address(settings):
-            watchdog = ClusterWatchdog(address, job_dir, lost_after_s=settings.job_cluster_lost_after_s).start()
+            watchdog = ClusterWatchdog(
+                address, job_dir, lost_after_s=settings.job_cluster_lost_after_s
+            ).start()
         ctx.progress(0.0, "started")
         start = time.perf_counter()
         result = cmd.run(params, ctx)
@@ -230,7 +245,7 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
             write_json(args.result_json, result)
         log.info("%s %s finished in %.2fs", service, cmd.name, seconds)
         return 0
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a problem body the service can serve
+    except Exception as exc:
         lost = watchdog.lost_problem() if watchdog is not None else None
         if lost is not None:  # Ray's own error (a dead raylet, a lost object) hides the real cause
             log.exception("%s %s failed", service, cmd.name)

@@ -28,15 +28,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.core.auth import require_scope
-from services.core.errors import ProblemError
+from services.core.errors import ProblemError, Responses
 from services.core.ray_conn import RayConnection
 from services.core.settings import Settings
 
@@ -53,7 +54,9 @@ JOB_ID_MAX_LENGTH = 100
 JobId = Annotated[
     str,
     PathParam(
-        pattern=JOB_ID_PATTERN, max_length=JOB_ID_MAX_LENGTH, description="as returned by the request that started it"
+        pattern=JOB_ID_PATTERN,
+        max_length=JOB_ID_MAX_LENGTH,
+        description="as returned by the request that started it",
     ),
 ]
 
@@ -71,11 +74,11 @@ def _connected_gcs_address() -> str | None:
         import ray
 
         return str(ray.get_runtime_context().gcs_address) if ray.is_initialized() else None
-    except Exception:  # noqa: BLE001 - e.g. not available through Ray Client: Ray's own resolution stays
+    except Exception:
         return None
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
@@ -156,7 +159,7 @@ class JobManager:
             os.environ["RAY_API_SERVER_ADDRESS"] = address
             try:
                 self._client = JobSubmissionClient(address)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise ProblemError.unavailable("Ray Jobs API", f"{address}: {exc}") from exc
             self._client_address = address
         return self._client
@@ -176,7 +179,13 @@ class JobManager:
         job_dir = self.results_dir / job_id
         job_dir.mkdir(parents=True)
         submitted = time.time()
-        spec = {"service": service, "owner": self.service, "command": command, "params": params, "submitted_at": submitted}
+        spec = {
+            "service": service,
+            "owner": self.service,
+            "command": command,
+            "params": params,
+            "submitted_at": submitted,
+        }
         write_json(job_dir / SPEC_FILE, spec)
         entrypoint = (
             f"{self._python()} -m services.{service}.job {command} "
@@ -193,7 +202,9 @@ class JobManager:
             env["RAYSVC_MODELS_DIR"] = str(self.settings.models_dir)
         # Through Ray Client (Kubernetes) Ray's own resolution stays: a driver on a worker then reaches the head
         # by its Service name, which outlives a head pod's address under GCS fault tolerance
-        gcs = os.environ.get(JOB_GCS_ADDRESS_ENV) or (None if self.settings.ray_mode == "client" else _connected_gcs_address())
+        gcs = os.environ.get(JOB_GCS_ADDRESS_ENV) or (
+            None if self.settings.ray_mode == "client" else _connected_gcs_address()
+        )
         if gcs:
             env[JOB_GCS_ADDRESS_ENV] = gcs
         deadline = time.monotonic() + self.settings.ray_connect_timeout_s
@@ -207,15 +218,21 @@ class JobManager:
                     entrypoint_label_selector=self.settings.job_driver_selector or None,
                 )
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 # a cluster that just started has no job agent yet ("please try again later")
-                transient = "try again" in str(exc).lower() or isinstance(exc, (ConnectionError, ProblemError))
+                transient = "try again" in str(exc).lower() or isinstance(
+                    exc, (ConnectionError, ProblemError)
+                )
                 if transient and time.monotonic() < deadline:
                     log.info("Jobs API not ready for %s (%s); retrying", job_id, exc)
                     self._client = None
                     time.sleep(1.0)
                     continue
-                problem = exc if isinstance(exc, ProblemError) else ProblemError.unavailable("Ray Jobs API", f"submission failed: {exc}")
+                problem = (
+                    exc
+                    if isinstance(exc, ProblemError)
+                    else ProblemError.unavailable("Ray Jobs API", f"submission failed: {exc}")
+                )
                 write_json(job_dir / ERROR_FILE, problem.body())
                 raise problem from exc
         log.info("submitted job %s: %s", job_id, entrypoint)
@@ -260,20 +277,28 @@ class JobManager:
             info.status, info.progress, info.result = JobStatus.SUCCEEDED, 1.0, result
         elif error is not None and info.status != JobStatus.STOPPED:
             info.status, info.problem = JobStatus.FAILED, error
-        elif (job_dir / "stopped").exists() and (ray_info is None or info.status in (JobStatus.PENDING, JobStatus.RUNNING)):
+        elif (job_dir / "stopped").exists() and (
+            ray_info is None or info.status in (JobStatus.PENDING, JobStatus.RUNNING)
+        ):
             info.status = JobStatus.STOPPED  # stopped on request (Ray may take a moment to report it)
         elif unreachable is not None:
             # e.g. a head being replaced: a driver on a worker (GCS fault tolerance) may well still be running
             info.status = JobStatus.RUNNING if progress else JobStatus.PENDING
-            info.message = f"Ray Jobs API unreachable ({unreachable}); last progress: {progress.get('message')}"
+            info.message = (
+                f"Ray Jobs API unreachable ({unreachable}); last progress: {progress.get('message')}"
+            )
         elif ray_info is None and time.time() - (info.submitted_at or 0) > 60:
             info.status = JobStatus.FAILED
             info.problem = ProblemError(
-                500, "the cluster no longer knows this job and it left no result (was the cluster restarted?)", title="Job Lost"
+                500,
+                "the cluster no longer knows this job and it left no result (was the cluster restarted?)",
+                title="Job Lost",
             ).body()
         elif info.status == JobStatus.SUCCEEDED:
             info.status = JobStatus.FAILED
-            info.problem = ProblemError(500, "the job ended without writing a result", title="Job Failed").body()
+            info.problem = ProblemError(
+                500, "the job ended without writing a result", title="Job Failed"
+            ).body()
         return info
 
     def _ray_job_info(self, job_id: str) -> tuple[Any, str | None]:
@@ -286,12 +311,16 @@ class JobManager:
             return call.result(timeout=JOBS_API_TIMEOUT_S), None
         except FuturesTimeout:
             reason = f"no answer within {JOBS_API_TIMEOUT_S:.0f}s"
-        except Exception as exc:  # noqa: BLE001 - the SDK raises RuntimeError for HTTP errors, OSError etc.
+        except Exception as exc:
             if "status code 404" in str(exc):
                 return None, None
             reason = str(exc).splitlines()[0][:200]
         log.debug("Ray Jobs API has no answer for %s: %s", job_id, reason)
-        self._client, self._down_until, self._down_reason = None, time.monotonic() + JOBS_API_TIMEOUT_S, reason
+        self._client, self._down_until, self._down_reason = (
+            None,
+            time.monotonic() + JOBS_API_TIMEOUT_S,
+            reason,
+        )
         return None, reason
 
     def stop(self, job_id: str) -> JobInfo:
@@ -301,7 +330,7 @@ class JobManager:
         if current.status in (JobStatus.PENDING, JobStatus.RUNNING):
             try:
                 self._jobs_client().stop_job(job_id)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 # a job Ray has no record of is not running anywhere: stopped is the truth
                 if "does not exist" not in str(exc) and "status code 404" not in str(exc):
                     raise ProblemError.unavailable("Ray Jobs API", f"cannot stop {job_id}: {exc}") from exc
@@ -328,7 +357,7 @@ def jobs_router(get_manager: Any) -> APIRouter:
     """``/v1/jobs`` routes over the manager returned by ``get_manager()``."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-    unknown = {404: {"description": "no job of this service has that id"}}
+    unknown: Responses = {404: {"description": "no job of this service has that id"}}
 
     @router.get("", response_model=JobList)
     async def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:

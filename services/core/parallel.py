@@ -20,12 +20,14 @@ T = TypeVar("T")
 MAX_IN_FLIGHT_PER_CPU = 4
 
 
-def n_chunks_for(n_items: int, *, chunks_per_cpu: int = 2, cpus: float | None = None, min_chunk: int = 1) -> int:
+def n_chunks_for(
+    n_items: int, *, chunks_per_cpu: int = 2, cpus: float | None = None, min_chunk: int = 1
+) -> int:
     """How many chunks to cut ``n_items`` into: about ``chunks_per_cpu`` per cluster CPU, each ≥ ``min_chunk``."""
     if n_items <= 0:
         return 0
     cpus = cluster_cpus() if cpus is None else cpus
-    by_cpu = max(1, int(math.ceil(cpus)) * chunks_per_cpu)
+    by_cpu = max(1, math.ceil(cpus) * chunks_per_cpu)
     by_size = max(1, n_items // max(1, min_chunk))
     return max(1, min(n_items, by_cpu, by_size))
 

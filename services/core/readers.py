@@ -4,7 +4,7 @@
 |---|---|
 | ``sentiment_data.csv`` | ISO dates; blank ``twitterSentiment`` values (kept as NaN, counted by users) |
 | ``simulated_daily_data.csv`` | ``m/d/YYYY`` dates; a trailing empty column; ``Adj Close`` |
-| ``simulated_5min_data.csv`` | ``m/d/YYYY H:MM``; lower-case columns with ``low`` before ``high``; trailing empty column |
+| ``simulated_5min_data.csv`` | ``m/d/YYYY H:MM``; lower case, ``low`` before ``high``; trailing empty column |
 
 Every reader returns a frame with a sorted, duplicate-free ``DatetimeIndex`` and float columns, and raises
 :class:`~services.core.errors.DomainError` naming the rows when the file breaks that.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ def _drop_trailing_empty(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=empty)
 
 
-def _require(df: pd.DataFrame, columns: list[str], path: Path | str) -> None:
+def _require(df: pd.DataFrame, columns: list[str], path: object) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DomainError(f"{path}: missing column(s) {missing}; found {list(df.columns)}", field="columns")
@@ -48,7 +49,9 @@ def _require(df: pd.DataFrame, columns: list[str], path: Path | str) -> None:
 def _check_index(index: pd.DatetimeIndex, what: str) -> None:
     dup = np.flatnonzero(index.duplicated())
     if dup.size:
-        raise DomainError(f"{what}: duplicate timestamps at rows {dup[:10].tolist()}", rows=dup[:100].tolist())
+        raise DomainError(
+            f"{what}: duplicate timestamps at rows {dup[:10].tolist()}", rows=dup[:100].tolist()
+        )
     bad = np.flatnonzero(np.diff(index.asi8) <= 0)
     if bad.size:
         rows = (bad + 1)[:100].tolist()
@@ -85,7 +88,7 @@ def read_daily_csv(path: Path | str) -> pd.DataFrame:
     return out
 
 
-def read_5min_csv(path: Path | str) -> pd.DataFrame:
+def read_5min_csv(path: Path | str | IO[bytes]) -> pd.DataFrame:
     """Read ``simulated_5min_data.csv`` (m/d/YYYY H:MM, lower-case, low before high, trailing column).
 
     Returns a frame indexed by ``datetime`` with float ``open, high, low, close, volume`` (the usual
@@ -119,8 +122,11 @@ def load_sp500() -> pd.DataFrame:
 
 
 def read_bars_csv(data: bytes) -> pd.DataFrame:
-    """OHLC(V) bars from CSV bytes (an upload): the seed's 5-minute format (``datetime,open,low,high,close,volume,`` with
-    m/d/YYYY H:MM) or any CSV with a ``datetime``/``date``/``timestamp`` column and OHLC(V) columns."""
+    """OHLC(V) bars from CSV bytes (an upload).
+
+    The seed's 5-minute format (``datetime,open,low,high,close,volume,`` with m/d/YYYY H:MM) or any CSV
+    with a ``datetime``/``date``/``timestamp`` column and OHLC(V) columns.
+    """
     head = data[:200].decode("utf-8", "replace").splitlines()[0].strip().rstrip(",").lower() if data else ""
     try:
         if head.split(",") == FIVE_MIN_COLUMNS and "/" in data[:400].decode("utf-8", "replace"):
@@ -128,7 +134,7 @@ def read_bars_csv(data: bytes) -> pd.DataFrame:
         df = pd.read_csv(io.BytesIO(data))
     except DomainError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's file
+    except Exception as exc:
         raise DomainError(f"cannot read the CSV: {type(exc).__name__}: {exc}", field="file") from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     df = df.drop(columns=[c for c in df.columns if c.startswith("unnamed") and df[c].isna().all()])

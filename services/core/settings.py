@@ -31,7 +31,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RAY_ADDRESS", "RAYSVC_RAY_ADDRESS"),
         description="unset: embedded local Ray; ray://host:10001: Ray Client; auto or host:6379: join as a driver",
     )
-    ray_num_cpus: int | None = Field(default=None, ge=1, description="CPUs of the embedded Ray (default: all)")
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of the embedded Ray (default: all)"
+    )
     ray_connect_timeout_s: float = Field(default=60.0, gt=0)
     ray_reconnect_interval_s: float = Field(default=5.0, gt=0)
     jobs_address: str | None = Field(
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     )
     job_driver_selector: dict[str, str] = Field(
         default_factory=dict,
-        description="Ray label selector for batch job drivers (JSON), e.g. {\"ray.io/node-group\": \"!headgroup\"} "
+        description='Ray label selector for batch job drivers (JSON), e.g. {"ray.io/node-group": "!headgroup"} '
         "runs them on workers, where a head restart under GCS fault tolerance leaves them running; empty: the head",
     )
     job_cluster_lost_after_s: float = Field(

@@ -12,6 +12,7 @@ and the rows.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from datetime import datetime
 from typing import Annotated
 
@@ -29,7 +30,6 @@ from pydantic import (
 )
 
 from services.core.exceptions import DomainError
-
 
 
 def _date_text(v: object) -> object:
@@ -64,7 +64,7 @@ def check_increasing(stamps: list[datetime] | pd.DatetimeIndex, what: str = "dat
         raise DomainError(f"timestamps not increasing at rows {rows[:10]}", field=what, rows=rows[:100])
 
 
-def _same_length(values: list[object], info: ValidationInfo, against: str) -> None:
+def _same_length(values: Sized, info: ValidationInfo, against: str) -> None:
     ref = info.data.get(against)
     if ref is not None and len(values) != len(ref):
         raise ValueError(f"has {len(values)} values but {against} has {len(ref)}")
@@ -74,12 +74,22 @@ class SeriesIn(BaseModel):
     """One price or return series sent inline."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "prices": [100.0, 101.5, 100.7]}]}
+        json_schema_extra={
+            "examples": [
+                {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "prices": [100.0, 101.5, 100.7]}
+            ]
+        }
     )
 
-    dates: list[Stamp] = Field(min_length=2, description="strictly increasing dates or timestamps", json_schema_extra={"uniqueItems": True})
+    dates: list[Stamp] = Field(
+        min_length=2,
+        description="strictly increasing dates or timestamps",
+        json_schema_extra={"uniqueItems": True},
+    )
     prices: list[Finite] | None = Field(default=None, description="positive prices, one per date")
-    returns: list[Finite] | None = Field(default=None, description="simple or log returns (decimals), one per date")
+    returns: list[Finite] | None = Field(
+        default=None, description="simple or log returns (decimals), one per date"
+    )
 
     @field_validator("dates")
     @classmethod
@@ -120,7 +130,9 @@ class SeriesIn(BaseModel):
     def to_series(self, name: str = "series") -> pd.Series:
         """The values as a float series indexed by date (prices or returns, whichever was sent)."""
         values = self.prices if self.prices is not None else self.returns
-        return pd.Series(np.asarray(values, dtype="float64"), index=pd.DatetimeIndex(self.dates, name="date"), name=name)
+        return pd.Series(
+            np.asarray(values, dtype="float64"), index=pd.DatetimeIndex(self.dates, name="date"), name=name
+        )
 
     @property
     def kind(self) -> str:
@@ -133,7 +145,11 @@ class PanelIn(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"dates": ["2024-01-02", "2024-01-03"], "columns": ["AAA", "BBB"], "values": [[0.01, -0.002], [0.003, 0.004]]}
+                {
+                    "dates": ["2024-01-02", "2024-01-03"],
+                    "columns": ["AAA", "BBB"],
+                    "values": [[0.01, -0.002], [0.003, 0.004]],
+                }
             ]
         }
     )
@@ -169,7 +185,9 @@ class PanelIn(BaseModel):
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            np.asarray(self.values, dtype="float64"), index=pd.DatetimeIndex(self.dates, name="date"), columns=self.columns
+            np.asarray(self.values, dtype="float64"),
+            index=pd.DatetimeIndex(self.dates, name="date"),
+            columns=self.columns,
         )
 
 
@@ -237,7 +255,10 @@ class BarsIn(BaseModel):
 
     def _frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {k: np.asarray(getattr(self, k), dtype="float64") for k in ("open", "high", "low", "close", "volume")},
+            {
+                k: np.asarray(getattr(self, k), dtype="float64")
+                for k in ("open", "high", "low", "close", "volume")
+            },
             index=pd.DatetimeIndex(self.datetime, name="datetime"),
         )
 

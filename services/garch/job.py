@@ -39,7 +39,9 @@ def run_rolling_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     catalog = Catalog(get_settings())
     if "request" in params:
         req = S.RollingRequest.model_validate(params["request"])
-        return svc.run_rolling_blocking(catalog, req, progress=ctx.counter(0, "refits")).model_dump(mode="json")
+        return svc.run_rolling_blocking(catalog, req, progress=ctx.counter(0, "refits")).model_dump(
+            mode="json"
+        )
     return run_universe(catalog, params, ctx)
 
 
@@ -55,7 +57,9 @@ def _symbols(catalog: Catalog, params: dict[str, Any]) -> list[str]:
 def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Rolling refits for every symbol × refit date; rows written to ``params["out"]`` (Parquet or CSV)."""
     start_time = time.perf_counter()
-    model = S.ModelIn(**{k: params[k] for k in ("vol", "p", "o", "q", "dist", "mean") if params.get(k) is not None})
+    model = S.ModelIn(
+        **{k: params[k] for k in ("vol", "p", "o", "q", "dist", "mean") if params.get(k) is not None}
+    )
     spec = model.to_spec()
     kind = params.get("returns", "log")
     dataset = params.get("dataset")
@@ -67,8 +71,13 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
         first, last = tasks.origin_bounds(r.index, params.get("start"), params.get("end"))
         try:
             plans[sym] = plan_rolling(
-                len(r), spec, window=int(params.get("window", 180)), refit_every=int(params.get("refit_every", 1)),
-                horizon=int(params.get("horizon", 1)), first=first, last=last,
+                len(r),
+                spec,
+                window=int(params.get("window", 180)),
+                refit_every=int(params.get("refit_every", 1)),
+                horizon=int(params.get("horizon", 1)),
+                first=first,
+                last=last,
             )
         except DomainError as exc:
             skipped.append({"symbol": sym, "reason": str(exc)})
@@ -77,8 +86,12 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     total = sum(p.n_refits for p in plans.values())
     log.info("rolling %s on %d symbols: %d refits", spec.label, len(plans), total)
     results = tasks.rolling_many(
-        arrays, plans, spec, progress=ctx.counter(total, f"{total} refits"),
-        warm_start=bool(params.get("warm_start", False)), seed=int(params.get("seed", 0)),
+        arrays,
+        plans,
+        spec,
+        progress=ctx.counter(total, f"{total} refits"),
+        warm_start=bool(params.get("warm_start", False)),
+        seed=int(params.get("seed", 0)),
         chunks_per_cpu=int(params.get("chunks_per_cpu") or tasks.ROLLING_CHUNKS_PER_CPU),
     )
     frames, summary = [], []
@@ -107,20 +120,29 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
         )
         ev = [S.EvaluationOut.of(e).model_dump() for e in evaluate_rolling(res, r.to_numpy())]
         summary.append(
-            {"symbol": sym, "dataset": ds, "n_origins": int(res.origins.size), "n_refits": res.n_refits,
-             "n_failed": len(res.messages), "annualization": ann.periods, "evaluation": ev}
+            {
+                "symbol": sym,
+                "dataset": ds,
+                "n_origins": int(res.origins.size),
+                "n_refits": res.n_refits,
+                "n_failed": len(res.messages),
+                "annualization": ann.periods,
+                "evaluation": ev,
+            }
         )
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out = params.get("out")
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(path, index=False) if path.suffix.lower() == ".csv" else table.to_parquet(path, index=False)
+        table.to_csv(path, index=False) if path.suffix.lower() == ".csv" else table.to_parquet(
+            path, index=False
+        )
     return {
         "model": S.ModelOut.of(spec).model_dump(),
         "symbols": len(results),
         "refits": total,
-        "rows": int(len(table)),
+        "rows": len(table),
         "output": str(Path(out).resolve()) if out else None,
         "seconds": round(time.perf_counter() - start_time, 3),
         "skipped": skipped,
@@ -174,8 +196,14 @@ def run_forecast_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         req = S.ForecastRequest.model_validate(params["request"])
     else:
         model = {k: params[k] for k in ("vol", "p", "o", "q", "dist", "mean") if params.get(k) is not None}
-        req = S.ForecastRequest(symbols=_symbols(catalog, params), dataset=params.get("dataset"), model=model,
-                                horizon=int(params.get("horizon", 10)), start=params.get("start"), end=params.get("end"))
+        req = S.ForecastRequest(
+            symbols=_symbols(catalog, params),
+            dataset=params.get("dataset"),
+            model=model,
+            horizon=int(params.get("horizon", 10)),
+            start=params.get("start"),
+            end=params.get("end"),
+        )
     ctx.progress(0.0, f"fitting {len(req.symbols or ['series'])} series")
     return S.ForecastResponse(results=svc.forecast_fits(catalog, req)).model_dump(mode="json")
 
@@ -188,9 +216,15 @@ def _forecast_args(p: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = [
-    JobCommand("rolling", "rolling out-of-sample GARCH refits over symbols × dates", run_rolling_job, _rolling_args),
-    JobCommand("forecast", "fit and forecast many symbols (the /v1/volatility/forecast body, any size)", run_forecast_job,
-               _forecast_args),
+    JobCommand(
+        "rolling", "rolling out-of-sample GARCH refits over symbols × dates", run_rolling_job, _rolling_args
+    ),
+    JobCommand(
+        "forecast",
+        "fit and forecast many symbols (the /v1/volatility/forecast body, any size)",
+        run_forecast_job,
+        _forecast_args,
+    ),
 ]
 
 

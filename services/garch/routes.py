@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate
 from services.core.app import get_platform, require_ray
-from services.core.errors import DomainError, ProblemError
+from services.core.errors import DomainError, ProblemError, Responses
+from services.core.fields import Day
 from services.core.jobs import JobAccepted, accepted
 from services.garch import schemas as S
 from services.garch import service as svc
@@ -31,10 +31,12 @@ log = logging.getLogger("services.garch")
 router = APIRouter(prefix="/v1/volatility", tags=["volatility"])
 legacy_router = APIRouter(tags=["legacy"])
 BATCH = "raysvc job garch rolling --help  (or: ray job submit -- python -m services.garch.job rolling ...)"
-FORECAST_BATCH = ("raysvc job garch forecast --params-file SPEC.json  (SPEC: {\"request\": <this body>}; "
-                  "or --symbols/--all --dataset; ray job submit -- python -m services.garch.job forecast ...)")
-NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
-INVALID = {422: {"description": "invalid input; the problem body names the field"}}
+FORECAST_BATCH = (
+    'raysvc job garch forecast --params-file SPEC.json  (SPEC: {"request": <this body>}; '
+    "or --symbols/--all --dataset; ray job submit -- python -m services.garch.job forecast ...)"
+)
+NOT_FOUND: Responses = {404: {"description": "unknown symbol or dataset"}}
+INVALID: Responses = {422: {"description": "invalid input; the problem body names the field"}}
 
 
 async def _fit_pairs(req: S.ForecastRequest) -> list[S.FitOut]:
@@ -47,7 +49,11 @@ async def symbols() -> S.SymbolsResponse:
     return await asyncio.to_thread(svc.symbols_listing, get_platform().catalog)
 
 
-@router.post("/forecast", response_model=S.ForecastResponse, responses={**NOT_FOUND, **INVALID, 413: {"description": "too many symbols"}})
+@router.post(
+    "/forecast",
+    response_model=S.ForecastResponse,
+    responses={**NOT_FOUND, **INVALID, 413: {"description": "too many symbols"}},
+)
 async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
     """Fit the model to each symbol (in parallel Ray tasks) or to an inline series, and forecast 1..H.
 
@@ -56,7 +62,8 @@ async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
     """
     if req.symbols and len(req.symbols) > svc.MAX_SYMBOLS_INLINE:
         raise ProblemError.too_large(
-            f"{len(req.symbols)} symbols exceed {svc.MAX_SYMBOLS_INLINE} per request", batch_command=FORECAST_BATCH
+            f"{len(req.symbols)} symbols exceed {svc.MAX_SYMBOLS_INLINE} per request",
+            batch_command=FORECAST_BATCH,
         )
     return S.ForecastResponse(results=await _fit_pairs(req))
 
@@ -64,7 +71,12 @@ async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
 @router.post(
     "/rolling",
     response_model=S.RollingResponse | JobAccepted,
-    responses={**NOT_FOUND, **INVALID, 202: {"model": JobAccepted, "description": "long request: running as a job"}, 413: {"description": "too many refits inline"}},
+    responses={
+        **NOT_FOUND,
+        **INVALID,
+        202: {"model": JobAccepted, "description": "long request: running as a job"},
+        413: {"description": "too many refits inline"},
+    },
 )
 async def rolling(req: S.RollingRequest, request: Request, response: Response) -> Any:
     """Rolling out-of-sample forecasts (fit on data up to t, forecast t+1..t+H) and their evaluation.
@@ -81,11 +93,16 @@ async def rolling(req: S.RollingRequest, request: Request, response: Response) -
         return accepted(response, request, job)
     if too_many:
         raise ProblemError.too_large(
-            f"{plan.n_refits} refits exceed the interactive limit of {svc.INLINE_MAX_REFITS}", batch_command=BATCH
+            f"{plan.n_refits} refits exceed the interactive limit of {svc.INLINE_MAX_REFITS}",
+            batch_command=BATCH,
         )
     start = time.perf_counter()
-    res = (await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, **svc.rolling_options(req)))[name]
-    return await asyncio.to_thread(svc.rolling_response, req, name, dataset, r, res, ann, time.perf_counter() - start)
+    res = (
+        await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, **svc.rolling_options(req))
+    )[name]
+    return await asyncio.to_thread(
+        svc.rolling_response, req, name, dataset, r, res, ann, time.perf_counter() - start
+    )
 
 
 @router.post("/select", response_model=S.SelectResponse, responses={**NOT_FOUND, **INVALID})
@@ -109,7 +126,7 @@ async def select(req: S.SelectRequest) -> S.SelectResponse:
 async def signal(
     symbol: str = Query("SIM", description="a daily symbol"),
     dataset: S.DailyDataset | None = Query(None),
-    date: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="as-of date within the data (default: the last date)"),
+    date: Day | None = Query(None, description="as-of date within the data (default: the last date)"),
     vol: S.VolIn = Vol.GARCH,
     p: int = Query(1, ge=1, le=5),
     o: int | None = Query(None, ge=0, le=5),
@@ -121,7 +138,9 @@ async def signal(
     std_window: int = Query(180, ge=2, le=5000, description="window of the premium's standard deviation"),
     threshold: float = Query(THRESHOLD, gt=0, le=10),
     refit_every: int = Query(1, ge=1, le=250),
-    history: int = Query(750, ge=1, le=5000, description="signal days returned (750 covers two years of 5-minute bars)"),
+    history: int = Query(
+        750, ge=1, le=5000, description="signal days returned (750 covers two years of 5-minute bars)"
+    ),
     warm_start: bool = Query(False),
 ) -> S.SignalResponse:
     """The daily volatility regime signal (−1/0/+1) from rolling one-step forecasts vs realised variance.
@@ -134,7 +153,19 @@ async def signal(
         spec = S.ModelIn(vol=vol, p=p, o=o, q=q, dist=dist, mean=mean).to_spec()
     except DomainError as exc:  # named `model.o` in a body; here each is a query parameter
         raise ProblemError.invalid(f"query.{(exc.field or 'vol').removeprefix('model.')}", str(exc)) from None
-    key = (symbol, dataset, date, spec, window, realized_window, std_window, threshold, refit_every, history, warm_start)
+    key = (
+        symbol,
+        dataset,
+        date,
+        spec,
+        window,
+        realized_window,
+        std_window,
+        threshold,
+        refit_every,
+        history,
+        warm_start,
+    )
     hit = svc.signal_cache_get(key)
     if hit is not None:
         return hit
@@ -143,21 +174,43 @@ async def signal(
     first, last = r.index[0].date(), r.index[-1].date()
     if date is not None and not first <= date <= last:
         raise ProblemError.invalid(
-            "query.date", f"{date} is outside the data of {name}: {first} to {last}", data_start=str(first), data_end=str(last)
+            "query.date",
+            f"{date} is outside the data of {name}: {first} to {last}",
+            data_start=str(first),
+            data_end=str(last),
         )
     try:
         plan = svc.signal_plan(
-            r, spec, window=window, realized_window=realized_window, std_window=std_window, history=history,
-            refit_every=refit_every, end=date,
+            r,
+            spec,
+            window=window,
+            realized_window=realized_window,
+            std_window=std_window,
+            history=history,
+            refit_every=refit_every,
+            end=date,
         )
     except DomainError as exc:
         raise ProblemError.from_domain(exc, prefix="query") from None
     if plan.n_refits > 4 * svc.INLINE_MAX_REFITS:
         raise ProblemError.too_large(f"{plan.n_refits} refits exceed the signal limit", batch_command=BATCH)
-    res = (await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, warm_start=warm_start))[name]
+    res = (await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, warm_start=warm_start))[
+        name
+    ]
     out = await asyncio.to_thread(
-        svc.signal_response, name, ds, r, res, spec, window=window, realized_window=realized_window, std_window=std_window,
-        threshold=threshold, refit_every=refit_every, history=history, annualization=None,
+        svc.signal_response,
+        name,
+        ds,
+        r,
+        res,
+        spec,
+        window=window,
+        realized_window=realized_window,
+        std_window=std_window,
+        threshold=threshold,
+        refit_every=refit_every,
+        history=history,
+        annualization=None,
     )
     svc.signal_cache_put(key, out)
     return out
@@ -170,7 +223,9 @@ LEGACY_SPEC = ModelSpec(dist=Dist.T)  # GARCH(1,1)-t, constant mean, log returns
 @legacy_router.post("/predict-volatility", responses={**NOT_FOUND, **INVALID})
 async def predict_volatility(
     body: S.LegacyPredictBody | None = Body(None),
-    window_size: int | None = Query(None, ge=20, le=20_000, description="legacy query form: fitting window (observations)"),
+    window_size: int | None = Query(
+        None, ge=20, le=20_000, description="legacy query form: fitting window (observations)"
+    ),
     assets: str | None = Query(None, description="legacy query form: comma-separated symbols"),
 ) -> dict[str, Any]:
     """Legacy volatility prediction, with real fits (GARCH(1,1)-t on log returns).
@@ -181,7 +236,9 @@ async def predict_volatility(
     """
     body = body or S.LegacyPredictBody()
     if body.ticker:
-        req = S.ForecastRequest(symbols=[body.ticker], model=S.ModelIn(dist=Dist.T), horizon=body.periods or 30)
+        req = S.ForecastRequest(
+            symbols=[body.ticker], model=S.ModelIn(dist=Dist.T), horizon=body.periods or 30
+        )
         fit = (await _fit_pairs(req))[0]
         return {
             "ticker": body.ticker,
@@ -247,7 +304,7 @@ async def load_market_data() -> dict[str, Any]:
             "datasets": plat.catalog.summary(),
             "daily_data": {
                 "symbol": "SIM",
-                "records": int(len(daily)),
+                "records": len(daily),
                 "columns": [str(c) for c in daily.columns],
                 "date_range": f"{daily.index[0].date()} to {daily.index[-1].date()}",
                 "annualization": ann.periods,
@@ -265,7 +322,9 @@ async def calculate_rolling_variance(
     symbol: str = Query("SIM"),
     dataset: S.DailyDataset | None = Query(None),
     limit: int = Query(250, ge=1, le=100_000, description="last points returned"),
-    n_simulations: int | None = Query(None, description="accepted for compatibility and ignored: the variance comes from the data"),
+    n_simulations: int | None = Query(
+        None, description="accepted for compatibility and ignored: the variance comes from the data"
+    ),
 ) -> dict[str, Any]:
     """Rolling sample variance (ddof 1) of the symbol's log returns over ``window`` days, annualised too."""
     plat = get_platform()
@@ -282,10 +341,18 @@ async def calculate_rolling_variance(
             "dataset": ds,
             "window": window,
             "annualization": ann.periods,
-            "points": int(len(var)),
-            "latest": {"date": str(var.index[-1].date()), "variance": float(var.iloc[-1]), "vol_annualized": float((var.iloc[-1] * ann.periods) ** 0.5)},
+            "points": len(var),
+            "latest": {
+                "date": str(var.index[-1].date()),
+                "variance": float(var.iloc[-1]),
+                "vol_annualized": float((var.iloc[-1] * ann.periods) ** 0.5),
+            },
             "series": [
-                {"date": str(d.date()), "variance": float(v), "vol_annualized": float((v * ann.periods) ** 0.5)}
+                {
+                    "date": str(d.date()),
+                    "variance": float(v),
+                    "vol_annualized": float((v * ann.periods) ** 0.5),
+                }
                 for d, v in zip(pd.DatetimeIndex(var.index), var.to_numpy(), strict=True)
             ],
         }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.core.fields import Bool, Day, Int, Num, exactly_one_of, num, nums, spelled
+from services.core.fields import Bool, Day, Int, Num, Spelled, exactly_one_of, num, nums
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     Candidate,
@@ -24,28 +24,39 @@ from services.garch.engine import (
 DailyDataset = Literal["daily", "prices", "sp500"]
 
 
-
-
-
-
 # --- inputs ---------------------------------------------------------------------------------------
-VolIn = spelled(Vol, {"gjr-garch": Vol.GJR, "gjrgarch": Vol.GJR})
+VolIn = Annotated[Vol, Spelled(Vol, {"gjr-garch": Vol.GJR, "gjrgarch": Vol.GJR})]
 """A volatility process as the user names it: ``garch``, ``GARCH``, arch's ``GJR-GARCH``…"""
-DistIn = spelled(Dist, {"gaussian": Dist.NORMAL, "studentst": Dist.T, "student-t": Dist.T,
-                        "skewstudent": Dist.SKEWT, "skew-t": Dist.SKEWT})
+DistIn = Annotated[
+    Dist,
+    Spelled(
+        Dist,
+        {
+            "gaussian": Dist.NORMAL,
+            "studentst": Dist.T,
+            "student-t": Dist.T,
+            "skewstudent": Dist.SKEWT,
+            "skew-t": Dist.SKEWT,
+        },
+    ),
+]
 """A distribution as the user names it, arch's names included (``gaussian``, ``studentst``, ``skewstudent``)."""
-MeanIn = spelled(Mean, {"ar": Mean.AR1})
+MeanIn = Annotated[Mean, Spelled(Mean, {"ar": Mean.AR1})]
 """A mean model as the user names it (arch's ``Constant``, ``Zero``, ``AR`` with one lag)."""
 
 
 class ModelIn(BaseModel):
     """Model specification. ``o`` defaults to 0 for GARCH and 1 for GJR/EGARCH."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"vol": "garch", "p": 1, "q": 1, "dist": "t", "mean": "constant"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"vol": "garch", "p": 1, "q": 1, "dist": "t", "mean": "constant"}]}
+    )
 
     vol: VolIn = Field(Vol.GARCH)
     p: Int = Field(1, ge=1, le=5, description="ARCH (shock) lags")
-    o: Int | None = Field(None, ge=0, le=5, description="asymmetric lags (GJR/EGARCH); default 0 for garch, 1 otherwise")
+    o: Int | None = Field(
+        None, ge=0, le=5, description="asymmetric lags (GJR/EGARCH); default 0 for garch, 1 otherwise"
+    )
     q: Int = Field(1, ge=0, le=5, description="GARCH (variance) lags")
     dist: DistIn = Field(Dist.T)
     mean: MeanIn = Field(Mean.CONSTANT)
@@ -66,30 +77,44 @@ class ModelOut(BaseModel):
 
     @classmethod
     def of(cls, spec: ModelSpec) -> ModelOut:
-        return cls(vol=spec.vol, p=spec.p, o=spec.o, q=spec.q, dist=spec.dist, mean=spec.mean, label=spec.label)
+        return cls(
+            vol=spec.vol, p=spec.p, o=spec.o, q=spec.q, dist=spec.dist, mean=spec.mean, label=spec.label
+        )
 
 
 class _Source(BaseModel):
     """Where the returns come from: a dataset symbol, or an inline series."""
 
-    dataset: DailyDataset | None = Field(None, description="daily dataset; default: the first of daily, prices, sp500 holding the symbol")
+    dataset: DailyDataset | None = Field(
+        None, description="daily dataset; default: the first of daily, prices, sp500 holding the symbol"
+    )
     series: SeriesIn | None = Field(None, description="your own prices or returns instead of a symbol")
     returns: ReturnKind = Field(ReturnKind.LOG, description="how prices become returns: log | simple")
     start: Day | None = Field(None, description="first date used (inclusive)")
     end: Day | None = Field(None, description="last date used (inclusive)")
-    annualization: Int | None = Field(None, ge=1, le=400, description="periods per year; default: detected from the dates (365 or 252)")
+    annualization: Int | None = Field(
+        None, ge=1, le=400, description="periods per year; default: detected from the dates (365 or 252)"
+    )
 
 
 class ForecastRequest(_Source):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbols": ["SIM"], "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"}, "horizon": 10}],
-                           **exactly_one_of("symbols", "series")}
+        json_schema_extra={
+            "examples": [
+                {"symbols": ["SIM"], "model": {"vol": "garch", "p": 1, "q": 1, "dist": "t"}, "horizon": 10}
+            ],
+            **exactly_one_of("symbols", "series"),
+        }
     )
 
-    symbols: list[str] | None = Field(None, min_length=1, max_length=500, description="symbols to fit in parallel")
+    symbols: list[str] | None = Field(
+        None, min_length=1, max_length=500, description="symbols to fit in parallel"
+    )
     model: ModelIn = Field(default_factory=ModelIn)
     horizon: Int = Field(10, ge=1, le=500, description="forecast steps")
-    simulations: Int = Field(1000, ge=100, le=100_000, description="paths for simulation forecasts (EGARCH beyond 1 step)")
+    simulations: Int = Field(
+        1000, ge=100, le=100_000, description="paths for simulation forecasts (EGARCH beyond 1 step)"
+    )
     seed: Int = Field(0, ge=0, description="seed of simulation forecasts")
 
     @model_validator(mode="after")
@@ -101,20 +126,40 @@ class ForecastRequest(_Source):
 
 class RollingRequest(_Source):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbol": "SIM", "model": {"dist": "t"}, "window": 180, "refit_every": 1, "horizon": 1, "start": "2022-01-01"}],
-                           **exactly_one_of("symbol", "series")}
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbol": "SIM",
+                    "model": {"dist": "t"},
+                    "window": 180,
+                    "refit_every": 1,
+                    "horizon": 1,
+                    "start": "2022-01-01",
+                }
+            ],
+            **exactly_one_of("symbol", "series"),
+        }
     )
 
     symbol: str | None = Field(None, description="a daily symbol (or send `series`)")
     model: ModelIn = Field(default_factory=ModelIn)
     window: Int = Field(180, ge=20, le=20_000, description="observations per fitting window")
-    refit_every: Int = Field(1, ge=1, le=1000, description="refit every n origins; between refits the last parameters filter the new window")
+    refit_every: Int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="refit every n origins; between refits the last parameters filter the new window",
+    )
     horizon: Int = Field(1, ge=1, le=60)
-    warm_start: Bool = Field(False, description="start each refit from the previous one's estimates (faster; see docs/garch.md)")
+    warm_start: Bool = Field(
+        False, description="start each refit from the previous one's estimates (faster; see docs/garch.md)"
+    )
     simulations: Int = Field(1000, ge=100, le=100_000)
     seed: Int = Field(0, ge=0)
     mode: Literal["auto", "inline", "job"] = Field(
-        "auto", description="auto: inline up to the interactive refit limit, else an async job (202); inline beyond the limit → 413"
+        "auto",
+        description="auto: inline up to the interactive refit limit, else an async job (202); "
+        "inline beyond the limit → 413",
     )
 
     @model_validator(mode="after")
@@ -125,10 +170,20 @@ class RollingRequest(_Source):
 
 
 class SelectRequest(_Source):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"symbol": "SIM", "criterion": "bic"}], **exactly_one_of("symbol", "series")})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"symbol": "SIM", "criterion": "bic"}],
+            **exactly_one_of("symbol", "series"),
+        }
+    )
 
     symbol: str | None = None
-    grid: list[ModelIn] | None = Field(None, min_length=1, max_length=200, description="candidates; default: 27 (GARCH/GJR/EGARCH × 3 orders × 3 dists)")
+    grid: list[ModelIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="candidates; default: 27 (GARCH/GJR/EGARCH × 3 orders × 3 dists)",
+    )
     mean: MeanIn = Field(Mean.CONSTANT, description="mean model of the default grid")
     criterion: Literal["bic", "aic"] = "bic"
     horizon: Int = Field(10, ge=1, le=500)
@@ -152,7 +207,9 @@ class FitOut(BaseModel):
     nobs: int
     start: str | None
     end: str | None
-    params: dict[str, Num] = Field(description="named as arch names them: mu, omega, alpha[1], gamma[1], beta[1], nu, eta, lambda, Const, y[1]")
+    params: dict[str, Num] = Field(
+        description="named as arch names them: mu, omega, alpha[1], gamma[1], beta[1], nu, eta, lambda, Const, y[1]"
+    )
     std_errors: dict[str, Num] = Field(description="robust (Bollerslev-Wooldridge) standard errors")
     pvalues: dict[str, Num]
     loglik: Num
@@ -164,7 +221,9 @@ class FitOut(BaseModel):
     annualization_source: str
     last_conditional_vol: Num = Field(description="per period, at the last date")
     last_conditional_vol_annualized: Num
-    realized_vol_annualized: Num = Field(description="sample standard deviation of the fitted returns, annualised")
+    realized_vol_annualized: Num = Field(
+        description="sample standard deviation of the fitted returns, annualised"
+    )
     horizon: int
     forecast_variance: list[Num] = Field(description="variance of the return 1..H periods after `end`")
     forecast_vol_annualized: list[Num] = Field(description="sqrt(forecast_variance × annualization)")
@@ -314,7 +373,9 @@ class RollingResponse(BaseModel):
             n_refits=res.n_refits,
             n_failed=len(res.messages),
             param_names=list(res.param_names),
-            last_params=dict(zip(res.param_names, nums(res.params[-1]), strict=True)) if res.origins.size else {},
+            last_params=dict(zip(res.param_names, nums(res.params[-1]), strict=True))
+            if res.origins.size
+            else {},
             evaluation=[EvaluationOut.of(e) for e in evaluation],
             failures=[FailureOut(date=dates[t], message=m) for t, m in res.messages],
             forecasts=points,
@@ -336,8 +397,15 @@ class CandidateOut(BaseModel):
     @classmethod
     def of(cls, rank: int, c: Candidate) -> CandidateOut:
         return cls(
-            rank=rank, model=ModelOut.of(c.spec), nobs=c.nobs, n_params=c.n_params, loglik=num(c.loglik),
-            aic=num(c.aic), bic=num(c.bic), converged=c.converged, message=c.message,
+            rank=rank,
+            model=ModelOut.of(c.spec),
+            nobs=c.nobs,
+            n_params=c.n_params,
+            loglik=num(c.loglik),
+            aic=num(c.aic),
+            bic=num(c.bic),
+            converged=c.converged,
+            message=c.message,
         )
 
 
@@ -367,7 +435,9 @@ class SignalResponse(BaseModel):
     symbol: str
     dataset: str | None
     date: str
-    signal: int = Field(description="+1: zscore > threshold (vol expected to rise), -1: < -threshold, 0 otherwise")
+    signal: int = Field(
+        description="+1: zscore > threshold (vol expected to rise), -1: < -threshold, 0 otherwise"
+    )
     zscore: Num
     premium: Num = Field(description="(forecast - realized) / realized variance")
     premium_std: Num
@@ -385,14 +455,30 @@ class SignalResponse(BaseModel):
 
     @classmethod
     def of(
-        cls, sig: RegimeSignal, *, symbol: str, dataset: str | None, dates: list[str], applies_to: list[str],
-        annualization: int, spec: ModelSpec, window: int, refit_every: int, history: int, definition: str,
+        cls,
+        sig: RegimeSignal,
+        *,
+        symbol: str,
+        dataset: str | None,
+        dates: list[str],
+        applies_to: list[str],
+        annualization: int,
+        spec: ModelSpec,
+        window: int,
+        refit_every: int,
+        history: int,
+        definition: str,
     ) -> SignalResponse:
         last = -1
         hist = [
             SignalPoint(
-                date=dates[int(t)], applies_to=applies_to[int(t)], signal=int(sig.signal[i]), zscore=num(sig.zscore[i]),
-                premium=num(sig.premium[i]), forecast_variance=num(sig.forecast[i]), realized_variance=num(sig.realized[i]),
+                date=dates[int(t)],
+                applies_to=applies_to[int(t)],
+                signal=int(sig.signal[i]),
+                zscore=num(sig.zscore[i]),
+                premium=num(sig.premium[i]),
+                forecast_variance=num(sig.forecast[i]),
+                realized_variance=num(sig.realized[i]),
             )
             for i, t in list(enumerate(sig.origins))[-history:]
         ]
@@ -438,7 +524,9 @@ class LegacyPredictBody(BaseModel):
 
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"examples": [{"ticker": "AAPL", "periods": 30}, {"window_size": 180, "assets": "SIM,AAPL"}]},
+        json_schema_extra={
+            "examples": [{"ticker": "AAPL", "periods": 30}, {"window_size": 180, "assets": "SIM,AAPL"}]
+        },
     )
 
     ticker: str | None = None

@@ -86,14 +86,17 @@ def _check_fit_inputs(returns: pd.Series, spec: ModelSpec, field: str, start: An
 
 
 # --- forecast -------------------------------------------------------------------------------------
-def forecast_plan(catalog: Catalog, req: S.ForecastRequest) -> tuple[list[tuple[str, str | None]], dict[str | None, Any], ModelSpec]:
+def forecast_plan(
+    catalog: Catalog, req: S.ForecastRequest
+) -> tuple[list[tuple[str, str | None]], dict[str | None, Any], ModelSpec]:
     """Validate a forecast request; return (symbol, dataset) pairs, per-dataset returns (dicts), the spec."""
     spec = req.model.to_spec()
     if req.series is not None:
         r = inline_returns(req.series, req.returns.value)
         _check_fit_inputs(r, spec, "series", req.start, req.end)
         return [("series", None)], {None: {"series": r}}, spec
-    pairs, data = [], {}
+    pairs: list[tuple[str, str | None]] = []
+    data: dict[str | None, Any] = {}
     for i, sym in enumerate(req.symbols or []):
         ds = tasks.find_dataset(catalog, sym, req.dataset)
         rets = dataset_returns(catalog, ds, req.returns.value)
@@ -104,7 +107,12 @@ def forecast_plan(catalog: Catalog, req: S.ForecastRequest) -> tuple[list[tuple[
 
 
 def fit_options(req: Any) -> dict[str, Any]:
-    return {"horizon": req.horizon, "annualization": req.annualization, "simulations": req.simulations, "seed": req.seed}
+    return {
+        "horizon": req.horizon,
+        "annualization": req.annualization,
+        "simulations": req.simulations,
+        "seed": req.seed,
+    }
 
 
 def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
@@ -114,7 +122,7 @@ def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
     groups: dict[str | None, list[str]] = {}
     for sym, ds in pairs:
         groups.setdefault(ds, []).append(sym)
-    by_symbol = {}
+    by_symbol: dict[tuple[str, str | None], S.FitOut] = {}
     for ds, symbols in groups.items():
         ref = data[ds] if ds is None else returns_ref(catalog, ds, req.returns.value)
         fits = tasks.fit_many(symbols, ref, spec, start=req.start, end=req.end, **fit_options(req))
@@ -123,12 +131,26 @@ def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
 
 
 # --- rolling --------------------------------------------------------------------------------------
-def rolling_inputs(catalog: Catalog, req: S.RollingRequest) -> tuple[str, str | None, pd.Series, RollingPlan, ModelSpec, Annualization]:
+def rolling_inputs(
+    catalog: Catalog, req: S.RollingRequest
+) -> tuple[str, str | None, pd.Series, RollingPlan, ModelSpec, Annualization]:
     """Validate a rolling request: (name, dataset, returns, plan, spec, annualization)."""
     spec = req.model.to_spec()
     name, dataset, r = resolve(catalog, req, req.symbol)
-    first, last = tasks.origin_bounds(r.index, req.start, req.end) if isinstance(r.index, pd.DatetimeIndex) else (None, None)
-    plan = plan_rolling(len(r), spec, window=req.window, refit_every=req.refit_every, horizon=req.horizon, first=first, last=last)
+    first, last = (
+        tasks.origin_bounds(r.index, req.start, req.end)
+        if isinstance(r.index, pd.DatetimeIndex)
+        else (None, None)
+    )
+    plan = plan_rolling(
+        len(r),
+        spec,
+        window=req.window,
+        refit_every=req.refit_every,
+        horizon=req.horizon,
+        first=first,
+        last=last,
+    )
     return name, dataset, r, plan, spec, detect_annualization(r.index, req.annualization)
 
 
@@ -137,7 +159,13 @@ def rolling_options(req: S.RollingRequest) -> dict[str, Any]:
 
 
 def rolling_response(
-    req: S.RollingRequest, name: str, dataset: str | None, r: pd.Series, res: RollingResult, ann: Annualization, seconds: float
+    req: S.RollingRequest,
+    name: str,
+    dataset: str | None,
+    r: pd.Series,
+    res: RollingResult,
+    ann: Annualization,
+    seconds: float,
 ) -> S.RollingResponse:
     values = r.to_numpy()
     return S.RollingResponse.of(
@@ -159,25 +187,42 @@ def run_rolling_blocking(catalog: Catalog, req: S.RollingRequest, progress: Any 
     """The whole rolling request on the connected cluster (jobs)."""
     start = time.perf_counter()
     name, dataset, r, plan, spec, ann = rolling_inputs(catalog, req)
-    res = tasks.rolling_many({name: r.to_numpy()}, {name: plan}, spec, progress=progress, **rolling_options(req))[name]
+    res = tasks.rolling_many(
+        {name: r.to_numpy()}, {name: plan}, spec, progress=progress, **rolling_options(req)
+    )[name]
     return rolling_response(req, name, dataset, r, res, ann, time.perf_counter() - start)
 
 
 # --- selection ------------------------------------------------------------------------------------
-def select_inputs(catalog: Catalog, req: S.SelectRequest) -> tuple[str, str | None, pd.Series, list[ModelSpec]]:
+def select_inputs(
+    catalog: Catalog, req: S.SelectRequest
+) -> tuple[str, str | None, pd.Series, list[ModelSpec]]:
     from services.garch.engine import check_grid, default_grid
 
     specs = [m.to_spec() for m in req.grid] if req.grid else default_grid(req.mean)
     check_grid(specs)
     name, dataset, r = resolve(catalog, req, req.symbol)
     r = tasks.window_dates(r, req.start, req.end)
-    require_obs(len(r), max(s.min_obs for s in specs), "the largest model of the grid", "series" if dataset is None else "symbol")
+    require_obs(
+        len(r),
+        max(s.min_obs for s in specs),
+        "the largest model of the grid",
+        "series" if dataset is None else "symbol",
+    )
     return name, dataset, r, specs
 
 
 # --- signal ---------------------------------------------------------------------------------------
 def signal_plan(
-    r: pd.Series, spec: ModelSpec, *, window: int, realized_window: int, std_window: int, history: int, refit_every: int, end: Any
+    r: pd.Series,
+    spec: ModelSpec,
+    *,
+    window: int,
+    realized_window: int,
+    std_window: int,
+    history: int,
+    refit_every: int,
+    end: Any,
 ) -> RollingPlan:
     """Origins for ``history`` signal days ending at ``end`` (each needs ``std_window`` premiums before it)."""
     last = tasks.origin_bounds(r.index, None, end)[1] if end is not None else len(r) - 1
@@ -188,26 +233,54 @@ def signal_plan(
     first = max(earliest, last - need + 1)
     if last - first + 1 < std_window:
         raise DomainError(
-            f"{last - earliest + 1} forecast origins available up to {r.index[last].date()}, fewer than std_window={std_window} "
+            f"{last - earliest + 1} forecast origins available up to {r.index[last].date()}, "
+            f"fewer than std_window={std_window} "
             f"(needs window/realized_window={max(window, realized_window)} + std_window observations)",
             field="std_window",
         )
-    return plan_rolling(len(r), spec, window=window, refit_every=refit_every, horizon=1, first=first, last=last)
+    return plan_rolling(
+        len(r), spec, window=window, refit_every=refit_every, horizon=1, first=first, last=last
+    )
 
 
 def signal_response(
-    name: str, dataset: str | None, r: pd.Series, res: RollingResult, spec: ModelSpec, *, window: int, realized_window: int,
-    std_window: int, threshold: float, refit_every: int, history: int, annualization: int | None,
+    name: str,
+    dataset: str | None,
+    r: pd.Series,
+    res: RollingResult,
+    spec: ModelSpec,
+    *,
+    window: int,
+    realized_window: int,
+    std_window: int,
+    threshold: float,
+    refit_every: int,
+    history: int,
+    annualization: int | None,
 ) -> S.SignalResponse:
     sig = regime_signal(
-        r.to_numpy(), res.origins, res.variance[:, 0], realized_window=realized_window, std_window=std_window, threshold=threshold
+        r.to_numpy(),
+        res.origins,
+        res.variance[:, 0],
+        realized_window=realized_window,
+        std_window=std_window,
+        threshold=threshold,
     )
     ann = detect_annualization(r.index, annualization)
     dates = _dates(r.index)
     next_day = _next_date(r.index, ann.periods)
     return S.SignalResponse.of(
-        sig, symbol=name, dataset=dataset, dates=dates, applies_to=[*dates[1:], next_day], annualization=ann.periods,
-        spec=spec, window=window, refit_every=refit_every, history=history, definition=SIGNAL_DEFINITION,
+        sig,
+        symbol=name,
+        dataset=dataset,
+        dates=dates,
+        applies_to=[*dates[1:], next_day],
+        annualization=ann.periods,
+        spec=spec,
+        window=window,
+        refit_every=refit_every,
+        history=history,
+        definition=SIGNAL_DEFINITION,
     )
 
 
@@ -241,7 +314,10 @@ def symbols_listing(catalog: Catalog) -> S.SymbolsResponse:
         ann = detect_annualization(prices.index)
         out.append(
             S.DatasetSymbols(
-                dataset=ds, count=prices.shape[1], annualization=ann.periods, calendar=ann.source,
+                dataset=ds,
+                count=prices.shape[1],
+                annualization=ann.periods,
+                calendar=ann.source,
                 start=str(prices.index[0].date()) if len(prices) else None,
                 end=str(prices.index[-1].date()) if len(prices) else None,
                 symbols=[str(c) for c in prices.columns],
@@ -253,4 +329,3 @@ def symbols_listing(catalog: Catalog) -> S.SymbolsResponse:
 def rolling_variance(r: pd.Series, window: int) -> pd.Series:
     """Sample variance (ddof 1) of the last ``window`` returns at each date (the course's "variance")."""
     return r.rolling(window).var(ddof=1).dropna()
-

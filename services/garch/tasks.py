@@ -52,7 +52,10 @@ MIN_REFITS_PER_TASK = 16
 def dataset_returns(catalog: Catalog, dataset: str, kind: ReturnKind | str = ReturnKind.LOG) -> Returns:
     """Returns of every symbol of a daily dataset (each symbol's missing prices dropped first)."""
     prices = catalog.close_prices(dataset)
-    return {str(s): to_returns(prices[s].dropna().rename(str(s)), kind, field=f"{dataset}.{s}") for s in prices.columns}
+    return {
+        str(s): to_returns(prices[s].dropna().rename(str(s)), kind, field=f"{dataset}.{s}")
+        for s in prices.columns
+    }
 
 
 def find_dataset(catalog: Catalog, symbol: str, dataset: str | None = None) -> str:
@@ -79,7 +82,9 @@ def window_dates(series: pd.Series, start: Any = None, end: Any = None) -> pd.Se
     return series.loc[pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None]
 
 
-def origin_bounds(index: pd.DatetimeIndex, start: Any = None, end: Any = None) -> tuple[int | None, int | None]:
+def origin_bounds(
+    index: pd.DatetimeIndex, start: Any = None, end: Any = None
+) -> tuple[int | None, int | None]:
     """Positions of the first origin on/after ``start`` and the last on/before ``end``."""
     first = int(index.searchsorted(pd.Timestamp(start))) if start else None
     last = int(index.searchsorted(pd.Timestamp(end), side="right")) - 1 if end else None
@@ -89,11 +94,19 @@ def origin_bounds(index: pd.DatetimeIndex, start: Any = None, end: Any = None) -
 # --- tasks ----------------------------------------------------------------------------------------
 @ray.remote
 def fit_symbols_task(
-    symbols: list[str], returns: Returns, spec: ModelSpec, options: dict[str, Any], start: Any = None, end: Any = None
+    symbols: list[str],
+    returns: Returns,
+    spec: ModelSpec,
+    options: dict[str, Any],
+    start: Any = None,
+    end: Any = None,
 ) -> list[FitResult]:
     """``fit_model`` on ``start..end`` of each symbol of the chunk (``options``: horizon, annualization,
     simulations, seed)."""
-    return [fit_model(window_dates(returns[s], start, end), spec, field=f"symbols[{s}]", **options) for s in symbols]
+    return [
+        fit_model(window_dates(returns[s], start, end), spec, field=f"symbols[{s}]", **options)
+        for s in symbols
+    ]
 
 
 @ray.remote
@@ -118,7 +131,7 @@ def rolling_task(
     out: list[RollingResult] = []
     i = 0
     while i < len(items):
-        sym, a, b = items[i]
+        sym, a, _b = items[i]
         j = i + 1
         while j < len(items) and items[j][0] == sym and items[j][1] == items[j - 1][2]:
             j += 1
@@ -156,27 +169,46 @@ def rolling_many(
     """
     items = _blocks(plans)
     parts = map_chunks(
-        rolling_task, items, ray.put(returns), ray.put(plans), spec, options,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_REFITS_PER_TASK, progress=progress,
+        rolling_task,
+        items,
+        ray.put(returns),
+        ray.put(plans),
+        spec,
+        options,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=MIN_REFITS_PER_TASK,
+        progress=progress,
     )
     return _join(items, parts)
 
 
 async def rolling_many_async(
-    returns: dict[str, np.ndarray], plans: dict[str, RollingPlan], spec: ModelSpec, *,
-    chunks_per_cpu: int = ROLLING_CHUNKS_PER_CPU, **options: Any
+    returns: dict[str, np.ndarray],
+    plans: dict[str, RollingPlan],
+    spec: ModelSpec,
+    *,
+    chunks_per_cpu: int = ROLLING_CHUNKS_PER_CPU,
+    **options: Any,
 ) -> dict[str, RollingResult]:
     """:func:`rolling_many` for ``async`` routes."""
     items = _blocks(plans)
     returns_ref, plans_ref = await asyncio.to_thread(lambda: (ray.put(returns), ray.put(plans)))
     parts = await map_chunks_async(
-        rolling_task, items, returns_ref, plans_ref, spec, options,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=MIN_REFITS_PER_TASK,
+        rolling_task,
+        items,
+        returns_ref,
+        plans_ref,
+        spec,
+        options,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=MIN_REFITS_PER_TASK,
     )
     return _join(items, parts)
 
 
-def fit_many(symbols: list[str], returns: Any, spec: ModelSpec, *, start: Any = None, end: Any = None, **options: Any) -> list[FitResult]:
+def fit_many(
+    symbols: list[str], returns: Any, spec: ModelSpec, *, start: Any = None, end: Any = None, **options: Any
+) -> list[FitResult]:
     """Full fits of several symbols in parallel (``returns``: a :data:`Returns` dict or its object ref)."""
     ref = returns if isinstance(returns, ray.ObjectRef) else ray.put(returns)
     return map_chunks(fit_symbols_task, symbols, ref, spec, options, start, end)

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.intraday import engine as E
 from services.bench.spec import Workload
+from services.intraday import engine as E
 
 SIZES = ("tiny", "small", "medium", "large")
 FULL_GRID = {"fast": list(range(5, 51)), "slow": list(range(20, 201))}
@@ -167,7 +167,7 @@ def vectorbt_portfolio(vbt: Any, bars: E.BarData, targets: pd.DataFrame, costs: 
         init_cash=1.0,
         upon_opposite_entry="reverse",
         accumulate=False,
-        freq=f"{int(round(bars.bar_minutes))}min",
+        freq=f"{round(bars.bar_minutes)}min",
     )
 
 

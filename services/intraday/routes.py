@@ -263,9 +263,17 @@ async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) ->
 
 @router.post("/backtest/csv", response_model=S.BacktestResponse, response_model_by_alias=True)
 async def backtest_csv(
-    file: Annotated[UploadFile, File(description="bars as CSV: `datetime,open,low,high,close,volume` (5-minute bars) or ISO stamps")],
-    request: Annotated[str, Form(description="the backtest request as JSON, without `symbol`/`bars`",
-                                 json_schema_extra={"contentMediaType": "application/json"})],
+    file: Annotated[
+        UploadFile,
+        File(description="bars as CSV: `datetime,open,low,high,close,volume` (5-minute bars) or ISO stamps"),
+    ],
+    request: Annotated[
+        str,
+        Form(
+            description="the backtest request as JSON, without `symbol`/`bars`",
+            json_schema_extra={"contentMediaType": "application/json"},
+        ),
+    ],
 ) -> S.BacktestResponse:
     """:func:`backtest` on an uploaded CSV (size-limited: 413 beyond `RAYSVC_MAX_BODY_BYTES`)."""
     req, bars = await _upload(file, request, S.BacktestRequest)
@@ -281,8 +289,13 @@ async def backtest_csv(
 @router.post("/sweep/csv", response_model=S.SweepResponse)
 async def sweep_csv(
     file: Annotated[UploadFile, File(description="bars as CSV")],
-    request: Annotated[str, Form(description="the sweep request as JSON, without `symbol`/`bars`",
-                                 json_schema_extra={"contentMediaType": "application/json"})],
+    request: Annotated[
+        str,
+        Form(
+            description="the sweep request as JSON, without `symbol`/`bars`",
+            json_schema_extra={"contentMediaType": "application/json"},
+        ),
+    ],
 ) -> S.SweepResponse:
     """:func:`sweep` on an uploaded CSV (always interactive; 413 beyond the grid or size limits)."""
     p = require_ray()
@@ -407,8 +420,16 @@ async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
             if problem.status >= 500:
                 raise
             first_problem = first_problem or problem
-            failures += [{"strategy": label, "symbol": symbol, "status": problem.status, "detail": problem.detail,
-                          "field": f"body.symbols[{i}]"} for label, _ in names]
+            failures += [
+                {
+                    "strategy": label,
+                    "symbol": symbol,
+                    "status": problem.status,
+                    "detail": problem.detail,
+                    "field": f"body.symbols[{i}]",
+                }
+                for label, _ in names
+            ]
     if not results and first_problem is not None:
         raise first_problem
     by_strategy: dict[str, list[dict[str, Any]]] = {}

@@ -62,7 +62,8 @@ SignalValue = Annotated[Literal[-1, 0, 1], NotBool]
 When = Annotated[datetime, BeforeValidator(_iso_text)]
 WALL_TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"
 WallTime = Annotated[
-    time, BeforeValidator(_iso_text),
+    time,
+    BeforeValidator(_iso_text),
     # a local clock time: JSON Schema's `time` format requires an offset, which this field refuses
     WithJsonSchema({"type": "string", "pattern": WALL_TIME_PATTERN, "examples": ["09:30"]}),
 ]
@@ -155,8 +156,12 @@ class DataIn(BaseModel):
         max_length=64,
         description="exchange timezone (an IANA name) for `calendar=session`",
     )
-    session_open: WallTime = Field(default=time(9, 30), description="wall-clock time in `timezone`, no offset")
-    session_close: WallTime = Field(default=time(16, 0), description="wall-clock time in `timezone`, no offset")
+    session_open: WallTime = Field(
+        default=time(9, 30), description="wall-clock time in `timezone`, no offset"
+    )
+    session_close: WallTime = Field(
+        default=time(16, 0), description="wall-clock time in `timezone`, no offset"
+    )
     daily_signal: DailySignalIn | None = Field(
         default=None,
         description="garch_rsi_bb only: the daily signal; omitted → fetched from the GARCH service",

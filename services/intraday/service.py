@@ -329,6 +329,6 @@ def parse_garch_signal(body: Any) -> pd.Series:
     if not (rows[0].get("applies_to") or rows[0].get("trade_date")):
         weekdays_only = bool((dates.dayofweek < 5).all()) and len(dates) > 5
         last = dates[-1] + (pd.offsets.BDay(1) if weekdays_only else pd.Timedelta(days=1))
-        dates = pd.DatetimeIndex(list(dates[1:]) + [last])
+        dates = pd.DatetimeIndex([*list(dates[1:]), last])
     series = pd.Series(values, index=dates.normalize(), dtype=float)
     return series[~series.index.duplicated(keep="last")]

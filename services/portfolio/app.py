@@ -31,9 +31,13 @@ def _on_ready(platform: Platform) -> None:
 
     def status() -> dict[str, Any]:
         return {
-            "objectives": "min_variance, max_sharpe, max_return, min_cvar, risk_parity, hrp, herc, inverse_volatility, equal_weight (skfolio)",
+            "objectives": "min_variance, max_sharpe, max_return, min_cvar, risk_parity, hrp, herc, "
+            "inverse_volatility, equal_weight (skfolio)",
             "covariance": "sample, ledoit_wolf, oas, ewma, denoised",
-            "interactive_limits": {"frontier_points": svc.INLINE_MAX_POINTS, "rebalance_dates": svc.INLINE_MAX_REBALANCES},
+            "interactive_limits": {
+                "frontier_points": svc.INLINE_MAX_POINTS,
+                "rebalance_dates": svc.INLINE_MAX_REBALANCES,
+            },
             "sentiment_rankings": get_settings().sentiment_url.rstrip("/") + svc.RANKINGS_PATH,
         }
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from services.bench.spec import Workload
 
 SIZES = ("tiny", "small", "medium", "large")
@@ -166,16 +167,16 @@ def frontier_same(a, b) -> bool:
 # --- walk-forward ---------------------------------------------------------------------------------
 def build_walk_forward(size: str) -> dict[str, Any]:
     """Inputs of the walk-forward workload: the full returns (history for the lookback) and the spec."""
-    from services.portfolio.engine import BacktestSpec, OptimizationSpec
+    from services.portfolio.engine import BacktestSpec, Objective, OptimizationSpec, Rebalance, Strategy
 
     _check_size(size)
     rebalance, n_assets, first = _WALK[size]
     returns = _returns().loc[str(int(first) - 2) : "2022"].iloc[:, :n_assets]
     spec = BacktestSpec(
-        strategy="optimized",
-        rebalance=rebalance,
+        strategy=Strategy.OPTIMIZED,
+        rebalance=Rebalance(rebalance),
         lookback=252,
-        optimization=OptimizationSpec(objective="max_sharpe"),
+        optimization=OptimizationSpec(objective=Objective.MAX_SHARPE),
         costs_bps=10,
         start=pd.Timestamp(f"{first}-01-01"),
     )
@@ -215,7 +216,7 @@ def walk_forward_same(a, b) -> bool:
     """Same dates, weights within ``weights_atol``, final equity within ``equity_rtol``."""
     if [r.date for r in a.rebalances] != [r.date for r in b.rebalances]:
         return False
-    for ra, rb in zip(a.rebalances, b.rebalances):
+    for ra, rb in zip(a.rebalances, b.rebalances, strict=True):
         keys = sorted(set(ra.weights) | set(rb.weights))
         wa = np.array([ra.weights.get(k, 0.0) for k in keys])
         wb = np.array([rb.weights.get(k, 0.0) for k in keys])
@@ -247,7 +248,8 @@ WORKLOADS: dict[str, Workload] = {
         build=build_walk_forward,
         variants=_variants(walk_forward_sequential, walk_forward_ray, walk_forward_peer),
         same_result=walk_forward_same,
-        description="monthly max-Sharpe walk-forward, 252-day lookback, 20 real S&P 500 stocks (medium: 10 years, 120 rebalances)",
+        description="monthly max-Sharpe walk-forward, 252-day lookback, 20 real S&P 500 stocks "
+        "(medium: 10 years, 120 rebalances)",
         tolerance=WALK_TOL,
         units=_walk_units,
         unit="rebalances",

@@ -33,8 +33,22 @@ def _request(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 def run_backtest(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """A walk-forward backtest (the ``POST /v1/portfolio/backtest`` body)."""
-    keys = ("strategy", "symbols", "dataset", "rebalance", "lookback", "objective", "covariance", "top_n",
-            "optimize_picks", "costs_bps", "start", "end", "benchmark", "risk_free_rate")
+    keys = (
+        "strategy",
+        "symbols",
+        "dataset",
+        "rebalance",
+        "lookback",
+        "objective",
+        "covariance",
+        "top_n",
+        "optimize_picks",
+        "costs_bps",
+        "start",
+        "end",
+        "benchmark",
+        "risk_free_rate",
+    )
     req = S.BacktestRequest.model_validate(_request(params, keys))
     ctx.progress(0.05, "deciding rebalance weights")
     catalog = Catalog(get_settings())
@@ -62,7 +76,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _backtest_args(p: argparse.ArgumentParser) -> None:
     _common(p)
-    p.add_argument("--strategy", choices=["optimized", "equal_weight", "sentiment_top_n"], default="optimized")
+    p.add_argument(
+        "--strategy", choices=["optimized", "equal_weight", "sentiment_top_n"], default="optimized"
+    )
     p.add_argument("--rebalance", default="M", help="M, W or Q")
     p.add_argument("--lookback", type=int)
     p.add_argument("--objective")
@@ -78,7 +94,9 @@ def _frontier_args(p: argparse.ArgumentParser) -> None:
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
-    raw = {k: v for k, v in vars(args).items() if k not in {"command", "params_file", "job_dir", "result_json"}}
+    raw = {
+        k: v for k, v in vars(args).items() if k not in {"command", "params_file", "job_dir", "result_json"}
+    }
     if raw.get("request_json"):
         return {"request": json.loads(raw["request_json"])}
     raw.pop("request_json", None)
@@ -86,8 +104,16 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS = [
-    JobCommand("backtest", "walk-forward backtest (optimized, equal_weight, sentiment_top_n)", run_backtest, _backtest_args, _params),
-    JobCommand("frontier", "mean-variance efficient frontier of any size", run_frontier, _frontier_args, _params),
+    JobCommand(
+        "backtest",
+        "walk-forward backtest (optimized, equal_weight, sentiment_top_n)",
+        run_backtest,
+        _backtest_args,
+        _params,
+    ),
+    JobCommand(
+        "frontier", "mean-variance efficient frontier of any size", run_frontier, _frontier_args, _params
+    ),
 ]
 
 

@@ -10,10 +10,11 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from services.core.app import get_platform, require_ray, run_blocking
-from services.core.errors import DomainError, ProblemError
+from services.core.errors import DomainError, ProblemError, Responses
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
 from services.portfolio.engine import (
+    Objective,
     OptimizationSpec,
     Strategy,
     frontier_points,
@@ -24,9 +25,13 @@ from services.portfolio.engine import (
 log = logging.getLogger("services.portfolio")
 router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
 legacy_router = APIRouter(tags=["legacy"])
-INVALID = {422: {"description": "invalid input or infeasible constraints; the problem body names the field"}}
-NOT_FOUND = {404: {"description": "unknown symbol or dataset"}}
-SENTIMENT_DOWN = {503: {"description": "the sentiment service (or Ray) is unreachable; the problem names it"}}
+INVALID: Responses = {
+    422: {"description": "invalid input or infeasible constraints; the problem body names the field"}
+}
+NOT_FOUND: Responses = {404: {"description": "unknown symbol or dataset"}}
+SENTIMENT_DOWN: Responses = {
+    503: {"description": "the sentiment service (or Ray) is unreachable; the problem names it"}
+}
 
 
 @router.post("/optimize", response_model=S.OptimizeResponse, responses={**INVALID, **NOT_FOUND})
@@ -56,13 +61,20 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
     return and volatility, Sharpe, Sortino, maximum drawdown and its dates, Calmar, VaR and CVaR at 95 %
     and 99 % (historical, Gaussian, Cornish–Fisher), skew, excess kurtosis, and against a benchmark:
     beta, alpha, tracking error, information ratio. Definitions: docs/portfolio.md."""
-    return await run_blocking(svc.metrics_blocking, get_platform().catalog, req, on_loop=svc.metrics_on_loop(req))
+    return await run_blocking(
+        svc.metrics_blocking, get_platform().catalog, req, on_loop=svc.metrics_on_loop(req)
+    )
 
 
 @router.post(
     "/backtest",
     response_model=S.BacktestResponse,
-    responses={**INVALID, **NOT_FOUND, **SENTIMENT_DOWN, 413: {"description": "too many rebalance dates: use the batch job"}},
+    responses={
+        **INVALID,
+        **NOT_FOUND,
+        **SENTIMENT_DOWN,
+        413: {"description": "too many rebalance dates: use the batch job"},
+    },
 )
 async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
     """Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
@@ -87,7 +99,10 @@ async def select_top_stocks(limit: int = Query(5, ge=1, le=100)) -> dict[str, An
         month = str(latest["date"].iloc[0].strftime("%Y-%m"))
         return {
             "message": f"Top {len(latest)} stocks of {month} by engagement ratio",
-            "top_stocks": [{"ticker": s, "rank": int(r), "month": month} for s, r in zip(latest["symbol"], latest["rank"])],
+            "top_stocks": [
+                {"ticker": s, "rank": int(r), "month": month}
+                for s, r in zip(latest["symbol"], latest["rank"], strict=True)
+            ],
             "total_analyzed": int((rankings["date"] == rankings["date"].max()).sum()),
             "selection_criteria": "engagement_ratio (comments / likes), likes > 20 and comments > 10",
             "source": source,
@@ -101,7 +116,9 @@ async def portfolio_performance() -> dict[str, Any]:
     """Performance of the sentiment strategy (top 5 by engagement, equal weight, monthly, generated
     prices) against the equal-weighted universe, from a walk-forward backtest."""
     p = require_ray()
-    req = S.BacktestRequest(strategy=Strategy.SENTIMENT_TOP_N, top_n=5, dataset="prices", benchmark="equal_weight", lookback=20)
+    req = S.BacktestRequest(
+        strategy=Strategy.SENTIMENT_TOP_N, top_n=5, dataset="prices", benchmark="equal_weight", lookback=20
+    )
     res = await svc.backtest_async(p.catalog, req)
     m = res.metrics
     wins = np.diff(np.asarray(res.equity.values)) > 0
@@ -129,7 +146,11 @@ async def portfolio_performance() -> dict[str, Any]:
 @legacy_router.post("/calculate-portfolio-metrics", responses={**INVALID, **NOT_FOUND})
 async def calculate_portfolio_metrics(req: S.LegacyMetricsRequest) -> dict[str, Any]:
     """Measures of fixed weights on the tickers over the last three years (lists of unequal length → 422)."""
-    body = S.MetricsRequest(weights=dict(zip(req.tickers, req.weights)), dataset=req.dataset, risk_free_rate=req.risk_free_rate)
+    body = S.MetricsRequest(
+        weights=dict(zip(req.tickers, req.weights, strict=True)),
+        dataset=req.dataset,
+        risk_free_rate=req.risk_free_rate,
+    )
     catalog = get_platform().catalog
 
     def run() -> S.MetricsResponse:
@@ -139,7 +160,9 @@ async def calculate_portfolio_metrics(req: S.LegacyMetricsRequest) -> dict[str, 
         return svc.metrics_blocking(catalog, body)
 
     m = await asyncio.to_thread(run)
-    var95 = next(t.value for t in m.var_cvar if (t.measure, t.method, t.confidence) == ("var", "historical", 0.95))
+    var95 = next(
+        t.value for t in m.var_cvar if (t.measure, t.method, t.confidence) == ("var", "historical", 0.95)
+    )
     return {
         "portfolio_return": m.annualised_return,
         "portfolio_risk": m.annualised_volatility,
@@ -164,8 +187,13 @@ async def optimize_portfolio_legacy(req: S.LegacyOptimizeRequest) -> dict[str, A
         full, view, dataset = svc.universe(catalog, uni)
         window = view.cut(full)
         if req.target_return is None:
-            r = optimize(window, OptimizationSpec(objective="max_sharpe"))
-            weights, ret, vol, method = r.weights, r.expected_return, r.volatility, "max_sharpe (skfolio MeanRisk)"
+            r = optimize(window, OptimizationSpec(objective=Objective.MAX_SHARPE))
+            weights, ret, vol, method = (
+                r.weights,
+                r.expected_return,
+                r.volatility,
+                "max_sharpe (skfolio MeanRisk)",
+            )
         else:
             spec = OptimizationSpec()
             low, high = frontier_targets(window, spec, 2)
@@ -174,8 +202,13 @@ async def optimize_portfolio_legacy(req: S.LegacyOptimizeRequest) -> dict[str, A
                     f"target_return {req.target_return} is above the highest reachable expected return {high:.4f}",
                     field="target_return",
                 )
-            pt = frontier_points(window, spec, [max(req.target_return, low)])[0]
-            weights, ret, vol, method = pt.weights, pt.expected_return, pt.volatility, "min_variance at the target return"
+            pt = frontier_points(window, spec, np.array([max(req.target_return, low)]))[0]
+            weights, ret, vol, method = (
+                pt.weights,
+                pt.expected_return,
+                pt.volatility,
+                "min_variance at the target return",
+            )
         return {
             "assets": req.assets,
             "optimized_weights": weights,

@@ -28,10 +28,6 @@ from services.portfolio.engine import (
 PriceDataset = Literal["sp500", "prices"]
 
 
-
-
-
-
 def iso(x: Any) -> str | None:
     """A date (Timestamp, datetime64) as ``YYYY-MM-DD``; other labels (positions) as strings."""
     if isinstance(x, np.datetime64):
@@ -45,14 +41,27 @@ class ConstraintsIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"min_weight": 0.0, "max_weight": 0.25}, {"max_weight": {"AAPL": 0.1}, "min_weight": -0.05}]},
+        json_schema_extra={
+            "examples": [
+                {"min_weight": 0.0, "max_weight": 0.25},
+                {"max_weight": {"AAPL": 0.1}, "min_weight": -0.05},
+            ]
+        },
     )
 
-    min_weight: float | dict[str, float] = Field(0.0, description="per-asset lower bound: one number, or {symbol: bound} (others 0)")
-    max_weight: float | dict[str, float] = Field(1.0, description="per-asset upper bound: one number, or {symbol: bound} (others 1)")
+    min_weight: float | dict[str, float] = Field(
+        0.0, description="per-asset lower bound: one number, or {symbol: bound} (others 0)"
+    )
+    max_weight: float | dict[str, float] = Field(
+        1.0, description="per-asset upper bound: one number, or {symbol: bound} (others 1)"
+    )
     budget: Float = Field(1.0, gt=0, le=10, description="sum of the weights")
-    max_turnover: Float | None = Field(None, ge=0, le=20, description="bound on each |w_i - current_i| (needs current_weights)")
-    current_weights: dict[str, Float] | None = Field(None, description="weights held now (symbols left out: 0)")
+    max_turnover: Float | None = Field(
+        None, ge=0, le=20, description="bound on each |w_i - current_i| (needs current_weights)"
+    )
+    current_weights: dict[str, Float] | None = Field(
+        None, description="weights held now (symbols left out: 0)"
+    )
 
     @field_validator("min_weight", "max_weight", mode="before")
     @classmethod
@@ -81,13 +90,23 @@ class _Universe(BaseModel):
     """Where the returns come from: symbols of a price dataset, or an inline returns panel."""
 
     symbols: list[str] | None = Field(None, min_length=2, max_length=500, description="symbols of `dataset`")
-    returns: PanelIn | None = Field(None, description="your own daily simple returns instead (rows = dates, one column per asset)")
-    dataset: PriceDataset | None = Field(
-        None, description="sp500 (real, 20 stocks 1990-2022) or prices (generated, the sentiment data's 85 symbols); default: sp500 when it holds every symbol, else prices"
+    returns: PanelIn | None = Field(
+        None, description="your own daily simple returns instead (rows = dates, one column per asset)"
     )
-    start: Day | None = Field(None, description="first date of the estimation window (default: 3 years before `end`)")
-    end: Day | None = Field(None, description="last date of the estimation window (default: the data's last date)")
-    periods_per_year: Int = Field(252, ge=1, le=400, description="observations per year (252 exchange days; 365 for 24/7 data)")
+    dataset: PriceDataset | None = Field(
+        None,
+        description="sp500 (real, 20 stocks 1990-2022) or prices (generated, the sentiment data's 85 symbols); "
+        "default: sp500 when it holds every symbol, else prices",
+    )
+    start: Day | None = Field(
+        None, description="first date of the estimation window (default: 3 years before `end`)"
+    )
+    end: Day | None = Field(
+        None, description="last date of the estimation window (default: the data's last date)"
+    )
+    periods_per_year: Int = Field(
+        252, ge=1, le=400, description="observations per year (252 exchange days; 365 for 24/7 data)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> _Universe:
@@ -102,12 +121,18 @@ class _Universe(BaseModel):
 
 class _OptimizationIn(BaseModel):
     objective: Objective = Field(Objective.MAX_SHARPE, description=", ".join(o.value for o in Objective))
-    covariance: CovarianceMethod = Field(CovarianceMethod.SAMPLE, description=", ".join(c.value for c in CovarianceMethod))
+    covariance: CovarianceMethod = Field(
+        CovarianceMethod.SAMPLE, description=", ".join(c.value for c in CovarianceMethod)
+    )
     constraints: ConstraintsIn = Field(default_factory=ConstraintsIn)
     risk_free_rate: Float = Field(0.0, ge=-0.5, le=0.5, description="annual")
-    target_volatility: Float | None = Field(None, gt=0, le=5, description="annual volatility cap of max_return")
+    target_volatility: Float | None = Field(
+        None, gt=0, le=5, description="annual volatility cap of max_return"
+    )
     cvar_confidence: Float = Field(0.95, gt=0.5, lt=1, description="confidence level of min_cvar")
-    ewma_half_life: Float = Field(40.0, gt=0, le=10_000, description="half-life in observations of the ewma covariance")
+    ewma_half_life: Float = Field(
+        40.0, gt=0, le=10_000, description="half-life in observations of the ewma covariance"
+    )
 
     def to_spec(self, periods_per_year: int) -> OptimizationSpec:
         return OptimizationSpec(
@@ -126,8 +151,14 @@ class OptimizeRequest(_Universe, _OptimizationIn):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "objective": "max_sharpe", "covariance": "ledoit_wolf",
-                 "constraints": {"max_weight": 0.4}, "start": "2018-01-01", "end": "2022-12-28"},
+                {
+                    "symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"],
+                    "objective": "max_sharpe",
+                    "covariance": "ledoit_wolf",
+                    "constraints": {"max_weight": 0.4},
+                    "start": "2018-01-01",
+                    "end": "2022-12-28",
+                },
                 {"symbols": ["AAPL", "MSFT", "KO"], "objective": "max_return", "target_volatility": 0.2},
             ],
             **exactly_one_of("symbols", "returns"),
@@ -137,11 +168,21 @@ class OptimizeRequest(_Universe, _OptimizationIn):
 
 class FrontierRequest(_Universe, _OptimizationIn):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"], "n_points": 50, "covariance": "ledoit_wolf"}],
-                           **exactly_one_of("symbols", "returns")}
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"],
+                    "n_points": 50,
+                    "covariance": "ledoit_wolf",
+                }
+            ],
+            **exactly_one_of("symbols", "returns"),
+        }
     )
 
-    n_points: Int = Field(50, ge=2, description="frontier portfolios (more than the interactive limit → 413 and the batch job)")
+    n_points: Int = Field(
+        50, ge=2, description="frontier portfolios (more than the interactive limit → 413 and the batch job)"
+    )
 
 
 class MetricsRequest(BaseModel):
@@ -151,20 +192,35 @@ class MetricsRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {"weights": {"AAPL": 0.5, "KO": 0.3, "XOM": 0.2}, "benchmark": "JNJ", "start": "2020-01-01"},
-                {"returns": {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "returns": [0.01, -0.02, 0.005]}},
+                {
+                    "returns": {
+                        "dates": ["2024-01-02", "2024-01-03", "2024-01-04"],
+                        "returns": [0.01, -0.02, 0.005],
+                    }
+                },
             ],
             **exactly_one_of("weights", "returns"),
         }
     )
 
-    weights: dict[str, Float] | None = Field(None, description="constant weights of dataset symbols (rebalanced daily)")
-    returns: SeriesIn | list[float] | None = Field(None, description="a dated series (prices or simple returns) or a bare list of simple returns")
-    benchmark: str | SeriesIn | list[float] | None = Field(None, description="a dataset symbol, a dated series, or a list as long as `returns`")
-    dataset: PriceDataset | None = Field(None, description="for `weights` and a benchmark symbol; default as in /optimize")
+    weights: dict[str, Float] | None = Field(
+        None, description="constant weights of dataset symbols (rebalanced daily)"
+    )
+    returns: SeriesIn | list[float] | None = Field(
+        None, description="a dated series (prices or simple returns) or a bare list of simple returns"
+    )
+    benchmark: str | SeriesIn | list[float] | None = Field(
+        None, description="a dataset symbol, a dated series, or a list as long as `returns`"
+    )
+    dataset: PriceDataset | None = Field(
+        None, description="for `weights` and a benchmark symbol; default as in /optimize"
+    )
     start: Day | None = None
     end: Day | None = None
     risk_free_rate: Float = Field(0.0, ge=-0.5, le=0.5, description="annual")
-    periods_per_year: Int | None = Field(None, ge=1, le=400, description="default: 252 (365 for a dated series with weekend dates)")
+    periods_per_year: Int | None = Field(
+        None, ge=1, le=400, description="default: 252 (365 for a dated series with weekend dates)"
+    )
 
     @field_validator("returns", "benchmark", mode="before")
     @classmethod
@@ -177,7 +233,9 @@ class MetricsRequest(BaseModel):
             raise ValueError("send exactly one of `weights` or `returns`")
         if isinstance(self.returns, list) and not all(math.isfinite(x) for x in self.returns):
             raise ValueError("returns must be finite")
-        if self.weights is not None and (not self.weights or not all(math.isfinite(x) for x in self.weights.values())):
+        if self.weights is not None and (
+            not self.weights or not all(math.isfinite(x) for x in self.weights.values())
+        ):
             raise ValueError("weights must be a non-empty map of finite numbers")
         return self
 
@@ -186,28 +244,56 @@ class BacktestRequest(_OptimizationIn):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"strategy": "optimized", "symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "PG", "XOM"], "objective": "max_sharpe",
-                 "rebalance": "M", "lookback": 252, "costs_bps": 10, "start": "2015-01-01", "end": "2022-12-28", "benchmark": "equal_weight"},
-                {"strategy": "sentiment_top_n", "top_n": 5, "rebalance": "M", "dataset": "prices", "benchmark": "equal_weight"},
+                {
+                    "strategy": "optimized",
+                    "symbols": ["AAPL", "JNJ", "JPM", "KO", "MSFT", "PG", "XOM"],
+                    "objective": "max_sharpe",
+                    "rebalance": "M",
+                    "lookback": 252,
+                    "costs_bps": 10,
+                    "start": "2015-01-01",
+                    "end": "2022-12-28",
+                    "benchmark": "equal_weight",
+                },
+                {
+                    "strategy": "sentiment_top_n",
+                    "top_n": 5,
+                    "rebalance": "M",
+                    "dataset": "prices",
+                    "benchmark": "equal_weight",
+                },
             ]
         }
     )
 
     strategy: Strategy = Field(Strategy.OPTIMIZED, description="optimized | equal_weight | sentiment_top_n")
-    symbols: list[str] | None = Field(None, min_length=1, max_length=500, description="the universe (default: every symbol of the dataset)")
+    symbols: list[str] | None = Field(
+        None, min_length=1, max_length=500, description="the universe (default: every symbol of the dataset)"
+    )
     dataset: PriceDataset | None = Field(
-        None, description="which prices price the backtest; default: sp500 when it holds every symbol (prices for sentiment_top_n)"
+        None,
+        description="which prices price the backtest; "
+        "default: sp500 when it holds every symbol (prices for sentiment_top_n)",
     )
     rebalance: Rebalance = Field(Rebalance.MONTHLY, description="M | W | Q (or monthly | weekly | quarterly)")
     lookback: Int = Field(252, ge=20, le=5000, description="trading days of history behind each decision")
     top_n: Int = Field(5, ge=1, le=100, description="sentiment_top_n: symbols held")
-    optimize_picks: Bool = Field(False, description="sentiment_top_n: optimise among the picks instead of equal weights")
-    min_likes: Float = Field(20, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
-    min_comments: Float = Field(10, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service")
+    optimize_picks: Bool = Field(
+        False, description="sentiment_top_n: optimise among the picks instead of equal weights"
+    )
+    min_likes: Float = Field(
+        20, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service"
+    )
+    min_comments: Float = Field(
+        10, ge=0, description="sentiment_top_n: ranking filter passed to the sentiment service"
+    )
     costs_bps: Float = Field(10.0, ge=0, le=1000, description="cost per unit of turnover, basis points")
     start: Day | None = Field(None, description="first date of the out-of-sample period")
     end: Day | None = Field(None, description="last date of the out-of-sample period")
-    benchmark: str | None = Field("equal_weight", description="a dataset symbol, `equal_weight` (of the universe, rebalanced daily) or null")
+    benchmark: str | None = Field(
+        "equal_weight",
+        description="a dataset symbol, `equal_weight` (of the universe, rebalanced daily) or null",
+    )
 
     @field_validator("rebalance", mode="before")
     @classmethod
@@ -219,7 +305,9 @@ class BacktestRequest(_OptimizationIn):
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} is not before end {self.end}")
         if self.constraints.max_turnover is not None:
-            raise ValueError("constraints.max_turnover is not available in backtests (each date is optimised independently)")
+            raise ValueError(
+                "constraints.max_turnover is not available in backtests (each date is optimised independently)"
+            )
         return self
 
 
@@ -246,9 +334,19 @@ class OptimizeResponse(_Window):
     @classmethod
     def of(cls, r: OptimizationResult, dataset: str, ppy: int, rf: float) -> OptimizeResponse:
         return cls(
-            dataset=dataset, start=iso(r.start), end=iso(r.end), n_observations=r.n_observations, periods_per_year=ppy,
-            weights=r.weights, expected_return=num(r.expected_return), volatility=num(r.volatility), sharpe=num(r.sharpe),
-            status=r.status, objective=r.objective, covariance=r.covariance, risk_free_rate=rf,
+            dataset=dataset,
+            start=iso(r.start),
+            end=iso(r.end),
+            n_observations=r.n_observations,
+            periods_per_year=ppy,
+            weights=r.weights,
+            expected_return=num(r.expected_return),
+            volatility=num(r.volatility),
+            sharpe=num(r.sharpe),
+            status=r.status,
+            objective=r.objective,
+            covariance=r.covariance,
+            risk_free_rate=rf,
             turnover=None if r.turnover is None else num(r.turnover),
         )
 
@@ -270,12 +368,26 @@ class FrontierResponse(_Window):
     @classmethod
     def of(cls, f: Frontier, dataset: str, ppy: int, on_ray: bool) -> FrontierResponse:
         pts = [
-            FrontierPointOut(target_return=p.target_return, expected_return=num(p.expected_return), volatility=num(p.volatility),
-                             sharpe=num(p.sharpe), weights=p.weights)
+            FrontierPointOut(
+                target_return=p.target_return,
+                expected_return=num(p.expected_return),
+                volatility=num(p.volatility),
+                sharpe=num(p.sharpe),
+                weights=p.weights,
+            )
             for p in f.points
         ]
-        return cls(dataset=dataset, start=iso(f.start), end=iso(f.end), n_observations=f.n_observations, periods_per_year=ppy,
-                   data=pts, count=len(pts), covariance=f.covariance, computed_on="ray" if on_ray else "in_process")
+        return cls(
+            dataset=dataset,
+            start=iso(f.start),
+            end=iso(f.end),
+            n_observations=f.n_observations,
+            periods_per_year=ppy,
+            data=pts,
+            count=len(pts),
+            covariance=f.covariance,
+            computed_on="ray" if on_ray else "in_process",
+        )
 
 
 class DrawdownOut(BaseModel):
@@ -314,24 +426,53 @@ class MetricsOut(BaseModel):
     calmar: Num
     skew: Num
     excess_kurtosis: Num
-    var_cvar: list[TailRiskOut] = Field(description="historical, gaussian and cornish_fisher at 95 % and 99 %")
+    var_cvar: list[TailRiskOut] = Field(
+        description="historical, gaussian and cornish_fisher at 95 % and 99 %"
+    )
     benchmark: BenchmarkOut | None = None
 
     @classmethod
-    def of(cls, m: PerformanceMetrics, benchmark: str | None = None, start: Any = None, end: Any = None, **extra: Any):
+    def of(
+        cls,
+        m: PerformanceMetrics,
+        benchmark: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        **extra: Any,
+    ):
         b = m.benchmark
         return cls(
             **extra,
-            n_observations=m.n_observations, periods_per_year=m.periods_per_year, start=iso(start), end=iso(end),
-            annualised_return=num(m.annualised_return), annualised_volatility=num(m.annualised_volatility),
-            sharpe=num(m.sharpe), sortino=num(m.sortino),
-            max_drawdown=DrawdownOut(value=m.max_drawdown.max_drawdown, peak=iso(m.max_drawdown.peak),
-                                     trough=iso(m.max_drawdown.trough), recovery=iso(m.max_drawdown.recovery)),
-            calmar=num(m.calmar), skew=num(m.skew), excess_kurtosis=num(m.excess_kurtosis),
-            var_cvar=[TailRiskOut(measure=t.measure, method=t.method, confidence=t.confidence, value=num(t.value)) for t in m.risk],
-            benchmark=None if b is None else BenchmarkOut(
-                name=benchmark or "benchmark", beta=num(b.beta), alpha=num(b.alpha), tracking_error=num(b.tracking_error),
-                information_ratio=num(b.information_ratio), correlation=num(b.correlation),
+            n_observations=m.n_observations,
+            periods_per_year=m.periods_per_year,
+            start=iso(start),
+            end=iso(end),
+            annualised_return=num(m.annualised_return),
+            annualised_volatility=num(m.annualised_volatility),
+            sharpe=num(m.sharpe),
+            sortino=num(m.sortino),
+            max_drawdown=DrawdownOut(
+                value=m.max_drawdown.max_drawdown,
+                peak=iso(m.max_drawdown.peak),
+                trough=iso(m.max_drawdown.trough),
+                recovery=iso(m.max_drawdown.recovery),
+            ),
+            calmar=num(m.calmar),
+            skew=num(m.skew),
+            excess_kurtosis=num(m.excess_kurtosis),
+            var_cvar=[
+                TailRiskOut(measure=t.measure, method=t.method, confidence=t.confidence, value=num(t.value))
+                for t in m.risk
+            ],
+            benchmark=None
+            if b is None
+            else BenchmarkOut(
+                name=benchmark or "benchmark",
+                beta=num(b.beta),
+                alpha=num(b.alpha),
+                tracking_error=num(b.tracking_error),
+                information_ratio=num(b.information_ratio),
+                correlation=num(b.correlation),
             ),
         )
 
@@ -346,8 +487,12 @@ class RebalanceOut(BaseModel):
     turnover: float = Field(description="sum |target - drifted| traded")
     cost: float = Field(description="fraction of wealth paid")
     status: str
-    picks: list[str] = Field(default_factory=list, description="sentiment_top_n: symbols picked from the ranking")
-    skipped: list[str] = Field(default_factory=list, description="sentiment_top_n: ranked symbols without prices")
+    picks: list[str] = Field(
+        default_factory=list, description="sentiment_top_n: symbols picked from the ranking"
+    )
+    skipped: list[str] = Field(
+        default_factory=list, description="sentiment_top_n: ranked symbols without prices"
+    )
 
 
 class CurveOut(BaseModel):
@@ -368,26 +513,53 @@ class BacktestResponse(BaseModel):
     rebalances: list[RebalanceOut]
     total_turnover: float
     metrics: MetricsOut
-    computed_on: Literal["ray", "in_process"] = Field(description="ray: blocks of rebalance dates ran as Ray tasks")
+    computed_on: Literal["ray", "in_process"] = Field(
+        description="ray: blocks of rebalance dates ran as Ray tasks"
+    )
     sentiment_source: str | None = Field(None, description="sentiment_top_n: the rankings endpoint read")
 
     @classmethod
-    def of(cls, r: BacktestResult, req: BacktestRequest, *, dataset: str, description: str, universe: list[str],
-           benchmark: str | None, on_ray: bool, sentiment_source: str | None = None) -> BacktestResponse:
+    def of(
+        cls,
+        r: BacktestResult,
+        req: BacktestRequest,
+        *,
+        dataset: str,
+        description: str,
+        universe: list[str],
+        benchmark: str | None,
+        on_ray: bool,
+        sentiment_source: str | None = None,
+    ) -> BacktestResponse:
         def curve(s: Any) -> CurveOut:
             return CurveOut(dates=[iso(d) or "" for d in s.index], values=[float(v) for v in s.to_numpy()])
 
         return cls(
-            strategy=req.strategy, dataset=dataset, dataset_description=description, rebalance=req.rebalance,
-            lookback=req.lookback, costs_bps=req.costs_bps, universe=universe, equity=curve(r.equity),
+            strategy=req.strategy,
+            dataset=dataset,
+            dataset_description=description,
+            rebalance=req.rebalance,
+            lookback=req.lookback,
+            costs_bps=req.costs_bps,
+            universe=universe,
+            equity=curve(r.equity),
             benchmark_equity=None if r.benchmark_equity is None else curve(r.benchmark_equity),
             rebalances=[
-                RebalanceOut(date=iso(x.date) or "", weights=x.weights, turnover=x.turnover, cost=x.cost, status=x.status,
-                             picks=list(x.picks), skipped=list(x.skipped))
+                RebalanceOut(
+                    date=iso(x.date) or "",
+                    weights=x.weights,
+                    turnover=x.turnover,
+                    cost=x.cost,
+                    status=x.status,
+                    picks=list(x.picks),
+                    skipped=list(x.skipped),
+                )
                 for x in r.rebalances
             ],
-            total_turnover=r.total_turnover, metrics=MetricsOut.of(r.metrics, benchmark, r.returns.index[0], r.returns.index[-1]),
-            computed_on="ray" if on_ray else "in_process", sentiment_source=sentiment_source,
+            total_turnover=r.total_turnover,
+            metrics=MetricsOut.of(r.metrics, benchmark, r.returns.index[0], r.returns.index[-1]),
+            computed_on="ray" if on_ray else "in_process",
+            sentiment_source=sentiment_source,
         )
 
 
@@ -395,7 +567,9 @@ class BacktestResponse(BaseModel):
 class LegacyMetricsRequest(BaseModel):
     """Legacy body: parallel lists of tickers and weights."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"tickers": ["AAPL", "MSFT", "KO"], "weights": [0.4, 0.4, 0.2]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tickers": ["AAPL", "MSFT", "KO"], "weights": [0.4, 0.4, 0.2]}]}
+    )
 
     tickers: list[str] = Field(min_length=1, max_length=500)
     weights: list[Float] = Field(min_length=1, max_length=500)
@@ -416,8 +590,12 @@ class LegacyMetricsRequest(BaseModel):
 class LegacyOptimizeRequest(BaseModel):
     """Legacy body: assets and an optional target return (annual)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"assets": ["AAPL", "MSFT", "KO", "XOM"], "target_return": 0.12}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"assets": ["AAPL", "MSFT", "KO", "XOM"], "target_return": 0.12}]}
+    )
 
     assets: list[str] = Field(min_length=2, max_length=500)
-    target_return: Float | None = Field(None, ge=-1, le=5, description="annual; omitted: the maximum-Sharpe portfolio")
+    target_return: Float | None = Field(
+        None, ge=-1, le=5, description="annual; omitted: the maximum-Sharpe portfolio"
+    )
     dataset: PriceDataset | None = None

@@ -64,12 +64,20 @@ def dataset_arrays(catalog: Catalog, dataset: str) -> tuple[pd.DatetimeIndex, np
     arrays = _arrays.get(dataset)
     if arrays is None:
         frame = dataset_returns(catalog, dataset)
-        arrays = _arrays[dataset] = (frame.index, frame.to_numpy(), {c: i for i, c in enumerate(frame.columns)})
+        arrays = _arrays[dataset] = (
+            frame.index,
+            frame.to_numpy(),
+            {c: i for i, c in enumerate(frame.columns)},
+        )
     return arrays
 
 
 def weighted_returns(
-    catalog: Catalog, dataset: str, weights: dict[str, float], start: pd.Timestamp | None, end: pd.Timestamp | None
+    catalog: Catalog,
+    dataset: str,
+    weights: dict[str, float],
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Daily returns of fixed ``weights`` on ``dataset`` between ``start`` and ``end`` (inclusive), over
     the dates where every symbol has a return, as ``(returns, datetime64 dates)``. Plain numpy on arrays
@@ -91,7 +99,9 @@ def returns_ref(catalog: Catalog, dataset: str) -> Any:
     return catalog.put(f"portfolio:returns:{dataset}", lambda: dataset_returns(catalog, dataset))
 
 
-def pick_dataset(catalog: Catalog, symbols: Sequence[str], requested: str | None, field: str = "symbols") -> str:
+def pick_dataset(
+    catalog: Catalog, symbols: Sequence[str], requested: str | None, field: str = "symbols"
+) -> str:
     """The dataset holding every symbol: ``requested``, else sp500 (real) when it can, else prices."""
     candidates = [requested] if requested else list(DATASETS)
     for ds in candidates:
@@ -170,7 +180,12 @@ def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierRes
     """The same as :func:`frontier_async`, blocking and without the interactive limit (the batch job)."""
     full, view, dataset, spec = _frontier_inputs(catalog, req, limit=None)
     frontier = tasks.frontier(
-        full, spec, req.n_points, view=view, ref=_ref_for(catalog, dataset), chunks_per_cpu=get_settings().chunks_per_cpu
+        full,
+        spec,
+        req.n_points,
+        view=view,
+        ref=_ref_for(catalog, dataset),
+        chunks_per_cpu=get_settings().chunks_per_cpu,
     )
     on_ray = tasks.frontier_on_ray(req.n_points, view.cut(full).shape[1])
     return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, on_ray)
@@ -201,7 +216,10 @@ def metrics_on_loop(req: S.MetricsRequest) -> bool:
     (see ``services.core.app.run_blocking``)."""
     if req.weights is not None:
         return len(req.weights) <= ON_LOOP_SYMBOLS
-    series = req.returns if isinstance(req.returns, list) else (req.returns.prices or req.returns.returns or [])
+    assert req.returns is not None  # the request holds exactly one of weights and returns
+    series = (
+        req.returns if isinstance(req.returns, list) else (req.returns.prices or req.returns.returns or [])
+    )
     return len(series) <= ON_LOOP_VALUES
 
 
@@ -218,11 +236,14 @@ def metrics_blocking(catalog: Catalog, req: S.MetricsRequest) -> S.MetricsRespon
     elif isinstance(req.returns, list):
         r, source = np.asarray(req.returns, dtype=float), "inline"
     else:
+        assert req.returns is not None  # the request holds exactly one of weights and returns
         series = _series(req.returns, "returns").loc[start:end]
         r, dates, source = series.to_numpy(dtype=float), series.index.to_numpy(), "inline"
     if r.size < 2:
         raise DomainError(f"{r.size} return observations in the window; at least 2 needed", field="returns")
-    ppy = req.periods_per_year or (_periods_from_dates(dates) if dates is not None and req.weights is None else 252)
+    ppy = req.periods_per_year or (
+        _periods_from_dates(dates) if dates is not None and req.weights is None else 252
+    )
     bench, name = None, None
     if req.benchmark is not None:
         name = req.benchmark if isinstance(req.benchmark, str) else "inline"
@@ -236,7 +257,9 @@ def metrics_blocking(catalog: Catalog, req: S.MetricsRequest) -> S.MetricsRespon
             bench = frame[name].reindex(pd.DatetimeIndex(dates)).to_numpy()
         elif isinstance(req.benchmark, list):
             if len(req.benchmark) != r.size:
-                raise DomainError(f"benchmark has {len(req.benchmark)} values, returns {r.size}", field="benchmark")
+                raise DomainError(
+                    f"benchmark has {len(req.benchmark)} values, returns {r.size}", field="benchmark"
+                )
             bench = np.asarray(req.benchmark, dtype=float)
         else:
             b = _series(req.benchmark, "benchmark")
@@ -262,11 +285,21 @@ def rankings_frame(body: Any) -> pd.DataFrame:
     """
     rows = body
     if isinstance(body, dict):
-        rows = next((body[k] for k in ("data", "rankings", "items", "results") if isinstance(body.get(k), list)), None)
+        rows = next(
+            (body[k] for k in ("data", "rankings", "items", "results") if isinstance(body.get(k), list)), None
+        )
     if not isinstance(rows, list):
-        raise ProblemError(502, "the sentiment service's rankings answer has no list of rows", title="Bad Gateway")
+        raise ProblemError(
+            502, "the sentiment service's rankings answer has no list of rows", title="Bad Gateway"
+        )
     if not rows:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "symbol": pd.Series(dtype=str), "rank": pd.Series(dtype=int)})
+        return pd.DataFrame(
+            {
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "symbol": pd.Series(dtype=str),
+                "rank": pd.Series(dtype=int),
+            }
+        )
     try:
         frame = pd.DataFrame(rows)
         symbol = frame["symbol"] if "symbol" in frame else frame["ticker"]
@@ -276,20 +309,24 @@ def rankings_frame(body: Any) -> pd.DataFrame:
             when = pd.to_datetime(frame["date"])
         out = pd.DataFrame({"date": when, "symbol": symbol.astype(str), "rank": frame["rank"].astype(int)})
     except (KeyError, ValueError, TypeError) as exc:
-        raise ProblemError(502, f"cannot read the sentiment service's rankings: {exc}", title="Bad Gateway") from exc
+        raise ProblemError(
+            502, f"cannot read the sentiment service's rankings: {exc}", title="Bad Gateway"
+        ) from exc
     return out.sort_values(["date", "rank"]).reset_index(drop=True)
 
 
 async def fetch_rankings(min_likes: float, min_comments: float) -> tuple[pd.DataFrame, str]:
     """Every month's ranking from the sentiment service (503 naming it when it is down)."""
     base = get_settings().sentiment_url
-    body = await get_json("sentiment", base, RANKINGS_PATH, {"min_likes": min_likes, "min_comments": min_comments})
+    body = await get_json(
+        "sentiment", base, RANKINGS_PATH, {"min_likes": min_likes, "min_comments": min_comments}
+    )
     return await asyncio.to_thread(rankings_frame, body), base.rstrip("/") + RANKINGS_PATH
 
 
 def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.DataFrame | None):
     if req.strategy is Strategy.SENTIMENT_TOP_N:
-        dataset = req.dataset or "prices"
+        dataset: str = req.dataset or "prices"
         if req.symbols:
             pick_dataset(catalog, req.symbols, dataset)
     else:
@@ -297,16 +334,23 @@ def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.Data
     full = dataset_returns(catalog, dataset)
     symbols = list(req.symbols) if req.symbols else list(full.columns)
     spec = BacktestSpec(
-        strategy=req.strategy, rebalance=req.rebalance, lookback=req.lookback,
-        optimization=req.to_spec(252), top_n=req.top_n, optimize_picks=req.optimize_picks, costs_bps=req.costs_bps,
-        start=_stamp(req.start), end=_stamp(req.end),
+        strategy=req.strategy,
+        rebalance=req.rebalance,
+        lookback=req.lookback,
+        optimization=req.to_spec(252),
+        top_n=req.top_n,
+        optimize_picks=req.optimize_picks,
+        costs_bps=req.costs_bps,
+        start=_stamp(req.start),
+        end=_stamp(req.end),
     )
     view = tasks.View(symbols=tuple(symbols))
     panel = view.cut(full)
     n = len(backtest_dates(panel, spec, rankings))
     if n > INLINE_MAX_REBALANCES:
         raise ProblemError.too_large(
-            f"{n} rebalance dates exceed {INLINE_MAX_REBALANCES} per request", batch_command="raysvc job portfolio backtest --help"
+            f"{n} rebalance dates exceed {INLINE_MAX_REBALANCES} per request",
+            batch_command="raysvc job portfolio backtest --help",
         )
     bench, bench_name = None, req.benchmark
     if req.benchmark == "equal_weight":
@@ -323,11 +367,23 @@ async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.Backtest
     rankings, source = (None, None)
     if req.strategy is Strategy.SENTIMENT_TOP_N:
         rankings, source = await fetch_rankings(req.min_likes, req.min_comments)
-    full, view, spec, dataset, symbols, bench, name = await asyncio.to_thread(_backtest_inputs, catalog, req, rankings)
+    full, view, spec, dataset, symbols, bench, name = await asyncio.to_thread(
+        _backtest_inputs, catalog, req, rankings
+    )
     ref = await asyncio.to_thread(returns_ref, catalog, dataset)
-    result, on_ray = await tasks.backtest_async(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
-    return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
-                                 benchmark=name, on_ray=on_ray, sentiment_source=source)
+    result, on_ray = await tasks.backtest_async(
+        full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench
+    )
+    return S.BacktestResponse.of(
+        result,
+        req,
+        dataset=dataset,
+        description=SPECS[dataset].description,
+        universe=symbols,
+        benchmark=name,
+        on_ray=on_ray,
+        sentiment_source=source,
+    )
 
 
 def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
@@ -339,5 +395,13 @@ def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestRes
     ref = returns_ref(catalog, dataset)
     result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
     on_ray = tasks.runs_on_ray(spec, len(result.rebalances))
-    return S.BacktestResponse.of(result, req, dataset=dataset, description=SPECS[dataset].description, universe=symbols,
-                                 benchmark=name, on_ray=on_ray, sentiment_source=source)
+    return S.BacktestResponse.of(
+        result,
+        req,
+        dataset=dataset,
+        description=SPECS[dataset].description,
+        universe=symbols,
+        benchmark=name,
+        on_ray=on_ray,
+        sentiment_source=source,
+    )

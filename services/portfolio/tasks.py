@@ -158,8 +158,13 @@ def frontier(
     if not (frontier_on_ray(n_points, window.shape[1]) if use_ray is None else use_ray):
         return assemble_frontier(window, spec, frontier_points(window, spec, targets))
     points = map_chunks(
-        frontier_block, list(targets), _ref(returns, ref), view, spec,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_points_per_task(window.shape[1]),
+        frontier_block,
+        list(targets),
+        _ref(returns, ref),
+        view,
+        spec,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=_min_points_per_task(window.shape[1]),
     )
     return assemble_frontier(window, spec, points)
 
@@ -180,8 +185,13 @@ async def frontier_async(
         points = await asyncio.to_thread(frontier_points, window, spec, targets)
         return assemble_frontier(window, spec, points), False
     points = await map_chunks_async(
-        frontier_block, list(targets), _ref(returns, ref), view, spec,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_points_per_task(window.shape[1]),
+        frontier_block,
+        list(targets),
+        _ref(returns, ref),
+        view,
+        spec,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=_min_points_per_task(window.shape[1]),
     )
     return assemble_frontier(window, spec, points), True
 
@@ -230,8 +240,14 @@ def backtest(
     if not (runs_on_ray(spec, len(dates)) if use_ray is None else use_ray):
         return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark)
     decisions = map_chunks(
-        decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_dates_per_task(spec),
+        decide_dates,
+        list(dates),
+        _ref(returns, ref),
+        view,
+        spec,
+        rankings,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=_min_dates_per_task(spec),
     )
     return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions)
 
@@ -253,8 +269,14 @@ async def backtest_async(
         result = await asyncio.to_thread(walk_forward, panel, spec, rankings=rankings, benchmark=benchmark)
         return result, False
     decisions = await map_chunks_async(
-        decide_dates, list(dates), _ref(returns, ref), view, spec, rankings,
-        chunks_per_cpu=chunks_per_cpu, min_chunk=_min_dates_per_task(spec),
+        decide_dates,
+        list(dates),
+        _ref(returns, ref),
+        view,
+        spec,
+        rankings,
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=_min_dates_per_task(spec),
     )
     result = await asyncio.to_thread(
         walk_forward, panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from services.bench.spec import Workload
 
 SIZES = ("tiny", "small", "medium", "large")

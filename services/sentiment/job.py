@@ -190,7 +190,9 @@ def run_train(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         kind=req.kind,
         ngrams=tuple(
             NgramSpec(
-                tuple(w), None if req.char_ngrams is None else tuple(req.char_ngrams), req.log2_features
+                (w[0], w[1]),
+                None if req.char_ngrams is None else (req.char_ngrams[0], req.char_ngrams[1]),
+                req.log2_features,
             )
             for w in req.word_ngrams
         ),

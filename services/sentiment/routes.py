@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 
-from services.core.fields import FIRST_DAY, LAST_DAY, IsoDate, num
 from services.core.app import get_platform, require_ray, run_blocking
-from services.core.errors import DomainError, ProblemError
+from services.core.errors import DomainError, ProblemError, Responses
+from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
 from services.sentiment import schemas as S
 from services.sentiment import service as svc
@@ -34,19 +34,23 @@ from services.sentiment.engine import (
 log = logging.getLogger("services.sentiment")
 router = APIRouter(prefix="/v1/sentiment", tags=["sentiment"])
 legacy_router = APIRouter(tags=["legacy"])
-INVALID = {422: {"description": "invalid input; the problem body names the field (and index)"}}
-TOO_LARGE = {413: {"description": "more texts than RAYSVC_MAX_TEXTS; use the batch job named in the body"}}
+INVALID: Responses = {422: {"description": "invalid input; the problem body names the field (and index)"}}
+TOO_LARGE: Responses = {
+    413: {"description": "more texts than RAYSVC_MAX_TEXTS; use the batch job named in the body"}
+}
 
 
 async def score_texts(texts: list[str], model: ModelName, version: str | None) -> tuple[ScoreBatch, str]:
     """Check and score ``texts``: small requests in-process, larger ones in chunks on Ray."""
     p = get_platform()
     svc.check_texts(texts, p.settings)
-    scorer = svc.loaded_scorer(model, version) or await asyncio.to_thread(
-        svc.get_scorer, p.settings, model, version
-    )
+    scorer = svc.loaded_scorer(model, version)
+    if scorer is None:
+        scorer = await asyncio.to_thread(svc.get_scorer, p.settings, model, version)
     if len(texts) <= svc.INLINE_TEXTS[model.value]:
-        return await run_blocking(scorer.score, texts, on_loop=svc.score_on_loop(texts, model)), scorer.version
+        return await run_blocking(
+            scorer.score, texts, on_loop=svc.score_on_loop(texts, model)
+        ), scorer.version
     require_ray()
     ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
     return await tasks.score_ray_async(texts, ref, model.value), scorer.version
@@ -125,8 +129,8 @@ async def symbols() -> S.SymbolsResponse:
 )
 async def symbol_detail(
     symbol: str,
-    start: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="first date, YYYY-MM-DD"),
-    end: IsoDate | None = Query(None, ge=FIRST_DAY, le=LAST_DAY, description="last date, YYYY-MM-DD"),
+    start: Day | None = Query(None, description="first date, YYYY-MM-DD"),
+    end: Day | None = Query(None, description="last date, YYYY-MM-DD"),
 ) -> S.SymbolDetail:
     """Daily and monthly posts, comments, likes, impressions, mean sentiment (blanks excluded and counted)
     and engagement ratio (comments / likes) of one symbol."""
@@ -149,7 +153,9 @@ def _rows(frame) -> list[dict[str, Any]]:
 
 @router.get("/rankings", response_model=S.RankingsResponse, responses=INVALID)
 async def rankings(
-    month: str | None = Query(None, description="YYYY-MM; default: every month", json_schema_extra={"pattern": MONTH_PATTERN}),
+    month: str | None = Query(
+        None, description="YYYY-MM; default: every month", json_schema_extra={"pattern": MONTH_PATTERN}
+    ),
     top: int | None = Query(None, ge=1, le=1000, description="best N per month"),
     min_likes: float = Query(20, ge=0, description="keep days with likes > min_likes"),
     min_comments: float = Query(10, ge=0, description="keep days with comments > min_comments"),
@@ -213,7 +219,7 @@ async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
                 "sentiment_volatility": num(g["sentiment"].std()),
                 "total_engagement": num(ratio.sum()),
                 "total_tweets": num(g["posts"].sum()),
-                "days": int(len(g)),
+                "days": len(g),
                 "sentiment_missing": int(g["sentiment"].isna().sum()),
             }
         return sub, analysis
@@ -226,7 +232,7 @@ async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
         "message": f"analysis completed for {len(analysis)} tickers",
         "ticker_analysis": analysis,
         "unknown": unknown,
-        "total_records_processed": int(len(sub)),
+        "total_records_processed": len(sub),
         "processing_time": round(time.perf_counter() - start, 4),
     }
 

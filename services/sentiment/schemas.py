@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from services.core.fields import Bool, Float, Int, Num
 from services.sentiment.engine import Label, ModelName
 
-
-
 PositiveFinite = Annotated[Float, Field(gt=0)]
 BUILTIN = "builtin"
 """The version name of the shipped models (reserved: a trained version cannot take it)."""
@@ -133,7 +131,8 @@ class TrainRequest(BaseModel):
     metric: Literal["accuracy", "macro_f1"] = "accuracy"
     seed: Int = 0
     version: Version | None = Field(
-        None, description=f"name of the new version (default: UTC timestamp; not `{BUILTIN}`, the shipped models' name)"
+        None,
+        description=f"name of the new version (default: UTC timestamp; not `{BUILTIN}`, the shipped models' name)",
     )
 
     @field_validator("labels", mode="before")

@@ -58,7 +58,9 @@ def version_folder(settings: Settings, model: ModelName, version: str) -> Path:
     """Folder of ``model``/``version`` (404 problem when unknown)."""
     if version == BUILTIN:
         return builtin_model_folder(model)
-    if not VERSION_NAME.fullmatch(version):  # no such folder can exist (and a 10,000-character name is an OSError)
+    if not VERSION_NAME.fullmatch(
+        version
+    ):  # no such folder can exist (and a 10,000-character name is an OSError)
         raise ProblemError.not_found("model version", f"{model.value}@{version[:100]}")
     folder = models_dir(settings) / model.slug / version
     if not (folder / "card.json").is_file():

@@ -6,11 +6,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from arch import arch_model
-from arch.utility.exceptions import ConvergenceWarning, DataScaleWarning, InitialValueWarning, StartingValueWarning
+from arch.utility.exceptions import (
+    ConvergenceWarning,
+    DataScaleWarning,
+    InitialValueWarning,
+    StartingValueWarning,
+)
 from scipy import stats
 
 from services.core.exceptions import DomainError
@@ -19,9 +25,12 @@ from ._optimize import forecast_method
 from ._returns import Annualization, check_series, detect_annualization, require_obs
 from ._spec import SCALE, Mean, ModelSpec, Vol
 
-
 ARCH_NOISE: tuple[type[Warning], ...] = (
-    ConvergenceWarning, DataScaleWarning, StartingValueWarning, InitialValueWarning, RuntimeWarning,
+    ConvergenceWarning,
+    DataScaleWarning,
+    StartingValueWarning,
+    InitialValueWarning,
+    RuntimeWarning,
 )
 """What arch, scipy and numpy warn about while fitting or forecasting a window: a fit that did not converge is
 reported in the result (``converged``, ``message``), and degenerate windows' overflow/invalid values end as
@@ -150,7 +159,7 @@ def fit_model(
     nobs = len(y) - (1 if spec.mean is Mean.AR1 else 0)
     realized = float(np.std(returns.to_numpy(), ddof=1) * np.sqrt(ann.periods))
     method = forecast_method(spec, horizon)
-    common = {
+    common: dict[str, Any] = {
         "spec": spec,
         "start": _date(returns.index, 0),
         "end": _date(returns.index, -1),
@@ -180,7 +189,7 @@ def fit_model(
     k = len(names)
     llf = float(res.loglikelihood) + shift
 
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if method == "simulation":
         dp = res.params.to_numpy()[model.num_params + model.volatility.num_params :]
         dist = type(model.distribution)(seed=np.random.default_rng(seed))
@@ -206,9 +215,9 @@ def fit_model(
     )
 
 
-def _failed(names: list[str], nobs: int, message: str, common: dict[str, object]) -> FitResult:
+def _failed(names: list[str], nobs: int, message: str, common: dict[str, Any]) -> FitResult:
     nan = float("nan")
-    h = int(common["horizon"])  # type: ignore[call-overload]
+    h = int(common["horizon"])
     return FitResult(
         nobs=nobs,
         params=dict.fromkeys(names, nan),
@@ -223,5 +232,5 @@ def _failed(names: list[str], nobs: int, message: str, common: dict[str, object]
         last_conditional_vol_annualized=nan,
         forecast_variance=(nan,) * h,
         forecast_vol_annualized=(nan,) * h,
-        **common,  # type: ignore[arg-type]
+        **common,
     )

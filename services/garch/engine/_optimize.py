@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from arch import arch_model
@@ -94,7 +95,9 @@ def _fit(model: ARCHModel, start: np.ndarray | None) -> WindowFit:
         vol.compute_variance(sv_vol, resids, sigma2, backcast, var_bounds)
         std_resids = resids / np.sqrt(sigma2)
         bounds = model.bounds() + vol.bounds(resids) + dist.bounds(std_resids)
-        ok = np.all(a @ start - b >= 0) and all(lo <= x <= hi for x, (lo, hi) in zip(start, bounds, strict=True))
+        ok = np.all(a @ start - b >= 0) and all(
+            lo <= x <= hi for x, (lo, hi) in zip(start, bounds, strict=True)
+        )
         sv = np.asarray(start, dtype=float) if ok else None
     warm = sv is not None
     if sv is None:  # arch's cold start, including the GARCH starting-value grid search
@@ -148,7 +151,7 @@ def forecast_variance(
     if not np.all(np.isfinite(params)):
         return np.full(horizon, np.nan)
     method = forecast_method(spec, horizon)
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if method == "simulation":
         dp = params[model.num_params + model.volatility.num_params :]
         dist = type(model.distribution)(seed=np.random.default_rng(seed))

@@ -72,7 +72,9 @@ def check_returns(returns: pd.Series, field: str) -> pd.Series:
     return returns
 
 
-def to_returns(prices: pd.Series, kind: ReturnKind | str = ReturnKind.LOG, field: str = "prices") -> pd.Series:
+def to_returns(
+    prices: pd.Series, kind: ReturnKind | str = ReturnKind.LOG, field: str = "prices"
+) -> pd.Series:
     """Log or simple returns of a price series (the first date is dropped).
 
     Prices must be finite and strictly positive, with no step between them beyond ``MAX_ABS_RETURN``;
@@ -115,7 +117,9 @@ def detect_annualization(index: pd.Index, override: int | None = None) -> Annual
     """
     if override is not None:
         if override < 1:
-            raise DomainError(f"annualization={override} must be a positive number of periods", field="annualization")
+            raise DomainError(
+                f"annualization={override} must be a positive number of periods", field="annualization"
+            )
         return Annualization(int(override), "requested")
     if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
         return Annualization(EXCHANGE_DAYS, "default: no dates to detect a calendar from")

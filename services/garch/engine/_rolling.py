@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,8 @@ class RollingPlan:
 
     def blocks(self) -> list[tuple[int, int]]:
         """``(start, stop)`` row ranges, one per refit: the refit and the origins reusing its parameters."""
-        pos = np.flatnonzero(self.refit).tolist() + [self.origins.size]
-        return list(zip(pos[:-1], pos[1:], strict=True))
+        pos = [*np.flatnonzero(self.refit).tolist(), self.origins.size]
+        return list(itertools.pairwise(pos))
 
     def rows(self, start: int, stop: int) -> RollingPlan:
         """Rows ``start:stop`` of the plan (``start`` should be a refit)."""
@@ -60,7 +61,9 @@ def plan_rolling(
         window too short for the model, longer than the data, or no origin in range.
     """
     if window < spec.min_obs:
-        raise DomainError(f"window={window} is too short for {spec.label}: need at least {spec.min_obs}", field="window")
+        raise DomainError(
+            f"window={window} is too short for {spec.label}: need at least {spec.min_obs}", field="window"
+        )
     if refit_every < 1:
         raise DomainError(f"refit_every={refit_every} must be at least 1", field="refit_every")
     if horizon < 1:
@@ -70,7 +73,9 @@ def plan_rolling(
     lo = max(window - 1, 0 if first is None else first)
     hi = n_obs - 1 if last is None else min(n_obs - 1, last)
     if hi < lo:
-        raise DomainError("no forecast origin between start and end once the first window is filled", field="start")
+        raise DomainError(
+            "no forecast origin between start and end once the first window is filled", field="start"
+        )
     origins = np.arange(lo, hi + 1)
     refit = (origins - lo) % refit_every == 0
     return RollingPlan(window, horizon, origins, refit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from services.core.exceptions import DomainError
 
@@ -73,7 +74,9 @@ class ModelSpec:
         for name in ("p", "o", "q"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= MAX_ORDER:
-                raise DomainError(f"{name}={value!r} must be an integer in 0..{MAX_ORDER}", field=f"model.{name}")
+                raise DomainError(
+                    f"{name}={value!r} must be an integer in 0..{MAX_ORDER}", field=f"model.{name}"
+                )
         if self.p < 1:
             raise DomainError(f"p={self.p} must be at least 1", field="model.p")
         if self.vol is Vol.GARCH and self.o:
@@ -97,10 +100,10 @@ class ModelSpec:
         orders = f"{self.p},{self.o},{self.q}" if self.vol is not Vol.GARCH else f"{self.p},{self.q}"
         return f"{self.vol.value.upper()}({orders})-{self.dist.value}, {self.mean.value} mean"
 
-    def arch_kwargs(self) -> dict[str, object]:
+    def arch_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`arch.arch_model` (without ``y``)."""
         mean = {Mean.CONSTANT: "Constant", Mean.ZERO: "Zero", Mean.AR1: "AR"}[self.mean]
-        kwargs: dict[str, object] = {
+        kwargs: dict[str, Any] = {
             "mean": mean,
             "vol": "EGARCH" if self.vol is Vol.EGARCH else "GARCH",
             "p": self.p,

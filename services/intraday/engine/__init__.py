@@ -4,7 +4,7 @@ Bars → :class:`BarData` → a strategy spec's target positions → the compile
 metrics; :func:`sweep` runs a whole parameter grid on one bar set, :func:`walk_forward` rolls it.
 """
 
-from services.intraday.engine._backtest import (
+from ._backtest import (
     EXIT_REASONS,
     TRADE_COLUMNS,
     BacktestResult,
@@ -14,9 +14,9 @@ from services.intraday.engine._backtest import (
     run_kernel,
     trades_frame,
 )
-from services.intraday.engine._bars import BarData, Calendar, SessionSpec, prepare_bars, validate_bars
-from services.intraday.engine._errors import BarsError, DomainError, StrategyError
-from services.intraday.engine._indicators import (
+from ._bars import BarData, Calendar, SessionSpec, prepare_bars, validate_bars
+from ._errors import BarsError, DomainError, StrategyError
+from ._indicators import (
     atr,
     bollinger,
     ema,
@@ -28,8 +28,8 @@ from services.intraday.engine._indicators import (
     vwap,
     zscore,
 )
-from services.intraday.engine._metrics import METRICS, metrics_dict, metrics_table
-from services.intraday.engine._strategies import (
+from ._metrics import METRICS, metrics_dict, metrics_table
+from ._strategies import (
     STRATEGIES,
     BollingerReversion,
     Breakout,
@@ -45,8 +45,8 @@ from services.intraday.engine._strategies import (
     make_strategy,
     strategy_params,
 )
-from services.intraday.engine._sweep import Grid, SweepResult, expand_grid, grid_size, sweep, sweep_stats
-from services.intraday.engine._walkforward import Fold, WalkForwardResult, fold_bounds, walk_forward
+from ._sweep import Grid, SweepResult, expand_grid, grid_size, sweep, sweep_stats
+from ._walkforward import Fold, WalkForwardResult, fold_bounds, walk_forward
 
 __all__ = [
     "EXIT_REASONS",

@@ -134,7 +134,6 @@ class BarData:
         idx = self.index.tz_localize(None) if self.index.tz is not None else self.index
         return idx.normalize()
 
-
     def frame(self) -> pd.DataFrame:
         """The bars as an OHLCV frame."""
         return pd.DataFrame({c: getattr(self, c) for c in COLUMNS}, index=self.index.rename("datetime"))

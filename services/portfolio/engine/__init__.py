@@ -70,8 +70,8 @@ from .exceptions import InfeasibleConstraintError, PortfolioError, UnsupportedCo
 
 __all__ = [
     "CONFIDENCE_LEVELS",
-    "MAX_FRONTIER_POINTS",
     "MAX_ABS_RETURN",
+    "MAX_FRONTIER_POINTS",
     "MIN_OBSERVATIONS",
     "PROGRAM_OBJECTIVES",
     "TRADING_DAYS",

@@ -75,7 +75,9 @@ class BacktestSpec:
             if value is not None:
                 object.__setattr__(self, name, pd.Timestamp(value))
         if self.lookback < MIN_OBSERVATIONS:
-            raise PortfolioError(f"lookback must be >= {MIN_OBSERVATIONS} days, got {self.lookback}", field="lookback")
+            raise PortfolioError(
+                f"lookback must be >= {MIN_OBSERVATIONS} days, got {self.lookback}", field="lookback"
+            )
         if self.top_n < 1:
             raise PortfolioError(f"top_n must be >= 1, got {self.top_n}", field="top_n")
         if not 0 <= self.costs_bps <= 10_000:
@@ -86,7 +88,9 @@ class BacktestSpec:
                 field="constraints.max_turnover",
             )
         if self.start is not None and self.end is not None and self.start >= self.end:
-            raise PortfolioError(f"start {self.start.date()} is not before end {self.end.date()}", field="start")
+            raise PortfolioError(
+                f"start {self.start.date()} is not before end {self.end.date()}", field="start"
+            )
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,9 @@ def decide_weights(
             )
         window = window[list(picks)]
     if window.shape[1] == 0:
-        raise PortfolioError(f"no symbol has a full {spec.lookback}-day history on {date.date()}", field="lookback")
+        raise PortfolioError(
+            f"no symbol has a full {spec.lookback}-day history on {date.date()}", field="lookback"
+        )
     equal = spec.strategy is Strategy.EQUAL_WEIGHT or (
         spec.strategy is Strategy.SENTIMENT_TOP_N and not spec.optimize_picks
     )
@@ -219,12 +225,17 @@ def _picks(
     ranked = [str(s) for s in latest["symbol"]]
     have = set(available)
     picks = tuple(s for s in ranked if s in have)[:top_n]
-    skipped = tuple(s for s in ranked[: ranked.index(picks[-1]) + 1 if picks else len(ranked)] if s not in have)
+    skipped = tuple(
+        s for s in ranked[: ranked.index(picks[-1]) + 1 if picks else len(ranked)] if s not in have
+    )
     return picks, skipped
 
 
 def decide_block(
-    returns: pd.DataFrame, dates: Sequence[pd.Timestamp], spec: BacktestSpec, rankings: pd.DataFrame | None = None
+    returns: pd.DataFrame,
+    dates: Sequence[pd.Timestamp],
+    spec: BacktestSpec,
+    rankings: pd.DataFrame | None = None,
 ) -> list[Decision]:
     """:func:`decide_weights` for a block of dates (the unit of work of one Ray task); the block shares
     one compiled programme per universe."""
@@ -318,7 +329,9 @@ def simulate(
             weights[k, column[s]] = w
             member[k, column[s]] = True
     # row after each decision date, and after the end: the holding periods are consecutive row ranges
-    bounds = returns.index.asi8.searchsorted([pd.Timestamp(d.date).value for d in decisions] + [stop.value], "right")
+    bounds = returns.index.asi8.searchsorted(
+        [pd.Timestamp(d.date).value for d in decisions] + [stop.value], "right"
+    )
     values = np.ascontiguousarray(returns.to_numpy(dtype=float))
     net, turnover, bad_k, bad_c = _hold(values, bounds.astype(np.int64), weights, member, costs_bps / 1e4)
     if bad_k >= 0:
@@ -328,7 +341,7 @@ def simulate(
         raise PortfolioError("the backtest window holds no out-of-sample day", field="end")
     records = tuple(
         RebalanceRecord(d.date, d.weights, float(t), costs_bps / 1e4 * float(t), d.status, d.picks, d.skipped)
-        for d, t in zip(decisions, turnover)
+        for d, t in zip(decisions, turnover, strict=True)
     )
     # the periods are consecutive rows from the first decision on
     return pd.Series(net, index=returns.index[bounds[0] : bounds[0] + net.size]), records
@@ -394,4 +407,3 @@ def backtest_dates(
 def _equity(returns: pd.Series, first: pd.Timestamp) -> pd.Series:
     values = np.concatenate([[1.0], np.cumprod(1 + returns.to_numpy())])
     return pd.Series(values, index=pd.DatetimeIndex([first]).append(returns.index), name="equity")
-

@@ -38,7 +38,13 @@ class Rebalance(StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> Rebalance | None:
-        letters = {"W": cls.WEEKLY, "M": cls.MONTHLY, "ME": cls.MONTHLY, "Q": cls.QUARTERLY, "QE": cls.QUARTERLY}
+        letters = {
+            "W": cls.WEEKLY,
+            "M": cls.MONTHLY,
+            "ME": cls.MONTHLY,
+            "Q": cls.QUARTERLY,
+            "QE": cls.QUARTERLY,
+        }
         if isinstance(value, str):
             return letters.get(value.upper()) or next((m for m in cls if m.value == value.lower()), None)
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+
 from ._enums import Objective
 from ._optimize import OptimizationSpec, optimize
 from ._program import MeanVarianceProgram
@@ -62,12 +63,18 @@ def frontier_targets(returns: pd.DataFrame, spec: OptimizationSpec, n_points: in
     ndarray of shape (n_points,)
     """
     if not 2 <= n_points <= MAX_FRONTIER_POINTS:
-        raise PortfolioError(f"n_points must lie in [2, {MAX_FRONTIER_POINTS}], got {n_points}", field="n_points")
+        raise PortfolioError(
+            f"n_points must lie in [2, {MAX_FRONTIER_POINTS}], got {n_points}", field="n_points"
+        )
     spec = _frontier_spec(spec)
     program = MeanVarianceProgram(spec, [str(s) for s in returns.columns])
     mu, cov = program.moments(returns)
     w_min, _ = program.min_variance(mu, cov)
-    low = spec.periods_per_year * float(mu @ w_min) if w_min is not None else optimize(returns, spec).expected_return
+    low = (
+        spec.periods_per_year * float(mu @ w_min)
+        if w_min is not None
+        else optimize(returns, spec).expected_return
+    )
     # The highest reachable return is a linear programme over the (turnover-narrowed) weight box:
     # filling the highest-mean assets first is exact for a box plus one budget equation.
     w = program.lo.copy()
@@ -84,7 +91,9 @@ def frontier_targets(returns: pd.DataFrame, spec: OptimizationSpec, n_points: in
     return np.linspace(low, high, n_points)
 
 
-def frontier_points(returns: pd.DataFrame, spec: OptimizationSpec, targets: np.ndarray) -> list[FrontierPoint]:
+def frontier_points(
+    returns: pd.DataFrame, spec: OptimizationSpec, targets: np.ndarray
+) -> list[FrontierPoint]:
     """Minimum-variance portfolios with expected annual return at least each of ``targets``.
 
     Parameters
@@ -112,7 +121,9 @@ def frontier_points(returns: pd.DataFrame, spec: OptimizationSpec, targets: np.n
     return points
 
 
-def efficient_frontier(returns: pd.DataFrame, spec: OptimizationSpec | None = None, n_points: int = 50) -> Frontier:
+def efficient_frontier(
+    returns: pd.DataFrame, spec: OptimizationSpec | None = None, n_points: int = 50
+) -> Frontier:
     """The whole frontier in one process (the sequential reference of the Ray path)."""
     spec = _frontier_spec(spec or OptimizationSpec())
     targets = frontier_targets(returns, spec, n_points)

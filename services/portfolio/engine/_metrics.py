@@ -142,7 +142,9 @@ def value_at_risk(returns, confidence: float = 0.95, method: VarMethod = VarMeth
     return _Moments(r).var(confidence, VarMethod(method))
 
 
-def conditional_value_at_risk(returns, confidence: float = 0.95, method: VarMethod = VarMethod.HISTORICAL) -> float:
+def conditional_value_at_risk(
+    returns, confidence: float = 0.95, method: VarMethod = VarMethod.HISTORICAL
+) -> float:
     """One-period CVaR (expected shortfall) at ``confidence``, as a positive loss.
 
     * historical: mean of the worst ``1 - confidence`` share of losses (skfolio ``cvar``);
@@ -172,7 +174,7 @@ class _Moments:
     code path costs ~90 µs per moment and ~10 µs per tail figure, most of a light metrics request.
     """
 
-    __slots__ = ("summary", "sorted", "mu", "sigma", "skew", "kurt")
+    __slots__ = ("kurt", "mu", "sigma", "skew", "sorted", "summary")
 
     def __init__(self, r: np.ndarray, target: float = 0.0) -> None:
         self.summary = x = series_summary(r, target)  # also the Sortino and drawdown inputs
@@ -187,7 +189,7 @@ class _Moments:
         if method is VarMethod.HISTORICAL:
             # skfolio: the (i+1)-th smallest return, i = floor(n (1 - beta)) (with a rounding tolerance)
             n = self.sorted.size
-            i = min(n - 1, int(math.floor((1.0 - confidence) * n + 4 * _EPS * n)))
+            i = min(n - 1, math.floor((1.0 - confidence) * n + 4 * _EPS * n))
             return float(-self.sorted[i])
         z, _ = _normal_tail(confidence)
         if method is VarMethod.CORNISH_FISHER:
@@ -283,7 +285,7 @@ def performance_metrics(
     *,
     risk_free_rate: float = 0.0,
     periods_per_year: int = TRADING_DAYS,
-    dates: Sequence | None = None,
+    dates: Sequence | np.ndarray | None = None,
 ) -> PerformanceMetrics:
     """All the risk and performance measures of one return series (and against a benchmark).
 
@@ -326,5 +328,7 @@ def performance_metrics(
         skew=moments.skew,
         excess_kurtosis=moments.kurt,
         risk=risk,
-        benchmark=None if benchmark is None else benchmark_stats(r, benchmark, risk_free_rate, periods_per_year),
+        benchmark=None
+        if benchmark is None
+        else benchmark_stats(r, benchmark, risk_free_rate, periods_per_year),
     )

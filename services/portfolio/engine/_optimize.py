@@ -78,7 +78,9 @@ class Constraints:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.budget) and self.budget > 0):
-            raise PortfolioError(f"budget must be a positive number, got {self.budget}", field="constraints.budget")
+            raise PortfolioError(
+                f"budget must be a positive number, got {self.budget}", field="constraints.budget"
+            )
         if self.max_turnover is not None:
             if not (math.isfinite(self.max_turnover) and self.max_turnover >= 0):
                 raise PortfolioError(
@@ -105,7 +107,9 @@ class Constraints:
 
     def bounds(self, symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per-asset ``(min, max)`` arrays of shape (n_assets,) in the order of ``symbols``."""
-        return _expand(self.min_weight, symbols, 0.0, "min_weight"), _expand(self.max_weight, symbols, 1.0, "max_weight")
+        return _expand(self.min_weight, symbols, 0.0, "min_weight"), _expand(
+            self.max_weight, symbols, 1.0, "max_weight"
+        )
 
     def current(self, symbols: list[str]) -> np.ndarray | None:
         """Current weights of shape (n_assets,), or None."""
@@ -118,7 +122,9 @@ def _expand(value: Bound, symbols: list[str], default: float, name: str) -> np.n
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(symbols))
         if unknown:
-            raise PortfolioError(f"{name} names symbols outside the universe: {unknown}", field=f"constraints.{name}")
+            raise PortfolioError(
+                f"{name} names symbols outside the universe: {unknown}", field=f"constraints.{name}"
+            )
         out = np.array([float(value.get(s, default)) for s in symbols])
     else:
         out = np.full(len(symbols), float(value))
@@ -169,13 +175,21 @@ class OptimizationSpec:
                     field="target_volatility",
                 )
         if not 0 < self.cvar_confidence < 1:
-            raise PortfolioError(f"cvar_confidence must lie in (0, 1), got {self.cvar_confidence}", field="cvar_confidence")
+            raise PortfolioError(
+                f"cvar_confidence must lie in (0, 1), got {self.cvar_confidence}", field="cvar_confidence"
+            )
         if not self.ewma_half_life > 0:
-            raise PortfolioError(f"ewma_half_life must be > 0, got {self.ewma_half_life}", field="ewma_half_life")
+            raise PortfolioError(
+                f"ewma_half_life must be > 0, got {self.ewma_half_life}", field="ewma_half_life"
+            )
         if not self.periods_per_year > 0:
-            raise PortfolioError(f"periods_per_year must be > 0, got {self.periods_per_year}", field="periods_per_year")
+            raise PortfolioError(
+                f"periods_per_year must be > 0, got {self.periods_per_year}", field="periods_per_year"
+            )
         if not math.isfinite(self.risk_free_rate) or abs(self.risk_free_rate) >= 1:
-            raise PortfolioError(f"risk_free_rate must lie in (-1, 1), got {self.risk_free_rate}", field="risk_free_rate")
+            raise PortfolioError(
+                f"risk_free_rate must lie in (-1, 1), got {self.risk_free_rate}", field="risk_free_rate"
+            )
         unsupported = sorted(self.constraints.active() - _SUPPORTED[self.objective])
         if unsupported:
             raise UnsupportedConstraintError(
@@ -271,12 +285,19 @@ def build_estimator(spec: OptimizationSpec, symbols: list[str], **mean_risk_para
             save_problem=True,
         )
         if spec.constraints.max_turnover is not None:
-            params.update(max_turnover=spec.constraints.max_turnover, previous_weights=spec.constraints.current(symbols))
+            params.update(
+                max_turnover=spec.constraints.max_turnover, previous_weights=spec.constraints.current(symbols)
+            )
         if o is Objective.MIN_VARIANCE:
-            params.update(objective_function=ObjectiveFunction.MINIMIZE_RISK, risk_measure=RiskMeasure.VARIANCE)
+            params.update(
+                objective_function=ObjectiveFunction.MINIMIZE_RISK, risk_measure=RiskMeasure.VARIANCE
+            )
         elif o is Objective.MAX_SHARPE:
-            params.update(objective_function=ObjectiveFunction.MAXIMIZE_RATIO, risk_measure=RiskMeasure.VARIANCE)
+            params.update(
+                objective_function=ObjectiveFunction.MAXIMIZE_RATIO, risk_measure=RiskMeasure.VARIANCE
+            )
         elif o is Objective.MAX_RETURN:
+            assert spec.target_volatility is not None  # the spec checks it on construction
             params.update(
                 objective_function=ObjectiveFunction.MAXIMIZE_RETURN,
                 max_standard_deviation=spec.target_volatility / math.sqrt(spec.periods_per_year),
@@ -297,7 +318,11 @@ def build_estimator(spec: OptimizationSpec, symbols: list[str], **mean_risk_para
         )
     if o is Objective.RISK_PARITY:
         return RiskBudgeting(
-            risk_measure=RiskMeasure.VARIANCE, prior_estimator=prior, min_weights=lo, max_weights=hi, save_problem=True
+            risk_measure=RiskMeasure.VARIANCE,
+            prior_estimator=prior,
+            min_weights=lo,
+            max_weights=hi,
+            save_problem=True,
         )
     if o is Objective.HRP:
         return HierarchicalRiskParity(
@@ -326,17 +351,22 @@ def check_feasible(spec: OptimizationSpec, symbols: list[str]) -> tuple[np.ndarr
         raise InfeasibleConstraintError(
             f"min_weight {lo[i]} exceeds max_weight {hi[i]} for {symbols[i]}", field="constraints.min_weight"
         )
-    if spec.objective not in _CONVEX and spec.objective not in (Objective.INVERSE_VOLATILITY, Objective.EQUAL_WEIGHT):
+    if spec.objective not in _CONVEX and spec.objective not in (
+        Objective.INVERSE_VOLATILITY,
+        Objective.EQUAL_WEIGHT,
+    ):
         budget = 1.0
     else:
         budget = c.budget
     if lo.sum() > budget + _FEAS_TOL:
         raise InfeasibleConstraintError(
-            f"the minimum weights sum to {lo.sum():.6g}, above the budget {budget}", field="constraints.min_weight"
+            f"the minimum weights sum to {lo.sum():.6g}, above the budget {budget}",
+            field="constraints.min_weight",
         )
     if hi.sum() < budget - _FEAS_TOL:
         raise InfeasibleConstraintError(
-            f"the maximum weights sum to {hi.sum():.6g}, below the budget {budget}", field="constraints.max_weight"
+            f"the maximum weights sum to {hi.sum():.6g}, below the budget {budget}",
+            field="constraints.max_weight",
         )
     w0 = c.current(symbols)
     if c.max_turnover is not None and w0 is not None:
@@ -358,7 +388,9 @@ def check_feasible(spec: OptimizationSpec, symbols: list[str]) -> tuple[np.ndarr
     return lo, hi
 
 
-def _annualised(spec: OptimizationSpec, mu: np.ndarray, cov: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+def _annualised(
+    spec: OptimizationSpec, mu: np.ndarray, cov: np.ndarray, w: np.ndarray
+) -> tuple[float, float, float]:
     ppy = spec.periods_per_year
     ret = float(ppy * mu @ w)
     vol = float(math.sqrt(max(ppy * w @ cov @ w, 0.0)))
@@ -378,6 +410,7 @@ def clean_weights(w: np.ndarray, lo: np.ndarray, hi: np.ndarray, budget: float) 
 def _explain_failure(spec: OptimizationSpec, returns: pd.DataFrame, err: Exception) -> PortfolioError:
     """Turn a solver failure into an error naming the input at fault."""
     if spec.objective is Objective.MAX_RETURN:
+        assert spec.target_volatility is not None  # the spec checks it on construction
         floor = OptimizationSpec(
             objective=Objective.MIN_VARIANCE,
             covariance=spec.covariance,
@@ -403,7 +436,8 @@ def _explain_failure(spec: OptimizationSpec, returns: pd.DataFrame, err: Excepti
                 field="risk_free_rate",
             )
     return InfeasibleConstraintError(
-        f"the {spec.objective.value} problem has no solution under the constraints: {err}", field="constraints"
+        f"the {spec.objective.value} problem has no solution under the constraints: {err}",
+        field="constraints",
     )
 
 
@@ -455,7 +489,7 @@ def optimize(returns: pd.DataFrame, spec: OptimizationSpec | None = None) -> Opt
     ret, vol, sharpe = _annualised(spec, dist.mu, dist.covariance, w)
     w0 = spec.constraints.current(symbols)
     return OptimizationResult(
-        weights=dict(zip(symbols, w.tolist())),
+        weights=dict(zip(symbols, w.tolist(), strict=True)),
         expected_return=ret,
         volatility=vol,
         sharpe=sharpe,

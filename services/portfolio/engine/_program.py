@@ -71,7 +71,9 @@ class MeanVarianceProgram:
     def moments(self, window: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Sample mean and the spec's covariance of ``window``, shapes (n,) and (n, n)."""
         if list(window.columns) != self.symbols:
-            raise ValueError(f"window columns {list(window.columns)} differ from the programme's {self.symbols}")
+            raise ValueError(
+                f"window columns {list(window.columns)} differ from the programme's {self.symbols}"
+            )
         x = window.to_numpy(dtype=float)
         cov = None
         if self.spec.covariance is CovarianceMethod.SAMPLE:
@@ -143,7 +145,9 @@ class MeanVarianceProgram:
         reach an optimum.
         """
         if self.spec.objective not in PROGRAM_OBJECTIVES:
-            raise ValueError(f"MeanVarianceProgram solves {sorted(PROGRAM_OBJECTIVES)}, not {self.spec.objective}")
+            raise ValueError(
+                f"MeanVarianceProgram solves {sorted(PROGRAM_OBJECTIVES)}, not {self.spec.objective}"
+            )
         mu, cov = self.moments(window)
         if self.spec.objective is Objective.MIN_VARIANCE:
             raw, status = self.min_variance(mu, cov)
@@ -161,7 +165,7 @@ class MeanVarianceProgram:
         ret, vol, sharpe = _annualised(self.spec, mu, cov, w)
         w0 = self.spec.constraints.current(self.symbols)
         return OptimizationResult(
-            weights=dict(zip(self.symbols, w.tolist())),
+            weights=dict(zip(self.symbols, w.tolist(), strict=True)),
             expected_return=ret,
             volatility=vol,
             sharpe=sharpe,

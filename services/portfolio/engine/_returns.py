@@ -68,7 +68,9 @@ def check_panel(frame: pd.DataFrame, *, field: str = "returns") -> None:
     if not isinstance(frame, pd.DataFrame):
         raise PortfolioError(f"{field} must be a DataFrame, got {type(frame).__name__}", field=field)
     if not isinstance(frame.index, pd.DatetimeIndex):
-        raise PortfolioError(f"{field} must have a DatetimeIndex, got {type(frame.index).__name__}", field=field)
+        raise PortfolioError(
+            f"{field} must have a DatetimeIndex, got {type(frame.index).__name__}", field=field
+        )
     if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
         raise PortfolioError(f"{field} dates must be strictly increasing", field=field)
     dup = frame.columns[frame.columns.duplicated()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from services.core.exceptions import DomainError
 __all__ = ["CLASSES", "Label", "map_labels"]
 
 
-class Label(str, Enum):
+class Label(StrEnum):
     """The three sentiment classes, in the column order of every probability matrix."""
 
     negative = "negative"

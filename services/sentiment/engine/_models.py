@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Pat
     """Write ``model.npz`` (coefficients only), ``card.json`` and ``MODEL_CARD.md`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = dict(
+    arrays: dict[str, Any] = dict(
         model.ngram_head.sparse_arrays("ngram")
         if isinstance(model, StackedModel)
         else model.head.sparse_arrays("ngram")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ __all__ = ["BUILTIN_MODEL_DIR", "ModelName", "ScoreBatch", "Scorer", "builtin_mo
 BUILTIN_MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
-class ModelName(str, Enum):
+class ModelName(StrEnum):
     """Scorer names accepted by the API (``ml`` is the default)."""
 
     ml = "ml"
@@ -133,6 +133,7 @@ class Scorer:
             )
         if not texts:
             return ScoreBatch(self.name.value, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
+        assert self.model is not None  # every trained scorer is built with its model
         return ScoreBatch.from_probabilities(self.name.value, self.model.predict_proba(texts))
 
 

@@ -226,9 +226,13 @@ def _best(results: Sequence[CellResult], metric: str) -> CellResult:
 def holdout_split(y: np.ndarray, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
     """Row positions ``(train, hold-out)`` of the stratified ``spec.holdout_fraction`` split of labels ``y``."""
     try:
-        return train_test_split(np.arange(len(y)), test_size=spec.holdout_fraction, random_state=spec.seed, stratify=y)
+        return train_test_split(
+            np.arange(len(y)), test_size=spec.holdout_fraction, random_state=spec.seed, stratify=y
+        )
     except ValueError as exc:  # too few rows, or a class with a single row
-        raise DomainError(f"{len(y)} labelled rows cannot be split into training and hold-out: {exc}", field="labels") from None
+        raise DomainError(
+            f"{len(y)} labelled rows cannot be split into training and hold-out: {exc}", field="labels"
+        ) from None
 
 
 def _check_class_counts(y: np.ndarray, folds: int) -> None:
