@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 import services
 from services.core.auth import OPEN_PATHS, BearerAuth, KeyStore
 from services.core.catalog import Catalog
+from services.core.clients import close_client
 from services.core.errors import (
     PROBLEM_JSON,
     RETRY_AFTER_S,
@@ -320,6 +321,7 @@ def create_app(
             # leave Ray connected: the process is about to exit (Ray's exit hook disconnects), and a test
             # process reuses one embedded cluster across apps instead of paying ~5-15 s per start
             conn.close(shutdown=False)
+            await close_client()
             _platform = None
 
     app = FastAPI(
