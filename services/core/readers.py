@@ -16,9 +16,9 @@ import io
 from pathlib import Path
 from typing import IO
 
-import numpy as np
 import pandas as pd
 
+from services.core.checks import check_increasing
 from services.core.exceptions import DomainError
 
 SENTIMENT_COLUMNS = [
@@ -46,16 +46,11 @@ def _require(df: pd.DataFrame, columns: list[str], path: object) -> None:
         raise DomainError(f"{path}: missing column(s) {missing}; found {list(df.columns)}", field="columns")
 
 
-def _check_index(index: pd.DatetimeIndex, what: str) -> None:
-    dup = np.flatnonzero(index.duplicated())
-    if dup.size:
-        raise DomainError(
-            f"{what}: duplicate timestamps at rows {dup[:10].tolist()}", rows=dup[:100].tolist()
-        )
-    bad = np.flatnonzero(np.diff(index.asi8) <= 0)
-    if bad.size:
-        rows = (bad + 1)[:100].tolist()
-        raise DomainError(f"{what}: timestamps not increasing at rows {rows[:10]}", rows=rows)
+def _check_index(index: pd.DatetimeIndex, path: str) -> None:
+    try:
+        check_increasing(index, index.name or "date")
+    except DomainError as exc:
+        raise DomainError(f"{path}: {exc}", field=exc.field, rows=exc.rows) from None
 
 
 def read_sentiment_csv(path: Path | str) -> pd.DataFrame:

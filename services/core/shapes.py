@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.core.checks import check_increasing, rows_where, validate_bars
 from services.core.exceptions import DomainError
 
 
@@ -42,26 +43,6 @@ def _date_text(v: object) -> object:
 # the JSON types the schema declares, no coercion: a boolean or a string is no number, a number no date
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Stamp = Annotated[datetime, BeforeValidator(_date_text)]
-
-
-def _rows(mask: np.ndarray, limit: int = 10) -> list[int]:
-    return np.flatnonzero(mask)[:limit].tolist()
-
-
-def check_increasing(stamps: list[datetime] | pd.DatetimeIndex, what: str = "dates") -> None:
-    """Raise :class:`DomainError` naming the rows where ``stamps`` are duplicated or go back in time."""
-    idx = pd.DatetimeIndex(stamps)
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    diffs = np.diff(idx.asi8)
-    dup = diffs == 0
-    if dup.any():
-        rows = (np.flatnonzero(dup) + 1).tolist()
-        raise DomainError(f"duplicate timestamps at rows {rows[:10]}", field=what, rows=rows[:100])
-    back = diffs < 0
-    if back.any():
-        rows = (np.flatnonzero(back) + 1).tolist()
-        raise DomainError(f"timestamps not increasing at rows {rows[:10]}", field=what, rows=rows[:100])
 
 
 def _same_length(values: Sized, info: ValidationInfo, against: str) -> None:
@@ -106,7 +87,7 @@ class SeriesIn(BaseModel):
         if v is None:
             return v
         _same_length(v, info, "dates")
-        bad = _rows(np.asarray(v) <= 0)
+        bad = rows_where(np.asarray(v) <= 0)
         if bad:
             raise ValueError(f"prices must be positive; rows {bad}")
         return v
@@ -116,7 +97,7 @@ class SeriesIn(BaseModel):
     def _returns(cls, v: list[float] | None, info: ValidationInfo) -> list[float] | None:
         if v is not None:
             _same_length(v, info, "dates")
-            bad = _rows(np.asarray(v) <= -1)
+            bad = rows_where(np.asarray(v) <= -1)
             if bad:
                 raise ValueError(f"a return of -100 % or less is impossible; rows {bad}")
         return v
@@ -189,29 +170,6 @@ class PanelIn(BaseModel):
             index=pd.DatetimeIndex(self.dates, name="date"),
             columns=self.columns,
         )
-
-
-def validate_bars(bars: pd.DataFrame) -> pd.DataFrame:
-    """Check OHLCV bars (index = time); raise :class:`DomainError` naming the rows. Returns ``bars``."""
-    check_increasing(bars.index, "datetime")
-    values = bars[["open", "high", "low", "close"]].to_numpy()
-    if not np.isfinite(values).all() or not np.isfinite(bars["volume"].to_numpy()).all():
-        rows = _rows(~np.isfinite(bars[["open", "high", "low", "close", "volume"]].to_numpy()).all(axis=1))
-        raise DomainError(f"non-finite values at rows {rows}", field="bars", rows=rows)
-    neg = _rows((values <= 0).any(axis=1))
-    if neg:
-        raise DomainError(f"prices must be positive; rows {neg}", field="bars", rows=neg)
-    o, h, low, c = values.T
-    inverted = _rows(h < low)
-    if inverted:
-        raise DomainError(f"high < low at rows {inverted}", field="high", rows=inverted)
-    outside = _rows((h < np.maximum(o, c)) | (low > np.minimum(o, c)))
-    if outside:
-        raise DomainError(f"open/close outside [low, high] at rows {outside}", field="bars", rows=outside)
-    if (bars["volume"].to_numpy() < 0).any():
-        rows = _rows(bars["volume"].to_numpy() < 0)
-        raise DomainError(f"negative volume at rows {rows}", field="volume", rows=rows)
-    return bars
 
 
 class BarsIn(BaseModel):

@@ -9,7 +9,6 @@ from ._optimize import WindowFit, fit_window, forecast_method, forecast_variance
 from ._returns import (
     CALENDAR_DAYS,
     EXCHANGE_DAYS,
-    MAX_ABS_RETURN,
     Annualization,
     check_returns,
     check_series,
@@ -33,7 +32,6 @@ from ._spec import SCALE, Dist, Mean, ModelSpec, ReturnKind, Vol
 __all__ = [
     "CALENDAR_DAYS",
     "EXCHANGE_DAYS",
-    "MAX_ABS_RETURN",
     "SCALE",
     "THRESHOLD",
     "Annualization",

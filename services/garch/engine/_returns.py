@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from services.core.checks import MAX_ABS_RETURN, check_increasing, check_return_bounds
 from services.core.exceptions import DomainError
 
 from ._spec import ReturnKind
@@ -15,9 +16,6 @@ CALENDAR_DAYS = 365
 EXCHANGE_DAYS = 252
 WEEKEND_SHARE = 0.10
 """A daily series with at least this share of Saturday/Sunday observations trades every calendar day."""
-MAX_ABS_RETURN = 100.0
-"""The largest |return| accepted for one period (10,000 %): far beyond any market's, and the bound keeps a
-fit's squared, scaled returns finite (a return of 1e308 overflows)."""
 
 
 @dataclass(frozen=True)
@@ -46,29 +44,14 @@ def check_series(values: pd.Series, field: str) -> pd.Series:
             rows=bad[:100].tolist(),
         )
     if isinstance(values.index, pd.DatetimeIndex):
-        step = np.diff(values.index.asi8)
-        bad = np.flatnonzero(step <= 0) + 1
-        if bad.size:
-            raise DomainError(
-                f"dates not strictly increasing at rows {bad[:10].tolist()} "
-                f"(e.g. {values.index[bad[0] - 1].date()} then {values.index[bad[0]].date()})",
-                field=f"{field}.dates",
-                rows=bad[:100].tolist(),
-            )
+        check_increasing(values.index, f"{field}.dates")
     return pd.Series(arr, index=values.index, name=values.name)
 
 
 def check_returns(returns: pd.Series, field: str) -> pd.Series:
     """:func:`check_series` plus the bound ``|r| <= MAX_ABS_RETURN`` (returns are decimals: 0.01 = 1 %)."""
     returns = check_series(returns, field)
-    bad = np.flatnonzero(np.abs(returns.to_numpy()) > MAX_ABS_RETURN)
-    if bad.size:
-        raise DomainError(
-            f"{bad.size} return(s) beyond ±{MAX_ABS_RETURN:g} (±{MAX_ABS_RETURN:.0%} in one period; returns are "
-            f"decimals, 0.01 = 1 %): {returns.iloc[bad[0]]!r} at row {int(bad[0])}; rows {bad[:10].tolist()}",
-            field=field,
-            rows=bad[:100].tolist(),
-        )
+    check_return_bounds(returns.to_numpy(), field)
     return returns
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from services.core.shapes import validate_bars as check_bars
+from services.core.checks import validate_bars as check_bars
 from services.intraday.engine._errors import BarsError, DomainError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -43,7 +43,7 @@ class SessionSpec:
 
 def validate_bars(bars: pd.DataFrame) -> pd.DataFrame:
     """Normalise OHLCV bars to a float frame indexed by time, then check them with core's
-    :func:`services.core.shapes.validate_bars`.
+    :func:`services.core.checks.validate_bars`.
 
     Parameters
     ----------

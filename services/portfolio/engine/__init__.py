@@ -58,7 +58,6 @@ from ._optimize import (
 )
 from ._program import PROGRAM_OBJECTIVES, MeanVarianceProgram
 from ._returns import (
-    MAX_ABS_RETURN,
     MIN_OBSERVATIONS,
     TRADING_DAYS,
     check_panel,
@@ -66,11 +65,11 @@ from ._returns import (
     prices_to_returns,
     select_returns,
 )
+from ._view import View
 from .exceptions import InfeasibleConstraintError, PortfolioError, UnsupportedConstraintError
 
 __all__ = [
     "CONFIDENCE_LEVELS",
-    "MAX_ABS_RETURN",
     "MAX_FRONTIER_POINTS",
     "MIN_OBSERVATIONS",
     "PROGRAM_OBJECTIVES",
@@ -98,6 +97,7 @@ __all__ = [
     "TailRisk",
     "UnsupportedConstraintError",
     "VarMethod",
+    "View",
     "annualised_return",
     "annualised_volatility",
     "assemble_frontier",

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from services.core.checks import check_increasing
+from services.core.checks import check_return_bounds as _check_return_bounds
+
 from .exceptions import PortfolioError
 
 TRADING_DAYS = 252
@@ -19,21 +22,10 @@ TRADING_DAYS = 252
 MIN_OBSERVATIONS = 20
 """Fewest return rows an estimate may rest on."""
 
-MAX_ABS_RETURN = 100.0
-"""The largest |simple return| accepted for one period (10,000 %): far beyond any market's, and it keeps
-moments and compounding finite (a return of 1e308 overflows them)."""
-
 
 def check_return_bounds(values: np.ndarray, field: str) -> None:
-    """Raise :class:`PortfolioError` naming ``field`` and the rows (first axis) where ``|r| > MAX_ABS_RETURN``."""
-    bad = np.abs(np.asarray(values, dtype=float)) > MAX_ABS_RETURN
-    rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
-    if rows.size:
-        raise PortfolioError(
-            f"returns beyond ±{MAX_ABS_RETURN:g} (±{MAX_ABS_RETURN:.0%} in one period; returns are decimals, "
-            f"0.01 = 1 %) at rows {rows[:10].tolist()}",
-            field=field,
-        )
+    """:func:`services.core.checks.check_return_bounds`, raising :class:`PortfolioError`."""
+    _check_return_bounds(values, field, error=PortfolioError)
 
 
 def prices_to_returns(prices: pd.DataFrame) -> pd.DataFrame:
@@ -71,8 +63,7 @@ def check_panel(frame: pd.DataFrame, *, field: str = "returns") -> None:
         raise PortfolioError(
             f"{field} must have a DatetimeIndex, got {type(frame.index).__name__}", field=field
         )
-    if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-        raise PortfolioError(f"{field} dates must be strictly increasing", field=field)
+    check_increasing(frame.index, field, error=PortfolioError)
     dup = frame.columns[frame.columns.duplicated()]
     if len(dup):
         raise PortfolioError(f"{field} has duplicate symbols: {list(dup)}", field=field)

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from services.core.exceptions import DomainError
-from services.core.readers import SENTIMENT_COLUMNS
 
 __all__ = [
     "SOCIAL_COLUMNS",
@@ -35,8 +34,17 @@ __all__ = [
     "symbols_summary",
 ]
 
-#: Columns of the seed file, in order.
-SOCIAL_COLUMNS: tuple[str, ...] = tuple(SENTIMENT_COLUMNS)
+#: The social data the engine reads, in the file's order (``services.core.readers`` reads that file; a test
+#: holds the two lists equal).
+SOCIAL_COLUMNS: tuple[str, ...] = (
+    "date",
+    "symbol",
+    "twitterPosts",
+    "twitterComments",
+    "twitterLikes",
+    "twitterImpressions",
+    "twitterSentiment",
+)
 _COUNTS = {
     "twitterPosts": "posts",
     "twitterComments": "comments",
