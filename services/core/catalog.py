@@ -18,16 +18,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from services.core import datagen, readers
 from services.core.errors import ProblemError
 from services.core.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger("services.catalog")
 
@@ -93,6 +96,7 @@ class Catalog:
         self.settings = settings
         self._loaded: dict[str, LoadedDataset] = {}
         self._refs: dict[str, Any] = {}
+        self._derived: dict[Hashable, OrderedDict[Hashable, Any]] = {}
         self._errors: dict[str, str] = {}
         self._lock = threading.RLock()
 
@@ -158,6 +162,27 @@ class Catalog:
             if key not in self._refs:
                 self._refs[key] = ray.put(make())
             return self._refs[key]
+
+    def derived(self, kind: str, key: Hashable, make: Callable[[], T], *, keep: int | None = None) -> T:
+        """A value derived from the datasets (returns, bars, signals…), made once per process under
+        ``(kind, key)``; with ``keep``, only the ``keep`` most recently used of that kind stay. ``make`` runs
+        outside the lock (two threads may both make a value the first time; one is kept)."""
+        with self._lock:
+            cache = self._derived.setdefault(kind, OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = make()
+        with self._lock:
+            value = cache.setdefault(key, value)
+            while keep is not None and len(cache) > keep:
+                cache.popitem(last=False)
+        return value
+
+    def derived_count(self, kind: str) -> int:
+        """How many values of ``kind`` this process holds."""
+        with self._lock:
+            return len(self._derived.get(kind, ()))
 
     def forget_refs(self) -> None:
         """Drop object-store refs (after a reconnect the old cluster's objects are gone)."""

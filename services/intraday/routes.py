@@ -256,7 +256,7 @@ async def _upload(file: UploadFile, request_json: str, model: type[S.DataIn]) ->
         )
     session = E.SessionSpec(req.timezone, req.session_open, req.session_close)
     bars = await asyncio.to_thread(
-        lambda: E.prepare_bars(svc._slice(frame, req.start, req.end), req.calendar, session)
+        lambda: E.prepare_bars(svc.slice_bars(frame, req.start, req.end), req.calendar, session)
     )
     return req, bars
 

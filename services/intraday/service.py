@@ -7,9 +7,7 @@ body the HTTP API would.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -22,8 +20,6 @@ from services.intraday import schemas as S
 
 BARS_CACHE_SIZE = 16
 SESSION_DATASETS = {"prices", "sp500"}  # exchange-day datasets (close-only bars)
-_cache: OrderedDict[tuple[Any, ...], tuple[E.BarData, str]] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 def _naive(ts: Any) -> pd.Timestamp | None:
@@ -33,7 +29,9 @@ def _naive(ts: Any) -> pd.Timestamp | None:
     return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
 
 
-def _slice(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
+def slice_bars(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
+    """The bars of ``frame`` from ``start`` (inclusive) to ``end`` (exclusive), compared in the frame's
+    timezone; at least two."""
     idx = frame.index
     s, e = _naive(start), _naive(end)
     if idx.tz is not None:
@@ -66,7 +64,8 @@ def catalog_frame(catalog: Catalog, dataset: str, symbol: str) -> pd.DataFrame:
 def bars_for(req: S.DataIn, catalog: Catalog | None, *, max_rows: int | None = None) -> tuple[E.BarData, str]:
     """The request's bars as :class:`BarData` and a description of their source.
 
-    Catalog bars are cached per (dataset, symbol, range, calendar) in this process.
+    Catalog bars are kept by the catalog per (dataset, symbol, range, calendar, session), the most recent
+    ``BARS_CACHE_SIZE``.
     """
     session = E.SessionSpec(req.timezone, req.session_open, req.session_close)
     calendar = req.calendar
@@ -77,7 +76,7 @@ def bars_for(req: S.DataIn, catalog: Catalog | None, *, max_rows: int | None = N
                 f"{len(frame):,} inline bars exceed the limit of {max_rows:,}",
                 batch_command="raysvc job intraday sweep --bars-csv FILE ...",
             )
-        return E.prepare_bars(_slice(frame, req.start, req.end), calendar, session), "inline"
+        return E.prepare_bars(slice_bars(frame, req.start, req.end), calendar, session), "inline"
     symbol = req.symbol or "SIM"
     dataset = req.dataset
     if (
@@ -86,20 +85,15 @@ def bars_for(req: S.DataIn, catalog: Catalog | None, *, max_rows: int | None = N
         and "calendar" not in req.model_fields_set
     ):
         calendar = E.Calendar.session  # exchange-day data annualises with 252 days unless told otherwise
-    key = (dataset, symbol, str(req.start), str(req.end), calendar, session)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
     if catalog is None:
         raise DomainError("no data catalog in this process", field="symbol")
-    frame = _slice(catalog_frame(catalog, dataset, symbol), req.start, req.end)
-    out = (E.prepare_bars(frame, calendar, session), f"{dataset}:{symbol}")
-    with _cache_lock:
-        _cache[key] = out
-        while len(_cache) > BARS_CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
+
+    def make() -> tuple[E.BarData, str]:
+        frame = slice_bars(catalog_frame(catalog, dataset, symbol), req.start, req.end)
+        return E.prepare_bars(frame, calendar, session), f"{dataset}:{symbol}"
+
+    key = (dataset, symbol, str(req.start), str(req.end), calendar, session)
+    return catalog.derived("intraday:bars", key, make, keep=BARS_CACHE_SIZE)
 
 
 def bars_key(req: S.DataIn) -> str | None:

@@ -69,19 +69,25 @@ def score_ray(
     texts: Sequence[str], scorer_ref: Any, model: str, progress: Callable[[int, int], None] | None = None
 ) -> ScoreBatch:
     """Score ``texts`` in chunks on Ray against ``scorer_ref`` (a :class:`Scorer` ref); input order kept."""
-    chunks = split_texts(texts, CHUNK_TEXTS[ModelName(model).value])
-    if not chunks:
-        return ScoreBatch(model, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
+    chunks = _score_chunks_of(texts, model)
     counter = None if progress is None else (lambda done, _n: progress(done, len(chunks)))
-    return ScoreBatch.concat(map_chunks(score_chunks, chunks, scorer_ref, progress=counter))
+    return _joined(model, map_chunks(score_chunks, chunks, scorer_ref, progress=counter) if chunks else [])
 
 
 async def score_ray_async(texts: Sequence[str], scorer_ref: Any, model: str) -> ScoreBatch:
-    """:func:`score_ray` awaited without blocking the event loop (routes)."""
-    chunks = split_texts(texts, CHUNK_TEXTS[ModelName(model).value])
-    if not chunks:
+    """:func:`score_ray` awaited without blocking the event loop (routes): the same chunks, awaited."""
+    chunks = _score_chunks_of(texts, model)
+    return _joined(model, await map_chunks_async(score_chunks, chunks, scorer_ref) if chunks else [])
+
+
+def _score_chunks_of(texts: Sequence[str], model: str) -> list[Sequence[str]]:
+    return split_texts(texts, CHUNK_TEXTS[ModelName(model).value])
+
+
+def _joined(model: str, batches: Sequence[ScoreBatch]) -> ScoreBatch:
+    if not batches:
         return ScoreBatch(model, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
-    return ScoreBatch.concat(await map_chunks_async(score_chunks, chunks, scorer_ref))
+    return ScoreBatch.concat(batches)
 
 
 def embed_ray(texts: Sequence[str], chunk: int = CHUNK_TEXTS["ml"]) -> np.ndarray:
