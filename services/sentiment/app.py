@@ -24,7 +24,7 @@ def _on_ready(platform: Platform) -> None:
         return {
             "models": [m.value for m in ModelName],
             "default_model": ModelName.ml.value,
-            "loaded_scorers": sorted(f"{m}@{v}" for m, v in svc._scorers),
+            "loaded_scorers": svc.loaded_scorers(),
             "max_texts": platform.settings.max_texts,
             "max_text_chars": platform.settings.max_text_chars,
         }

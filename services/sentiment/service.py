@@ -46,7 +46,6 @@ def score_on_loop(texts: Sequence[str], model: ModelName) -> bool:
 
 _lock = threading.Lock()
 _scorers: dict[tuple[str, str], Scorer] = {}
-_social: dict[int, pd.DataFrame] = {}
 
 
 def models_dir(settings: Settings) -> Path:
@@ -58,14 +57,17 @@ def version_folder(settings: Settings, model: ModelName, version: str) -> Path:
     """Folder of ``model``/``version`` (404 problem when unknown)."""
     if version == BUILTIN:
         return builtin_model_folder(model)
-    if not VERSION_NAME.fullmatch(
-        version
-    ):  # no such folder can exist (and a 10,000-character name is an OSError)
+    if not VERSION_NAME.fullmatch(version):  # no such folder can exist (a 10,000-character name: OSError)
         raise ProblemError.not_found("model version", f"{model.value}@{version[:100]}")
     folder = models_dir(settings) / model.slug / version
     if not (folder / "card.json").is_file():
         raise ProblemError.not_found("model version", f"{model.value}@{version}")
     return folder
+
+
+def loaded_scorers() -> list[str]:
+    """``model@version`` of every scorer this process has loaded."""
+    return sorted(f"{m}@{v}" for m, v in _scorers)
 
 
 def loaded_scorer(model: ModelName | str, version: str | None = None) -> Scorer | None:
@@ -180,14 +182,10 @@ def check_texts(texts: Sequence[Any], settings: Settings, field: str = "texts") 
 
 
 def social_frame(catalog: Catalog) -> pd.DataFrame:
-    """The ``sentiment`` dataset prepared for analytics (once per loaded frame)."""
-    raw = catalog.frame("sentiment")
-    with _lock:
-        key = id(raw)
-        if key not in _social:
-            _social.clear()
-            _social[key] = prepare_social(raw)
-        return _social[key]
+    """The ``sentiment`` dataset prepared for analytics (once per process, kept by the catalog)."""
+    return catalog.derived(
+        "sentiment:social", "sentiment", lambda: prepare_social(catalog.frame("sentiment"))
+    )
 
 
 def resolve_data_path(settings: Settings, name: str, field: str) -> Path:
