@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from arch import arch_model
-from arch.utility.exceptions import (
-    ConvergenceWarning,
-    DataScaleWarning,
-    InitialValueWarning,
-    StartingValueWarning,
-)
 from scipy import stats
 
 from services.core.exceptions import DomainError
 
-from ._optimize import forecast_method
+from ._arch import Criteria, fit_arch, fitted_nobs, quiet_arch
+from ._optimize import arch_forecast_variance, forecast_method
 from ._returns import Annualization, check_series, detect_annualization, require_obs
-from ._spec import SCALE, Mean, ModelSpec, Vol
+from ._spec import SCALE, ModelSpec, Vol
 
-ARCH_NOISE: tuple[type[Warning], ...] = (
-    ConvergenceWarning,
-    DataScaleWarning,
-    StartingValueWarning,
-    InitialValueWarning,
-    RuntimeWarning,
-)
-"""What arch, scipy and numpy warn about while fitting or forecasting a window: a fit that did not converge is
-reported in the result (``converged``, ``message``), and degenerate windows' overflow/invalid values end as
-NaN. Any other warning (a deprecation, a new category) stays visible."""
-
-
-@contextmanager
-def quiet_arch() -> Iterator[None]:
-    """Silence :data:`ARCH_NOISE` only."""
-    with warnings.catch_warnings():
-        for category in ARCH_NOISE:
-            warnings.simplefilter("ignore", category)
-        yield
+__all__ = ["FitResult", "fit_model", "quiet_arch", "unscale", "unscale_matrix"]
 
 
 @dataclass(frozen=True)
@@ -156,7 +130,7 @@ def fit_model(
     y = SCALE * returns.to_numpy()
     model = arch_model(y, **spec.arch_kwargs())
     names = model._all_parameter_names()
-    nobs = len(y) - (1 if spec.mean is Mean.AR1 else 0)
+    nobs = fitted_nobs(len(y), spec)
     realized = float(np.std(returns.to_numpy(), ddof=1) * np.sqrt(ann.periods))
     method = forecast_method(spec, horizon)
     common: dict[str, Any] = {
@@ -171,11 +145,9 @@ def fit_model(
         "simulations": simulations if method == "simulation" else None,
         "seed": seed if method == "simulation" else None,
     }
-    try:
-        with quiet_arch():
-            res = model.fit(disp="off", show_warning=False)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        return _failed(names, nobs, f"fit failed: {type(exc).__name__}: {exc}", common)
+    res, failure = fit_arch(model)
+    if res is None:
+        return _failed(names, nobs, failure, common)
 
     cov = None
     try:
@@ -185,26 +157,23 @@ def fit_model(
         pass
     params, se, pv = unscale(names, res.params.to_numpy(), cov, spec)
     nobs = int(res.nobs)
-    shift = nobs * np.log(SCALE)
-    k = len(names)
-    llf = float(res.loglikelihood) + shift
-
-    kwargs: dict[str, Any] = {}
-    if method == "simulation":
-        dp = res.params.to_numpy()[model.num_params + model.volatility.num_params :]
-        dist = type(model.distribution)(seed=np.random.default_rng(seed))
-        kwargs = {"method": method, "simulations": simulations, "rng": dist.simulate(dp)}
+    scores = Criteria.of(res.loglikelihood, nobs, len(names))
     with quiet_arch():
-        var = res.forecast(horizon=horizon, reindex=False, **kwargs).variance.to_numpy()[-1] / SCALE**2
+        var = (
+            arch_forecast_variance(
+                res.model, res.params.to_numpy(), horizon, spec, simulations=simulations, seed=seed
+            )
+            / SCALE**2
+        )
     last_vol = float(res.conditional_volatility[-1]) / SCALE
     return FitResult(
         nobs=nobs,
         params=dict(zip(names, params.tolist(), strict=True)),
         std_errors=dict(zip(names, se.tolist(), strict=True)),
         pvalues=dict(zip(names, pv.tolist(), strict=True)),
-        loglik=llf,
-        aic=-2.0 * llf + 2.0 * k,
-        bic=-2.0 * llf + k * np.log(nobs),
+        loglik=scores.loglik,
+        aic=scores.aic,
+        bic=scores.bic,
         converged=bool(res.convergence_flag == 0),
         message=str(res.optimization_result.message),
         last_conditional_vol=last_vol,
@@ -218,14 +187,15 @@ def fit_model(
 def _failed(names: list[str], nobs: int, message: str, common: dict[str, Any]) -> FitResult:
     nan = float("nan")
     h = int(common["horizon"])
+    scores = Criteria.failed()
     return FitResult(
         nobs=nobs,
         params=dict.fromkeys(names, nan),
         std_errors=dict.fromkeys(names, nan),
         pvalues=dict.fromkeys(names, nan),
-        loglik=nan,
-        aic=nan,
-        bic=nan,
+        loglik=scores.loglik,
+        aic=scores.aic,
+        bic=scores.bic,
         converged=False,
         message=message,
         last_conditional_vol=nan,

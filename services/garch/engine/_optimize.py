@@ -24,6 +24,7 @@ from arch import arch_model
 from arch.univariate.base import ARCHModel
 from scipy.optimize import minimize
 
+from ._arch import FIT_ERRORS
 from ._spec import ModelSpec, Vol
 
 
@@ -75,7 +76,7 @@ def fit_window(model: ARCHModel, start: np.ndarray | None = None) -> WindowFit:
     """
     try:
         return _fit(model, start)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:  # a degenerate window
+    except FIT_ERRORS as exc:  # a degenerate window
         nan = np.full(model.num_params + model.volatility.num_params + model.distribution.num_params, np.nan)
         return WindowFit(nan, float("nan"), False, f"{type(exc).__name__}: {exc}", 0, start is not None)
 
@@ -147,9 +148,26 @@ def forecast_variance(
 
     This is arch's ``variance`` (the conditional variance of the return, including AR(1) propagation).
     EGARCH beyond one step uses ``simulations`` paths drawn from the fitted distribution seeded by ``seed``.
+    Parameters with a NaN (a failed fit) forecast NaN.
     """
     if not np.all(np.isfinite(params)):
         return np.full(horizon, np.nan)
+    return arch_forecast_variance(model, params, horizon, spec, simulations=simulations, seed=seed)
+
+
+def arch_forecast_variance(
+    model: ARCHModel,
+    params: np.ndarray,
+    horizon: int,
+    spec: ModelSpec,
+    *,
+    simulations: int = 1000,
+    seed: int | list[int] = 0,
+) -> np.ndarray:
+    """arch's variance forecast of ``model`` at ``params`` for 1..``horizon`` (scaled units), the one forecast
+    of the engine: :func:`forecast_variance` (rolling windows) and ``_fit.fit_model`` (``res.model`` at
+    ``res.params``, as ``res.forecast`` does) both call it. The method is :func:`forecast_method`'s; a
+    simulation draws from ``model``'s distribution at the fitted shape parameters, seeded by ``seed``."""
     method = forecast_method(spec, horizon)
     kwargs: dict[str, Any] = {}
     if method == "simulation":

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from services.core.exceptions import DomainError
 
+from ._arch import returns_loglik
 from ._evaluate import Evaluation, evaluate
 from ._fit import unscale
 from ._optimize import fit_window, forecast_variance, window_model
@@ -183,7 +184,7 @@ def _run_rolling(
             if fit.warm and not fit.converged:
                 fit = fit_window(model, None)
             current, ok = fit.params, fit.converged
-            loglik[i] = fit.loglik + (model._fit_indices[1] - model._fit_indices[0]) * np.log(SCALE)
+            loglik[i] = returns_loglik(fit.loglik, model._fit_indices[1] - model._fit_indices[0])
             iterations[i], warm[i] = fit.iterations, fit.warm
             if not ok:
                 messages.append((int(t), fit.message))

@@ -12,7 +12,7 @@ from arch import arch_model
 
 from services.core.exceptions import DomainError
 
-from ._fit import quiet_arch
+from ._arch import Criteria, fit_arch, fitted_nobs
 from ._returns import check_series, require_obs
 from ._spec import SCALE, Dist, Mean, ModelSpec, Vol
 
@@ -63,24 +63,22 @@ def score_model(returns: pd.Series, spec: ModelSpec, field: str = "series") -> C
     require_obs(len(returns), spec.min_obs, spec.label, field)
     y = SCALE * returns.to_numpy()
     k = spec.n_params
-    try:
-        with quiet_arch():
-            res = arch_model(y, **spec.arch_kwargs()).fit(disp="off", show_warning=False)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        n = len(y) - (1 if spec.mean is Mean.AR1 else 0)
-        nan = float("nan")
-        return Candidate(spec, n, k, nan, nan, nan, False, f"fit failed: {type(exc).__name__}: {exc}")
-    n = int(res.nobs)
-    llf = float(res.loglikelihood) + n * np.log(SCALE)
+    res, failure = fit_arch(arch_model(y, **spec.arch_kwargs()))
+    if res is None:
+        n, scores, converged, message = fitted_nobs(len(y), spec), Criteria.failed(), False, failure
+    else:
+        n = int(res.nobs)
+        scores = Criteria.of(res.loglikelihood, n, k)
+        converged, message = bool(res.convergence_flag == 0), str(res.optimization_result.message)
     return Candidate(
         spec=spec,
         nobs=n,
         n_params=k,
-        loglik=llf,
-        aic=-2.0 * llf + 2.0 * k,
-        bic=-2.0 * llf + k * np.log(n),
-        converged=bool(res.convergence_flag == 0),
-        message=str(res.optimization_result.message),
+        loglik=scores.loglik,
+        aic=scores.aic,
+        bic=scores.bic,
+        converged=converged,
+        message=message,
     )
 
 
