@@ -20,7 +20,7 @@ def _on_ready(platform: Platform) -> None:
         return {
             "models": "GARCH/GJR/EGARCH × normal/t/skewt × constant/zero/AR(1) mean (arch)",
             "interactive_refit_limit": svc.INLINE_MAX_REFITS,
-            "signal_cache_entries": len(svc._signal_cache),
+            "signal_cache_entries": svc.signal_cache_entries(platform.catalog),
         }
 
     platform.state["status"] = status

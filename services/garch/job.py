@@ -29,7 +29,13 @@ from services.core.settings import get_settings
 from services.garch import schemas as S
 from services.garch import service as svc
 from services.garch import tasks
-from services.garch.engine import detect_annualization, evaluate_rolling, plan_rolling
+from services.garch.engine import (
+    detect_annualization,
+    evaluate_rolling,
+    origin_bounds,
+    plan_rolling,
+    realized_squared,
+)
 
 log = logging.getLogger("services.garch")
 
@@ -66,9 +72,9 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     symbols = _symbols(catalog, params)
     arrays, plans, series, skipped = {}, {}, {}, []
     for sym in symbols:
-        ds = tasks.find_dataset(catalog, sym, dataset)
+        ds = svc.find_dataset(catalog, sym, dataset)
         r = svc.dataset_returns(catalog, ds, kind)[sym]
-        first, last = tasks.origin_bounds(r.index, params.get("start"), params.get("end"))
+        first, last = origin_bounds(r.index, params.get("start"), params.get("end"))
         try:
             plans[sym] = plan_rolling(
                 len(r),
@@ -98,10 +104,7 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
     for sym, res in results.items():
         ds, r = series[sym]
         ann = detect_annualization(r.index)
-        real = np.full(res.variance.shape, np.nan)
-        idx = res.origins[:, None] + np.arange(1, res.horizon + 1)
-        inside = idx < len(r)
-        real[inside] = r.to_numpy()[idx[inside]] ** 2
+        real = realized_squared(res, r.to_numpy())
         steps = np.tile(np.arange(1, res.horizon + 1), res.origins.size)
         frames.append(
             pd.DataFrame(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import pandas as pd
@@ -86,7 +85,8 @@ async def rolling(req: S.RollingRequest, request: Request, response: Response) -
     ``mode="inline"`` (then 413); ``mode="job"`` always submits a job.
     """
     p = require_ray()
-    name, dataset, r, plan, spec, ann = await asyncio.to_thread(svc.rolling_inputs, p.catalog, req)
+    inputs = await asyncio.to_thread(svc.rolling_inputs, p.catalog, req)
+    plan = inputs.plan
     too_many = plan.n_refits > svc.INLINE_MAX_REFITS
     if req.mode == "job" or (too_many and req.mode == "auto"):
         job = await asyncio.to_thread(p.jobs.submit, "rolling", {"request": req.model_dump(mode="json")})
@@ -96,13 +96,7 @@ async def rolling(req: S.RollingRequest, request: Request, response: Response) -
             f"{plan.n_refits} refits exceed the interactive limit of {svc.INLINE_MAX_REFITS}",
             batch_command=BATCH,
         )
-    start = time.perf_counter()
-    res = (
-        await tasks.rolling_many_async({name: r.to_numpy()}, {name: plan}, spec, **svc.rolling_options(req))
-    )[name]
-    return await asyncio.to_thread(
-        svc.rolling_response, req, name, dataset, r, res, ann, time.perf_counter() - start
-    )
+    return await svc.run_rolling_async(req, inputs)
 
 
 @router.post("/select", response_model=S.SelectResponse, responses={**NOT_FOUND, **INVALID})
@@ -166,7 +160,7 @@ async def signal(
         history,
         warm_start,
     )
-    hit = svc.signal_cache_get(key)
+    hit = svc.signal_cache_get(plat.catalog, key)
     if hit is not None:
         return hit
     req = S.RollingRequest(symbol=symbol, dataset=dataset)
@@ -212,7 +206,7 @@ async def signal(
         history=history,
         annualization=None,
     )
-    svc.signal_cache_put(key, out)
+    svc.signal_cache_put(plat.catalog, key, out)
     return out
 
 
@@ -262,7 +256,7 @@ async def predict_volatility(
     plat = require_ray()
     pairs = []
     for name in names:
-        ds = await asyncio.to_thread(tasks.find_dataset, plat.catalog, name, None)
+        ds = await asyncio.to_thread(svc.find_dataset, plat.catalog, name, None)
         idx = (await asyncio.to_thread(svc.dataset_returns, plat.catalog, ds, "log"))[name].index
         pairs.append((name, str(idx[max(0, len(idx) - size)].date())))
     results = []

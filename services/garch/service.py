@@ -1,35 +1,43 @@
 """Request handling shared by the HTTP routes and the batch job: request models → engine/tasks → responses.
 
-Inputs are resolved once per process: each daily dataset's returns are computed on first use, kept here
-and put into the object store once (through the catalog). The routes run these functions in the event
-loop (the Ray parts awaited) and the job runs their blocking twins, so both return the same bodies.
+Inputs are resolved once per catalog: each daily dataset's returns are computed on first use, kept here
+(per catalog, see :data:`_derived`) and put into the object store once (through the catalog). Dataset
+lookup and its 404 problems live here too; :mod:`services.garch.tasks` holds only the Ray code. The
+routes run these functions in the event loop (the Ray parts awaited) and the job runs their blocking
+twins, so both return the same bodies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from services.core.catalog import DAILY_DATASETS, Catalog
-from services.core.errors import DomainError
+from services.core.errors import DomainError, ProblemError
 from services.garch import schemas as S
 from services.garch import tasks
 from services.garch.engine import (
     Annualization,
     ModelSpec,
+    ReturnKind,
     RollingPlan,
     RollingResult,
     check_returns,
     detect_annualization,
     evaluate_rolling,
+    origin_bounds,
     plan_rolling,
     regime_signal,
     require_obs,
     to_returns,
+    window_dates,
 )
 from services.garch.engine._signal import __doc__ as SIGNAL_DOC
 
@@ -37,21 +45,71 @@ INLINE_MAX_REFITS = 1500
 """Rolling requests with more refits than this run as async jobs (``mode="auto"``) or get 413 (``"inline"``)."""
 MAX_SYMBOLS_INLINE = 200
 SIGNAL_DEFINITION = " ".join((SIGNAL_DOC or "").split())
-
-_returns_lock = threading.Lock()
-_returns: dict[tuple[str, str], dict[str, pd.Series]] = {}
-_signal_cache: OrderedDict[tuple[Any, ...], S.SignalResponse] = OrderedDict()
 SIGNAL_CACHE_SIZE = 64
+
+Returns = dict[str, pd.Series]
+
+
+@dataclass
+class _Derived:
+    """What this process derived from one catalog's datasets: each dataset's returns per return kind and
+    the last :data:`SIGNAL_CACHE_SIZE` signal responses (LRU)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    returns: dict[tuple[str, str], Returns] = field(default_factory=dict)
+    signals: OrderedDict[tuple[Any, ...], S.SignalResponse] = field(default_factory=OrderedDict)
+
+
+_derived_lock = threading.Lock()
+_derived: weakref.WeakKeyDictionary[Catalog, _Derived] = weakref.WeakKeyDictionary()
+"""Derived data per catalog (the catalog object itself is the key: no two live catalogs share an entry,
+and an entry goes with its catalog), so another catalog's datasets (another data directory) are never
+served from this one's."""
+
+
+def _of(catalog: Catalog) -> _Derived:
+    with _derived_lock:
+        derived = _derived.get(catalog)
+        if derived is None:
+            derived = _derived[catalog] = _Derived()
+        return derived
 
 
 # --- inputs ---------------------------------------------------------------------------------------
-def dataset_returns(catalog: Catalog, dataset: str, kind: str) -> dict[str, pd.Series]:
-    """Every symbol's returns of ``dataset`` (computed once per process)."""
+def find_dataset(catalog: Catalog, symbol: str, dataset: str | None = None) -> str:
+    """The daily dataset holding ``symbol`` (``dataset`` if given; else the first of daily, prices, sp500).
+
+    Raises
+    ------
+    ProblemError
+        404 when no daily dataset has the symbol.
+    """
+    names = [dataset] if dataset else ["daily", "prices", "sp500"]
+    for name in names:
+        if name not in DAILY_DATASETS:
+            raise ProblemError.not_found("dataset", name, available=list(DAILY_DATASETS))
+        if symbol in catalog.symbols(name):
+            return name
+    raise ProblemError.not_found("symbol", symbol, datasets=names)
+
+
+def _compute_returns(catalog: Catalog, dataset: str, kind: ReturnKind | str) -> Returns:
+    """Returns of every symbol of a daily dataset (each symbol's missing prices dropped first)."""
+    prices = catalog.close_prices(dataset)
+    return {
+        str(s): to_returns(prices[s].dropna().rename(str(s)), kind, field=f"{dataset}.{s}")
+        for s in prices.columns
+    }
+
+
+def dataset_returns(catalog: Catalog, dataset: str, kind: str) -> Returns:
+    """Every symbol's returns of ``dataset`` (computed once per catalog)."""
     key = (dataset, str(kind))
-    with _returns_lock:
-        if key not in _returns:
-            _returns[key] = tasks.dataset_returns(catalog, dataset, kind)
-        return _returns[key]
+    derived = _of(catalog)
+    with derived.lock:
+        if key not in derived.returns:
+            derived.returns[key] = _compute_returns(catalog, dataset, kind)
+        return derived.returns[key]
 
 
 def returns_ref(catalog: Catalog, dataset: str, kind: str) -> Any:
@@ -71,7 +129,7 @@ def resolve(catalog: Catalog, req: Any, symbol: str | None) -> tuple[str, str | 
     """(name, dataset, returns) for a symbol of a daily dataset or the request's inline series."""
     if symbol is None:
         return "series", None, inline_returns(req.series, req.returns.value)
-    dataset = tasks.find_dataset(catalog, symbol, req.dataset)
+    dataset = find_dataset(catalog, symbol, req.dataset)
     return symbol, dataset, dataset_returns(catalog, dataset, req.returns.value)[symbol]
 
 
@@ -80,7 +138,7 @@ def _dates(index: pd.Index) -> list[str]:
 
 
 def _check_fit_inputs(returns: pd.Series, spec: ModelSpec, field: str, start: Any, end: Any) -> pd.Series:
-    window = tasks.window_dates(returns, start, end)
+    window = window_dates(returns, start, end)
     require_obs(len(window), spec.min_obs, spec.label, field)
     return window
 
@@ -98,7 +156,7 @@ def forecast_plan(
     pairs: list[tuple[str, str | None]] = []
     data: dict[str | None, Any] = {}
     for i, sym in enumerate(req.symbols or []):
-        ds = tasks.find_dataset(catalog, sym, req.dataset)
+        ds = find_dataset(catalog, sym, req.dataset)
         rets = dataset_returns(catalog, ds, req.returns.value)
         _check_fit_inputs(rets[sym], spec, f"symbols[{i}]", req.start, req.end)
         pairs.append((sym, ds))
@@ -131,16 +189,24 @@ def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
 
 
 # --- rolling --------------------------------------------------------------------------------------
-def rolling_inputs(
-    catalog: Catalog, req: S.RollingRequest
-) -> tuple[str, str | None, pd.Series, RollingPlan, ModelSpec, Annualization]:
+class RollingInputs(NamedTuple):
+    """A validated rolling request: what to fit (``name``'s returns ``r`` by ``plan`` with ``spec``) and how
+    to report it (``dataset``, ``ann``)."""
+
+    name: str
+    dataset: str | None
+    r: pd.Series
+    plan: RollingPlan
+    spec: ModelSpec
+    ann: Annualization
+
+
+def rolling_inputs(catalog: Catalog, req: S.RollingRequest) -> RollingInputs:
     """Validate a rolling request: (name, dataset, returns, plan, spec, annualization)."""
     spec = req.model.to_spec()
     name, dataset, r = resolve(catalog, req, req.symbol)
     first, last = (
-        tasks.origin_bounds(r.index, req.start, req.end)
-        if isinstance(r.index, pd.DatetimeIndex)
-        else (None, None)
+        origin_bounds(r.index, req.start, req.end) if isinstance(r.index, pd.DatetimeIndex) else (None, None)
     )
     plan = plan_rolling(
         len(r),
@@ -151,7 +217,7 @@ def rolling_inputs(
         first=first,
         last=last,
     )
-    return name, dataset, r, plan, spec, detect_annualization(r.index, req.annualization)
+    return RollingInputs(name, dataset, r, plan, spec, detect_annualization(r.index, req.annualization))
 
 
 def rolling_options(req: S.RollingRequest) -> dict[str, Any]:
@@ -159,23 +225,17 @@ def rolling_options(req: S.RollingRequest) -> dict[str, Any]:
 
 
 def rolling_response(
-    req: S.RollingRequest,
-    name: str,
-    dataset: str | None,
-    r: pd.Series,
-    res: RollingResult,
-    ann: Annualization,
-    seconds: float,
+    req: S.RollingRequest, inputs: RollingInputs, res: RollingResult, seconds: float
 ) -> S.RollingResponse:
-    values = r.to_numpy()
+    values = inputs.r.to_numpy()
     return S.RollingResponse.of(
         res,
-        symbol=name,
-        dataset=dataset,
-        dates=_dates(r.index),
+        symbol=inputs.name,
+        dataset=inputs.dataset,
+        dates=_dates(inputs.r.index),
         returns=values,
-        annualization=ann.periods,
-        annualization_source=ann.source,
+        annualization=inputs.ann.periods,
+        annualization_source=inputs.ann.source,
         refit_every=req.refit_every,
         warm_start=req.warm_start,
         evaluation=evaluate_rolling(res, values),
@@ -183,14 +243,29 @@ def rolling_response(
     )
 
 
+def _rolling_work(
+    req: S.RollingRequest, inputs: RollingInputs
+) -> tuple[dict[str, Any], dict[str, RollingPlan], ModelSpec, dict[str, Any]]:
+    """The arguments of ``tasks.rolling_many`` / ``rolling_many_async`` for one request (one symbol)."""
+    return {inputs.name: inputs.r.to_numpy()}, {inputs.name: inputs.plan}, inputs.spec, rolling_options(req)
+
+
 def run_rolling_blocking(catalog: Catalog, req: S.RollingRequest, progress: Any = None) -> S.RollingResponse:
-    """The whole rolling request on the connected cluster (jobs)."""
+    """The whole rolling request on the connected cluster, blocking (jobs); seconds include validation."""
     start = time.perf_counter()
-    name, dataset, r, plan, spec, ann = rolling_inputs(catalog, req)
-    res = tasks.rolling_many(
-        {name: r.to_numpy()}, {name: plan}, spec, progress=progress, **rolling_options(req)
-    )[name]
-    return rolling_response(req, name, dataset, r, res, ann, time.perf_counter() - start)
+    inputs = rolling_inputs(catalog, req)
+    returns, plans, spec, options = _rolling_work(req, inputs)
+    res = tasks.rolling_many(returns, plans, spec, progress=progress, **options)[inputs.name]
+    return rolling_response(req, inputs, res, time.perf_counter() - start)
+
+
+async def run_rolling_async(req: S.RollingRequest, inputs: RollingInputs) -> S.RollingResponse:
+    """:func:`run_rolling_blocking` of already validated ``inputs``, awaited (inline HTTP requests): the same
+    tasks, the response built in a worker thread; seconds count the fits and the response."""
+    start = time.perf_counter()
+    returns, plans, spec, options = _rolling_work(req, inputs)
+    res = (await tasks.rolling_many_async(returns, plans, spec, **options))[inputs.name]
+    return await asyncio.to_thread(rolling_response, req, inputs, res, time.perf_counter() - start)
 
 
 # --- selection ------------------------------------------------------------------------------------
@@ -202,7 +277,7 @@ def select_inputs(
     specs = [m.to_spec() for m in req.grid] if req.grid else default_grid(req.mean)
     check_grid(specs)
     name, dataset, r = resolve(catalog, req, req.symbol)
-    r = tasks.window_dates(r, req.start, req.end)
+    r = window_dates(r, req.start, req.end)
     require_obs(
         len(r),
         max(s.min_obs for s in specs),
@@ -225,7 +300,7 @@ def signal_plan(
     end: Any,
 ) -> RollingPlan:
     """Origins for ``history`` signal days ending at ``end`` (each needs ``std_window`` premiums before it)."""
-    last = tasks.origin_bounds(r.index, None, end)[1] if end is not None else len(r) - 1
+    last = origin_bounds(r.index, None, end)[1] if end is not None else len(r) - 1
     if last is None or last < 0:
         raise DomainError(f"no data on or before {end}", field="date")
     need = std_window + history - 1
@@ -291,19 +366,30 @@ def _next_date(index: pd.Index, periods: int) -> str:
     return str((index[-1] + step).date())
 
 
-def signal_cache_get(key: tuple[Any, ...]) -> S.SignalResponse | None:
-    with _returns_lock:
-        hit = _signal_cache.get(key)
+def signal_cache_get(catalog: Catalog, key: tuple[Any, ...]) -> S.SignalResponse | None:
+    """The cached signal response for ``key`` (request parameters) on ``catalog``'s data, if any."""
+    derived = _of(catalog)
+    with derived.lock:
+        hit = derived.signals.get(key)
         if hit is not None:
-            _signal_cache.move_to_end(key)
+            derived.signals.move_to_end(key)
         return hit
 
 
-def signal_cache_put(key: tuple[Any, ...], value: S.SignalResponse) -> None:
-    with _returns_lock:
-        _signal_cache[key] = value
-        while len(_signal_cache) > SIGNAL_CACHE_SIZE:
-            _signal_cache.popitem(last=False)
+def signal_cache_put(catalog: Catalog, key: tuple[Any, ...], value: S.SignalResponse) -> None:
+    """Cache ``value`` for ``key``, dropping the least recently used beyond :data:`SIGNAL_CACHE_SIZE`."""
+    derived = _of(catalog)
+    with derived.lock:
+        derived.signals[key] = value
+        while len(derived.signals) > SIGNAL_CACHE_SIZE:
+            derived.signals.popitem(last=False)
+
+
+def signal_cache_entries(catalog: Catalog) -> int:
+    """How many signal responses are cached for ``catalog`` (for ``/status``)."""
+    derived = _of(catalog)
+    with derived.lock:
+        return len(derived.signals)
 
 
 # --- listings -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Ray tasks of the GARCH service: thin wrappers over the engine, one task per chunk of work.
+"""Ray code of the GARCH service, nothing else: remote functions over the engine (one task per chunk of
+work), how the work is cut into chunks, and the object-store puts/gets around them.
 
 * :func:`fit_symbols_task` — full arch fits (std errors, forecasts), a chunk of symbols per task;
 * :func:`score_specs_task` — a chunk of the model-selection grid per task;
@@ -6,35 +7,37 @@
   parameters) per task; several symbols' blocks can share a chunk. Warm starts run through a chunk.
 
 Inputs live in the object store once (datasets' returns via the catalog; an inline series once per
-request) and every chunk receives the reference. The driver-side helpers (``fit_many``, ``score_grid``,
-``rolling_many`` and their ``_async`` twins) cut the work with :mod:`services.core.parallel`.
+request) and every chunk receives the reference. Each driver-side entrypoint is one planning step (a
+:class:`Fanout`: the items, the refs put once, the chunking) run by :meth:`Fanout.run` (blocking:
+``rolling_many``, ``fit_many``) or :meth:`Fanout.run_async` (awaited: ``rolling_many_async``,
+``fit_many_async``, ``score_grid_async``); both submit the same tasks through :mod:`services.core.parallel`.
+Dataset lookup and HTTP problems live in :mod:`services.garch.service`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import ray
 
-from services.core.catalog import DAILY_DATASETS, Catalog
-from services.core.errors import ProblemError
 from services.core.parallel import map_chunks, map_chunks_async
 from services.garch.engine import (
     Candidate,
     FitResult,
     ModelSpec,
-    ReturnKind,
     RollingPlan,
     RollingResult,
     concat_rolling,
     fit_model,
     run_rolling,
     score_model,
-    to_returns,
+    window_dates,
 )
 
 Returns = dict[str, pd.Series]
@@ -46,49 +49,6 @@ medium run still lasts ~0.5 s, against a few ms of task overhead. Warm starts (o
 each chunk's first refit."""
 MIN_REFITS_PER_TASK = 16
 """Smallest chunk: ~0.15 s of refits, so short requests are not cut into tasks of a few milliseconds."""
-
-
-# --- inputs ---------------------------------------------------------------------------------------
-def dataset_returns(catalog: Catalog, dataset: str, kind: ReturnKind | str = ReturnKind.LOG) -> Returns:
-    """Returns of every symbol of a daily dataset (each symbol's missing prices dropped first)."""
-    prices = catalog.close_prices(dataset)
-    return {
-        str(s): to_returns(prices[s].dropna().rename(str(s)), kind, field=f"{dataset}.{s}")
-        for s in prices.columns
-    }
-
-
-def find_dataset(catalog: Catalog, symbol: str, dataset: str | None = None) -> str:
-    """The daily dataset holding ``symbol`` (``dataset`` if given; else the first of daily, prices, sp500).
-
-    Raises
-    ------
-    ProblemError
-        404 when no daily dataset has the symbol.
-    """
-    names = [dataset] if dataset else ["daily", "prices", "sp500"]
-    for name in names:
-        if name not in DAILY_DATASETS:
-            raise ProblemError.not_found("dataset", name, available=list(DAILY_DATASETS))
-        if symbol in catalog.symbols(name):
-            return name
-    raise ProblemError.not_found("symbol", symbol, datasets=names)
-
-
-def window_dates(series: pd.Series, start: Any = None, end: Any = None) -> pd.Series:
-    """``series`` between ``start`` and ``end`` (inclusive dates; None = open)."""
-    if start is None and end is None:
-        return series
-    return series.loc[pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None]
-
-
-def origin_bounds(
-    index: pd.DatetimeIndex, start: Any = None, end: Any = None
-) -> tuple[int | None, int | None]:
-    """Positions of the first origin on/after ``start`` and the last on/before ``end``."""
-    first = int(index.searchsorted(pd.Timestamp(start))) if start else None
-    last = int(index.searchsorted(pd.Timestamp(end), side="right")) - 1 if end else None
-    return first, last
 
 
 # --- tasks ----------------------------------------------------------------------------------------
@@ -142,7 +102,51 @@ def rolling_task(
     return out
 
 
-# --- driver side ----------------------------------------------------------------------------------
+# --- driver side ---------------------------------------------------------------------------------
+def _flat(parts: list[Any]) -> Any:
+    return parts
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """One planned fan-out: ``task.remote(chunk, *shared)`` over chunks of ``items`` (``shared``: refs put
+    once, small values), and ``finish`` turning the flat per-item results into the answer.
+
+    Planning (building it) may block on ``ray.put``; the async entrypoints build it in a worker thread.
+    """
+
+    task: Any
+    items: Sequence[Any]
+    shared: tuple[Any, ...]
+    chunks_per_cpu: int = 2
+    min_chunk: int = 1
+    finish: Callable[[list[Any]], Any] = field(default=_flat)
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Blocking: ``ray.get`` the chunks (``progress(done, total)`` in items as they finish)."""
+        parts = map_chunks(
+            self.task,
+            self.items,
+            *self.shared,
+            chunks_per_cpu=self.chunks_per_cpu,
+            min_chunk=self.min_chunk,
+            progress=progress,
+        )
+        return self.finish(parts)
+
+    async def run_async(self) -> Any:
+        """The same tasks, awaited without blocking the event loop."""
+        parts = await map_chunks_async(
+            self.task, self.items, *self.shared, chunks_per_cpu=self.chunks_per_cpu, min_chunk=self.min_chunk
+        )
+        return self.finish(parts)
+
+
+def _put(value: Any) -> Any:
+    """``value`` in the object store (an object ref is passed through)."""
+    return value if isinstance(value, ray.ObjectRef) else ray.put(value)
+
+
 def _blocks(plans: dict[str, RollingPlan]) -> list[tuple[str, int, int]]:
     return [(sym, a, b) for sym, plan in plans.items() for a, b in plan.blocks()]
 
@@ -152,6 +156,25 @@ def _join(items: list[tuple[str, int, int]], parts: list[RollingResult]) -> dict
     for (sym, _, _), part in zip(items, parts, strict=True):
         by_symbol.setdefault(sym, []).append(part)
     return {sym: concat_rolling(p) for sym, p in by_symbol.items()}
+
+
+def plan_rolling_many(
+    returns: dict[str, np.ndarray],
+    plans: dict[str, RollingPlan],
+    spec: ModelSpec,
+    chunks_per_cpu: int,
+    options: dict[str, Any],
+) -> Fanout:
+    """The fan-out of :func:`rolling_many`: every symbol's refit blocks, returns and plans put once."""
+    items = _blocks(plans)
+    return Fanout(
+        rolling_task,
+        items,
+        (ray.put(returns), ray.put(plans), spec, options),
+        chunks_per_cpu=chunks_per_cpu,
+        min_chunk=MIN_REFITS_PER_TASK,
+        finish=partial(_join, items),
+    )
 
 
 def rolling_many(
@@ -167,19 +190,10 @@ def rolling_many(
 
     ``options`` go to :func:`~services.garch.engine.run_rolling` (``warm_start``, ``simulations``, ``seed``).
     """
-    items = _blocks(plans)
-    parts = map_chunks(
-        rolling_task,
-        items,
-        ray.put(returns),
-        ray.put(plans),
-        spec,
-        options,
-        chunks_per_cpu=chunks_per_cpu,
-        min_chunk=MIN_REFITS_PER_TASK,
-        progress=progress,
+    result: dict[str, RollingResult] = plan_rolling_many(returns, plans, spec, chunks_per_cpu, options).run(
+        progress
     )
-    return _join(items, parts)
+    return result
 
 
 async def rolling_many_async(
@@ -191,37 +205,42 @@ async def rolling_many_async(
     **options: Any,
 ) -> dict[str, RollingResult]:
     """:func:`rolling_many` for ``async`` routes."""
-    items = _blocks(plans)
-    returns_ref, plans_ref = await asyncio.to_thread(lambda: (ray.put(returns), ray.put(plans)))
-    parts = await map_chunks_async(
-        rolling_task,
-        items,
-        returns_ref,
-        plans_ref,
-        spec,
-        options,
-        chunks_per_cpu=chunks_per_cpu,
-        min_chunk=MIN_REFITS_PER_TASK,
-    )
-    return _join(items, parts)
+    fanout = await asyncio.to_thread(plan_rolling_many, returns, plans, spec, chunks_per_cpu, options)
+    result: dict[str, RollingResult] = await fanout.run_async()
+    return result
+
+
+def plan_fit_many(
+    symbols: list[str], returns: Any, spec: ModelSpec, start: Any, end: Any, options: dict[str, Any]
+) -> Fanout:
+    """The fan-out of :func:`fit_many`: a chunk of symbols per task, ``returns`` put once (unless a ref)."""
+    return Fanout(fit_symbols_task, symbols, (_put(returns), spec, options, start, end))
 
 
 def fit_many(
     symbols: list[str], returns: Any, spec: ModelSpec, *, start: Any = None, end: Any = None, **options: Any
 ) -> list[FitResult]:
     """Full fits of several symbols in parallel (``returns``: a :data:`Returns` dict or its object ref)."""
-    ref = returns if isinstance(returns, ray.ObjectRef) else ray.put(returns)
-    return map_chunks(fit_symbols_task, symbols, ref, spec, options, start, end)
+    fits: list[FitResult] = plan_fit_many(symbols, returns, spec, start, end, options).run()
+    return fits
 
 
 async def fit_many_async(
     symbols: list[str], returns: Any, spec: ModelSpec, *, start: Any = None, end: Any = None, **options: Any
 ) -> list[FitResult]:
     """:func:`fit_many` for ``async`` routes."""
-    ref = returns if isinstance(returns, ray.ObjectRef) else await asyncio.to_thread(ray.put, returns)
-    return await map_chunks_async(fit_symbols_task, symbols, ref, spec, options, start, end)
+    fanout = await asyncio.to_thread(plan_fit_many, symbols, returns, spec, start, end, options)
+    fits: list[FitResult] = await fanout.run_async()
+    return fits
+
+
+def plan_score_grid(specs: list[ModelSpec], returns: pd.Series) -> Fanout:
+    """The fan-out of :func:`score_grid_async`: chunks of the grid, the series put once."""
+    return Fanout(score_specs_task, specs, (ray.put(returns),))
 
 
 async def score_grid_async(specs: list[ModelSpec], returns: pd.Series) -> list[Candidate]:
     """The selection grid scored in parallel chunks."""
-    return await map_chunks_async(score_specs_task, specs, await asyncio.to_thread(ray.put, returns))
+    fanout = await asyncio.to_thread(plan_score_grid, specs, returns)
+    scores: list[Candidate] = await fanout.run_async()
+    return scores

@@ -3,6 +3,7 @@
 spec (`ModelSpec`) → fit (`fit_model`, `run_rolling`, `score_model`) → frozen-dataclass results.
 """
 
+from ._dates import origin_bounds, window_dates
 from ._evaluate import Evaluation, MincerZarnowitz, evaluate, mincer_zarnowitz, mse, qlike
 from ._fit import FitResult, fit_model, unscale, unscale_matrix
 from ._optimize import WindowFit, fit_window, forecast_method, forecast_variance, window_model
@@ -63,6 +64,7 @@ __all__ = [
     "forecast_variance",
     "mincer_zarnowitz",
     "mse",
+    "origin_bounds",
     "plan_rolling",
     "qlike",
     "rank_candidates",
@@ -74,5 +76,6 @@ __all__ = [
     "to_returns",
     "unscale",
     "unscale_matrix",
+    "window_dates",
     "window_model",
 ]
