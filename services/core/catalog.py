@@ -28,14 +28,12 @@ import pandas as pd
 
 from services.core import datagen, readers
 from services.core.errors import ProblemError
+from services.core.names import DAILY_DATASETS, SIM, Dataset
 from services.core.settings import Settings
 
 T = TypeVar("T")
 
 log = logging.getLogger("services.catalog")
-
-DAILY_DATASETS = ("prices", "daily", "sp500")
-"""Datasets with daily close prices per symbol (see :meth:`Catalog.close_prices`)."""
 
 
 @dataclass(frozen=True)
@@ -51,28 +49,28 @@ def _file_loader(name: str, reader: Callable[[Path], pd.DataFrame]) -> Callable[
 
 
 SPECS: dict[str, DatasetSpec] = {
-    "sentiment": DatasetSpec(
-        "sentiment",
+    Dataset.SENTIMENT: DatasetSpec(
+        Dataset.SENTIMENT,
         "daily social-media counts and sentiment per symbol",
-        _file_loader("sentiment", readers.read_sentiment_csv),
+        _file_loader(Dataset.SENTIMENT, readers.read_sentiment_csv),
     ),
-    "daily": DatasetSpec(
-        "daily",
-        f"daily OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}",
-        _file_loader("daily", readers.read_daily_csv),
+    Dataset.DAILY: DatasetSpec(
+        Dataset.DAILY,
+        f"daily OHLCV of the 24/7 asset {SIM}",
+        _file_loader(Dataset.DAILY, readers.read_daily_csv),
     ),
-    "intraday": DatasetSpec(
-        "intraday",
-        f"5-minute OHLCV of the 24/7 asset {datagen.DAILY_SYMBOL}",
-        _file_loader("intraday", readers.read_5min_csv),
+    Dataset.INTRADAY: DatasetSpec(
+        Dataset.INTRADAY,
+        f"5-minute OHLCV of the 24/7 asset {SIM}",
+        _file_loader(Dataset.INTRADAY, readers.read_5min_csv),
     ),
-    "prices": DatasetSpec(
-        "prices",
+    Dataset.PRICES: DatasetSpec(
+        Dataset.PRICES,
         "daily closes of the sentiment data's 85 symbols (simulated)",
-        _file_loader("prices", readers.read_prices_csv),
+        _file_loader(Dataset.PRICES, readers.read_prices_csv),
     ),
-    "sp500": DatasetSpec(
-        "sp500",
+    Dataset.SP500: DatasetSpec(
+        Dataset.SP500,
         "real daily prices of 20 S&P 500 stocks, 1990-2022 (skfolio)",
         lambda _dir: readers.load_sp500(),
         generated=False,
@@ -197,16 +195,16 @@ class Catalog:
                 "dataset", f"{dataset!r} is not a daily price dataset; use one of {list(DAILY_DATASETS)}"
             )
         frame = self.frame(dataset)
-        if dataset == "daily":
-            return frame[["close"]].rename(columns={"close": datagen.DAILY_SYMBOL})
+        if dataset == Dataset.DAILY:
+            return frame[["close"]].rename(columns={"close": SIM})
         return frame
 
     def symbols(self, dataset: str) -> list[str]:
         """Symbols of a dataset."""
-        if dataset == "sentiment":
-            return sorted(self.frame("sentiment")["symbol"].unique().tolist())
-        if dataset == "intraday":
-            return [datagen.DAILY_SYMBOL]
+        if dataset == Dataset.SENTIMENT:
+            return sorted(self.frame(Dataset.SENTIMENT)["symbol"].unique().tolist())
+        if dataset == Dataset.INTRADAY:
+            return [SIM]
         return list(self.close_prices(dataset).columns)
 
     def summary(self) -> list[dict[str, Any]]:

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from services.core.names import Dataset
+
 log = logging.getLogger("services.datagen")
 
 SEED = 20_241_118
-DAILY_SYMBOL = "SIM"
 BARS_PER_DAY = 288
 SYMBOLS = (
     "A AAL AAP AAPL ABBV ABT AEP AES ALB AMD AMZN ATVI AVGO BA BIIB BKR BMY C CB CCL CMG CRM CVX D DAL DD "
@@ -36,11 +37,11 @@ SYMBOLS = (
     "LMT LUV MA MDT META MNST MO MPC MRNA MRO MSFT MU NCLH NFLX NKE NUE NVDA OXY PEP PFE PG PM PYPL RCL "
     "REGN SLB STZ T TMO TSLA TSN V XOM"
 ).split()
-FILES = {
-    "sentiment": "sentiment_data.csv",
-    "daily": "simulated_daily_data.csv",
-    "intraday": "simulated_5min_data.csv",
-    "prices": "prices.csv",
+FILES: dict[str, str] = {
+    Dataset.SENTIMENT: "sentiment_data.csv",
+    Dataset.DAILY: "simulated_daily_data.csv",
+    Dataset.INTRADAY: "simulated_5min_data.csv",
+    Dataset.PRICES: "prices.csv",
 }
 
 
@@ -214,20 +215,22 @@ def generate(out_dir: Path | str, *, force: bool = False, only: list[str] | None
     out.mkdir(parents=True, exist_ok=True)
     wanted = set(only or FILES)
     todo = {name for name in wanted if force or not (out / FILES[name]).exists()}
-    if todo & {"daily", "intraday"}:
+    if todo & {Dataset.DAILY, Dataset.INTRADAY}:
         log.info("simulating the 24/7 asset (5-minute and daily bars)")
         bars, daily = simulate_24x7()
         # the 5-minute file holds the last two years, like the seed's (2021-09-29 on)
-        if "daily" in todo:
-            write_daily_csv(daily, out / FILES["daily"])
-        if "intraday" in todo:
-            write_5min_csv(bars.loc["2021-09-29":], out / FILES["intraday"])
-    if "prices" in todo:
+        if Dataset.DAILY in todo:
+            write_daily_csv(daily, out / FILES[Dataset.DAILY])
+        if Dataset.INTRADAY in todo:
+            write_5min_csv(bars.loc["2021-09-29":], out / FILES[Dataset.INTRADAY])
+    if Dataset.PRICES in todo:
         log.info("simulating the multi-asset daily prices")
         prices = simulate_prices()
-        _atomic_write(out / FILES["prices"], lambda p: prices.to_csv(p, date_format="%Y-%m-%d"))
-    if "sentiment" in todo:
+        _atomic_write(out / FILES[Dataset.PRICES], lambda p: prices.to_csv(p, date_format="%Y-%m-%d"))
+    if Dataset.SENTIMENT in todo:
         log.info("simulating the social-media sentiment data")
         sent = simulate_sentiment()
-        _atomic_write(out / FILES["sentiment"], lambda p: sent.to_csv(p, index=False, date_format="%Y-%m-%d"))
+        _atomic_write(
+            out / FILES[Dataset.SENTIMENT], lambda p: sent.to_csv(p, index=False, date_format="%Y-%m-%d")
+        )
     return {name: out / FILES[name] for name in wanted if (out / FILES[name]).exists()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.core.app import Platform, create_app
+from services.core.names import Dataset
 from services.intraday.engine import STRATEGIES
 from services.intraday.routes import legacy_router, router
 
@@ -15,7 +16,7 @@ app = create_app(
     "intraday",
     routers=[router],
     legacy_router=legacy_router,
-    datasets=["intraday"],
+    datasets=[Dataset.INTRADAY],
     description=(
         "Indicators, signals, compiled backtests, Ray parameter sweeps and walk-forward on 5-minute bars."
     ),

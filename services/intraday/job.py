@@ -23,6 +23,7 @@ import ray
 
 from services.core.catalog import Catalog
 from services.core.jobrun import JobCommand, JobContext, job_main
+from services.core.names import SIM, Dataset
 from services.core.settings import get_settings
 from services.intraday import schemas as S
 from services.intraday import service as svc
@@ -95,7 +96,11 @@ def run_walk_forward(params: dict[str, Any], ctx: JobContext) -> Any:
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
-    p.add_argument("--dataset", default="intraday", choices=["intraday", "daily", "prices", "sp500"])
+    p.add_argument(
+        "--dataset",
+        default=Dataset.INTRADAY.value,
+        choices=[d.value for d in Dataset if d != Dataset.SENTIMENT],
+    )
     p.add_argument("--strategy", default="sma_cross")
     p.add_argument(
         "--grid", required=False, help='JSON object, e.g. \'{"fast": [5, 10], "slow": [50, 100]}\''
@@ -126,7 +131,7 @@ def _sweep_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.symbols:
         out["symbols"] = [s.strip() for s in args.symbols.split(",") if s.strip()]
     else:
-        out["symbols"] = ["SIM"]
+        out["symbols"] = [SIM]
     return out
 
 

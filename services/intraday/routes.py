@@ -18,6 +18,7 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.clients import get_json
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
+from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.core.parallel import n_chunks_for
 from services.core.readers import read_bars_csv
 from services.intraday import engine as E
@@ -58,7 +59,7 @@ async def _daily(req: S.DataIn, strategy: E.StrategyName) -> pd.Series | None:
             "body.daily_signal", "garch_rsi_bb on inline bars needs the daily signal inline"
         )
     settings = get_platform().settings
-    dataset = "daily" if req.dataset in ("intraday", "daily") else req.dataset
+    dataset = Dataset.DAILY if req.dataset in SINGLE_SYMBOL_DATASETS else req.dataset
     bars, _ = await _bars(req)
     days = int((bars.index[-1] - bars.index[0]).days) + 10
     body = await get_json(
@@ -66,7 +67,7 @@ async def _daily(req: S.DataIn, strategy: E.StrategyName) -> pd.Series | None:
         settings.garch_url,
         "/v1/volatility/signal",
         {
-            "symbol": req.symbol or "SIM",
+            "symbol": req.symbol or SIM,
             "dataset": dataset,
             "date": str(bars.index[-1].date()),
             "history": days,
@@ -325,9 +326,9 @@ def _legacy_strategy(name: str, field: str) -> E.StrategyName:
 
 
 def _legacy_data(symbol: str, start: datetime | None = None, end: datetime | None = None) -> S.DataIn:
-    if symbol == "SIM":
-        return S.DataIn(symbol="SIM", dataset="intraday", start=start, end=end)
-    return S.DataIn(symbol=symbol, dataset="prices", start=start, end=end)
+    if symbol == SIM:
+        return S.DataIn(symbol=SIM, dataset=Dataset.INTRADAY, start=start, end=end)
+    return S.DataIn(symbol=symbol, dataset=Dataset.PRICES, start=start, end=end)
 
 
 def _legacy_result(label: str, symbol: str, bars: E.BarData, name: E.StrategyName) -> dict[str, Any]:
@@ -362,7 +363,7 @@ async def calculate_intraday_signals(
     d = daily_signal if daily_signal is not None else (body.daily_signal if body else 1)
     if d not in (-1, 0, 1):
         raise ProblemError.invalid("query.daily_signal", f"must be -1, 0 or 1, got {d}")
-    bars, source = await _bars(S.DataIn(symbol="SIM"))
+    bars, source = await _bars(S.DataIn(symbol=SIM))
     return await run_blocking(_latest_bar_signal, bars, source, d)
 
 
@@ -405,7 +406,7 @@ async def execute_strategies(req: S.LegacyStrategiesRequest) -> dict[str, Any]:
     in ``failed_executions`` and listed in ``failures`` with the problem; if every combination fails, the
     answer is the first symbol's problem."""
     t0 = time.perf_counter()
-    symbols = req.symbols or ["SIM"]
+    symbols = req.symbols or [SIM]
     names = [(n, _legacy_strategy(n, f"body.strategies[{i}]")) for i, n in enumerate(req.strategies)]
     results: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []

@@ -15,11 +15,12 @@ import pandas as pd
 
 from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
+from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.intraday import engine as E
 from services.intraday import schemas as S
 
 BARS_CACHE_SIZE = 16
-SESSION_DATASETS = {"prices", "sp500"}  # exchange-day datasets (close-only bars)
+SESSION_DATASETS = {Dataset.PRICES, Dataset.SP500}  # exchange-day datasets (close-only bars)
 
 
 def _naive(ts: Any) -> pd.Timestamp | None:
@@ -50,9 +51,9 @@ def slice_bars(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
 
 def catalog_frame(catalog: Catalog, dataset: str, symbol: str) -> pd.DataFrame:
     """OHLCV bars of ``symbol`` from a catalog dataset (close-only daily sets: open = high = low = close)."""
-    if dataset in ("intraday", "daily"):
-        if symbol != "SIM":
-            raise ProblemError.not_found("symbol", symbol, dataset=dataset, available=["SIM"])
+    if dataset in SINGLE_SYMBOL_DATASETS:
+        if symbol != SIM:
+            raise ProblemError.not_found("symbol", symbol, dataset=dataset, available=[SIM])
         return catalog.frame(dataset)[["open", "high", "low", "close", "volume"]]
     prices = catalog.close_prices(dataset)
     if symbol not in prices.columns:
@@ -77,7 +78,7 @@ def bars_for(req: S.DataIn, catalog: Catalog | None, *, max_rows: int | None = N
                 batch_command="raysvc job intraday sweep --bars-csv FILE ...",
             )
         return E.prepare_bars(slice_bars(frame, req.start, req.end), calendar, session), "inline"
-    symbol = req.symbol or "SIM"
+    symbol = req.symbol or SIM
     dataset = req.dataset
     if (
         dataset in SESSION_DATASETS
@@ -102,7 +103,7 @@ def bars_key(req: S.DataIn) -> str | None:
         return None
     parts = (
         req.dataset,
-        req.symbol or "SIM",
+        req.symbol or SIM,
         req.start,
         req.end,
         req.calendar,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.app import Platform, create_app
+from services.core.names import Dataset
 from services.sentiment import service as svc
 from services.sentiment.engine import ModelName
 from services.sentiment.routes import legacy_router, router
 
-DATASETS = ["sentiment"]
+DATASETS = [Dataset.SENTIMENT]
 
 
 def _on_ready(platform: Platform) -> None:

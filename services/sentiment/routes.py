@@ -15,6 +15,7 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
+from services.core.names import Dataset
 from services.sentiment import schemas as S
 from services.sentiment import service as svc
 from services.sentiment import tasks
@@ -119,7 +120,7 @@ async def symbols() -> S.SymbolsResponse:
     """Symbols of the social-media dataset with row counts and date ranges."""
     frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
     rows = symbols_summary(frame).to_dict(orient="records")
-    return S.SymbolsResponse(dataset="sentiment", data=rows, count=len(rows))
+    return S.SymbolsResponse(dataset=Dataset.SENTIMENT, data=rows, count=len(rows))
 
 
 @router.get(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from services.core.catalog import Catalog
 from services.core.errors import TYPE_BASE, ProblemError
+from services.core.names import Dataset
 from services.core.settings import Settings
 from services.sentiment import schemas as S
 from services.sentiment.engine import (
@@ -184,7 +185,7 @@ def check_texts(texts: Sequence[Any], settings: Settings, field: str = "texts") 
 def social_frame(catalog: Catalog) -> pd.DataFrame:
     """The ``sentiment`` dataset prepared for analytics (once per process, kept by the catalog)."""
     return catalog.derived(
-        "sentiment:social", "sentiment", lambda: prepare_social(catalog.frame("sentiment"))
+        "sentiment:social", Dataset.SENTIMENT, lambda: prepare_social(catalog.frame(Dataset.SENTIMENT))
     )
 
 
