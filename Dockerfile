@@ -7,7 +7,8 @@
 #     -t ray-services .                                                # offline: wheels in ./wheelhouse
 #
 # The wheelhouse directory lies inside the build context (.dockerignore lets `wheelhouse*/` through)
-# and must hold every dependency, plus setuptools and wheel to build the project itself.
+# and must hold every dependency at its requirements.lock version, plus setuptools and wheel to build the
+# project itself (`make k8s-up` downloads it: scripts/engine.sh engine_wheelhouse).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- context: pick the wheelhouse out of the build context (an empty /wheels when online) -------------
@@ -22,18 +23,19 @@ RUN mkdir -p /wheels \
       mv "/ctx/${WHEELHOUSE}"/* /wheels/; \
     fi
 
-# --- deps: a virtual environment with the dependencies, from pyproject.toml alone ----------------------
+# --- deps: a virtual environment with the dependencies, from pyproject.toml and requirements.lock alone -
 FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 COPY --from=context /wheels /wheels
 # An empty package and README stand in for the source, so that a source or README change does not
-# reinstall them (a README edit cost a ~5 min rebuild of this layer on the 2-CPU CI machine).
-COPY --from=context /ctx/pyproject.toml /src/
+# reinstall them (a README edit cost a ~5 min rebuild of this layer on the 2-CPU CI machine). The lock
+# (`make lock`) pins every dependency, so a rebuild installs the same versions as the last one.
+COPY --from=context /ctx/pyproject.toml /ctx/requirements.lock /src/
 RUN set -eu; \
     if [ -n "$(ls -A /wheels)" ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels; fi; \
     python -m venv /opt/venv; \
     mkdir -p /src/services && touch /src/services/__init__.py /src/README.md; \
-    /opt/venv/bin/pip install /src; \
+    /opt/venv/bin/pip install -c /src/requirements.lock /src; \
     /opt/venv/bin/pip uninstall -y ray-services; \
     rm -rf /src/services /src/build /src/*.egg-info
 
@@ -59,8 +61,8 @@ RUN set -eu; \
     groupadd --gid 1000 ray; \
     useradd --uid 1000 --gid 1000 --home-dir /home/ray --create-home --shell /bin/bash ray; \
     echo 'export PATH=/opt/app/bin:/opt/venv/bin:$PATH' > /etc/profile.d/venv.sh
-# Two layers: the dependencies (~900 MB, rebuilt only when pyproject.toml changes) and the project (well
-# under 1 MB), so a source change in the skaffold loop pushes and pulls the small one only.
+# Two layers: the dependencies (~900 MB, rebuilt only when pyproject.toml or requirements.lock changes) and
+# the project (well under 1 MB), so a source change in the skaffold loop pushes and pulls the small one only.
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=build /opt/app /opt/app
 ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \

@@ -6,7 +6,8 @@
 #   engine_stop DIR           stops it by PID, then anything still running from DIR
 #   engine_python_base DIR    the local Debian base (debootstrap, cached as DIR/bookworm-rootfs.tar) and
 #                             python:3.11-slim on it, unless the engine has them
-#   engine_wheelhouse DIR PY  every dependency of pyproject.toml as wheels in DIR/wheelhouse (keyed by it)
+#   engine_wheelhouse DIR PY  every dependency of pyproject.toml, at its requirements.lock version, as
+#                             wheels in DIR/wheelhouse (keyed by both files)
 #   engine_prune              what image builds leave behind (see below)
 #
 # Environment: DOCKER_BIN is the engine's own client (/usr/bin/docker); DOCKER_HOST is set by engine_start.
@@ -99,11 +100,12 @@ DOCKERFILE
 
 engine_wheelhouse() {
   local cache=$1 py=$2 stamp
-  stamp=$(sha256sum "$ENGINE_ROOT/pyproject.toml" | cut -c1-16)
+  stamp=$(cat "$ENGINE_ROOT/pyproject.toml" "$ENGINE_ROOT/requirements.lock" | sha256sum | cut -c1-16)
   if [[ ! -f "$cache/wheelhouse/.stamp-$stamp" ]]; then
     elog "downloading the wheelhouse"
     rm -rf "$cache/wheelhouse" && mkdir -p "$cache/wheelhouse"
-    "$py" -m pip download -q -d "$cache/wheelhouse" "$ENGINE_ROOT" "setuptools>=68" wheel >"$cache/pip.log" 2>&1 \
+    "$py" -m pip download -q -d "$cache/wheelhouse" -c "$ENGINE_ROOT/requirements.lock" \
+      "$ENGINE_ROOT" "setuptools>=68" wheel >"$cache/pip.log" 2>&1 \
       || { tail -20 "$cache/pip.log" >&2; return 1; }
     rm -f "$cache/wheelhouse"/ray_services-*  # the project itself is built from source in the image
     touch "$cache/wheelhouse/.stamp-$stamp"

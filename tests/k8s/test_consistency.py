@@ -2,19 +2,24 @@
 
 Service selectors pick their pods; the probe paths are routes the FastAPI apps serve; the container
 commands parse with the real ``raysvc`` CLI and its port defaults; the settings, fed the rendered
-environment, read the paths the volumes are mounted at.
+environment, read the paths the volumes are mounted at. And the lock files the image, CI and ``make install``
+install from against the ranges of pyproject.toml.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from .chartlib import RELEASE, env_of, loader_jobs, of_kind, one, pod_specs
+from .chartlib import RELEASE, REPO, env_of, loader_jobs, of_kind, one, pod_specs
 
 services = pytest.importorskip("services", reason="the project package is not installed")
 SERVICE_NAMES = list(services.SERVICES)
@@ -145,3 +150,85 @@ def test_probe_paths_are_routes_of_the_app(name: str, objects: list[dict[str, An
     assert status["livenessProbe"] == status["startupProbe"] == 200, status
     assert status["readinessProbe"] == 503, status
     assert client.get("/no-such-route").status_code == 404
+
+
+# --- the lock files against pyproject.toml ----------------------------------------------------------------
+PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+# The one target the locks are resolved for (`make lock`): the image's Python on linux x86_64.
+TARGET = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux"}
+TARGET |= {"platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix"}
+
+
+def lock_pins(name: str) -> dict[str, Version]:
+    """The ``name==version`` lines of a lock file (``make lock`` writes exact pins only), by canonical name."""
+    text = (REPO / name).read_text()
+    assert "make lock" in "\n".join(text.splitlines()[:3]), f"{name}: its header says how to regenerate it"
+    pins: dict[str, Version] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        (spec,) = req.specifier
+        assert spec.operator == "==" and not req.extras and not req.marker, (
+            f"{name}: not an exact pin: {line}"
+        )
+        pins[canonicalize_name(req.name)] = Version(spec.version)
+    return pins
+
+
+def declared(extras: list[str]) -> list[Requirement]:
+    """pyproject.toml's dependencies plus those of ``extras``, as they apply to the lock's target."""
+    out: list[Requirement] = []
+    groups = {"": PROJECT["dependencies"]} | {e: PROJECT["optional-dependencies"][e] for e in extras}
+    for group, deps in groups.items():
+        for dep in map(Requirement, deps):
+            if dep.marker is None or dep.marker.evaluate(TARGET | {"extra": group}):
+                out.append(dep)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("lock", "extras"),
+    [("requirements.lock", []), ("requirements-dev.lock", sorted(PROJECT["optional-dependencies"]))],
+)
+def test_lock_pins_every_dependency_within_its_range(lock: str, extras: list[str]) -> None:
+    """A pyproject.toml change the lock does not follow (a new dependency, a raised floor, a new extra) fails
+    here: run `make lock`. The runtime lock holds the dependencies, the dev lock those and every extra."""
+    pins = lock_pins(lock)
+    stale: list[str] = []
+    for dep in declared(extras):
+        pin = pins.get(canonicalize_name(dep.name))
+        if pin is None or not dep.specifier.contains(pin, prereleases=True):
+            stale.append(f"{dep}: {pin or 'not locked'}")
+    assert not stale, f"{lock} is stale (run `make lock`): {stale}"
+
+
+def test_runtime_lock_is_the_dev_lock_restricted_to_the_runtime() -> None:
+    """The image runs what the tests ran: every runtime pin is the dev lock's pin of the same package."""
+    runtime, dev = lock_pins("requirements.lock"), lock_pins("requirements-dev.lock")
+    assert {name: dev.get(name) for name in runtime} == runtime
+
+
+def test_locked_ray_is_the_ray_pin() -> None:
+    """Ray is pinned once, in pyproject.toml (the chart's rayVersion follows it: test_chart.py); the locks
+    hold exactly that version."""
+    (pin,) = [d for d in map(Requirement, PROJECT["dependencies"]) if d.name == "ray"]
+    (spec,) = pin.specifier
+    assert spec.operator == "==" and "default" in pin.extras
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        assert lock_pins(lock)["ray"] == Version(spec.version), lock
+
+
+def test_image_wheelhouse_and_make_install_from_the_lock() -> None:
+    """The image's dependency layer, the offline wheelhouse and `make install` take the lock as constraints."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "COPY --from=context /ctx/pyproject.toml /ctx/requirements.lock /src/" in dockerfile
+    assert "pip install -c /src/requirements.lock /src" in dockerfile
+    assert "!requirements.lock" in (REPO / ".dockerignore").read_text().splitlines()
+    engine = (REPO / "scripts" / "engine.sh").read_text()
+    assert '-c "$ENGINE_ROOT/requirements.lock"' in engine
+    assert '"$ENGINE_ROOT/pyproject.toml" "$ENGINE_ROOT/requirements.lock" | sha256sum' in engine
+    makefile = (REPO / "Makefile").read_text()
+    assert "$(VENV)/.installed: pyproject.toml requirements-dev.lock\n" in makefile
+    assert '-m pip install --quiet -c requirements-dev.lock -e ".[dev,bench]"' in makefile
