@@ -3,7 +3,8 @@
 * an isolated embedded Ray (``RAY_ADDRESS`` unset, private ``RAY_TMPDIR``, token auth off);
 * the project's generated datasets in a session temp dir (``RAYSVC_DATA_DIR``), results likewise.
 
-Fixtures: ``shared_dir`` / ``seed_dir`` (the read-only ``../shared`` data; tests skip when absent),
+Fixtures: ``seed_dir`` (the seed's ``sentiment_data.csv`` and ``simulated_daily_data.csv``: the read-only
+shared folder's, see :mod:`tests.utils.shared`, or generated copies in the same formats when it is absent),
 ``data_dir`` (generated datasets), ``ray_local`` (one embedded Ray for the whole session, the same one the
 apps under test connect to).
 """
@@ -16,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RAYSVC_SHARED_DIR", REPO.parent / "shared")).resolve()
+from tests.utils.shared import SEED_FILES, has_shared, shared_path, write_seed_files
 
 _session_tmp = Path(tempfile.mkdtemp(prefix="raysvc-test-"))
 os.environ.pop("RAY_ADDRESS", None)
@@ -31,18 +31,11 @@ os.environ["RAYSVC_LOG_JSON"] = "false"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared data folder not found at {SHARED} (set RAYSVC_SHARED_DIR)")
-    return SHARED
-
-
-@pytest.fixture(scope="session")
-def seed_dir(shared_dir: Path) -> Path:
-    seed = shared_dir / "data" / "seed"
-    if not seed.is_dir():
-        pytest.skip(f"seed data not found at {seed}")
-    return seed
+def seed_dir(request: pytest.FixtureRequest) -> Path:
+    """The shared seed folder, or (when it is absent) the project's generated files in the seed's formats."""
+    if has_shared("data", "seed", files=SEED_FILES):
+        return shared_path("data", "seed")
+    return write_seed_files(_session_tmp / "seed", request.getfixturevalue("data_dir"))
 
 
 @pytest.fixture(scope="session")

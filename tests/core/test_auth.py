@@ -18,6 +18,7 @@ from services.core.app import create_app, get_platform
 from services.core.auth import create_key, forwarded_headers, keys_app, list_keys, revoke_key
 from services.core.jobs import JobAccepted, JobManager, accepted
 from services.core.settings import get_settings
+from tests.utils.apps import problem
 
 router = APIRouter(prefix="/v1/demo", tags=["demo"])
 
@@ -68,11 +69,16 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def keys(store: Path) -> dict[str, str]:
-    return {"reader": create_key(store, "reader", ["read"]), "admin": create_key(store, "admin", ["read", "jobs"])}
+    return {
+        "reader": create_key(store, "reader", ["read"]),
+        "admin": create_key(store, "admin", ["read", "jobs"]),
+    }
 
 
 @pytest.fixture
-def api(store: Path, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def api(
+    store: Path, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     """The demo app with authentication on, over a fake Jobs API (no Ray)."""
     settings = get_settings().model_copy(update={"api_keys_file": store, "results_dir": tmp_path / "results"})
     manager = JobManager(settings, SimpleNamespace(jobs_address=lambda: "http://fake"), "demo")  # type: ignore[arg-type]
@@ -87,29 +93,33 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def assert_problem(r, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    return r.json()
-
-
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"])
 def test_probes_and_api_docs_are_open(api: TestClient, path: str) -> None:
     assert api.get(path).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/demo/hello"), ("POST", "/v1/demo/work"),
-                                              ("GET", "/v1/jobs"), ("GET", "/status"), ("GET", "/no/such/route")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/demo/hello"),
+        ("POST", "/v1/demo/work"),
+        ("GET", "/v1/jobs"),
+        ("GET", "/status"),
+        ("GET", "/no/such/route"),
+    ],
+)
 def test_no_key_is_401_with_www_authenticate(api: TestClient, method: str, path: str) -> None:
     r = api.request(method, path)
-    assert "Bearer <key>" in assert_problem(r, 401)["detail"]
+    assert "Bearer <key>" in problem(r, 401)["detail"]
     assert r.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", ["Bearer rsk_not-a-key", "Basic YWRtaW46YWRtaW4=", "Bearer ", "rsk_no-scheme"])
+@pytest.mark.parametrize(
+    "header", ["Bearer rsk_not-a-key", "Basic YWRtaW46YWRtaW4=", "Bearer ", "rsk_no-scheme"]
+)
 def test_a_bad_key_is_401(api: TestClient, keys: dict[str, str], header: str) -> None:
     r = api.get("/v1/demo/hello", headers={"Authorization": header})
-    assert_problem(r, 401)
+    problem(r, 401)
     assert r.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -121,11 +131,11 @@ def test_a_read_key_reads_and_computes_inline(api: TestClient, keys: dict[str, s
 
 def test_a_read_key_cannot_submit_or_stop_a_job(api: TestClient, keys: dict[str, str]) -> None:
     r = api.post("/v1/demo/work?as_job=true", headers=bearer(keys["reader"]))
-    assert assert_problem(r, 403)["scope"] == "jobs"
+    assert problem(r, 403)["scope"] == "jobs"
     assert not list((get_platform().jobs.results_dir).iterdir()), "a refused submission left a job folder"
     job = api.post("/v1/demo/work?as_job=true", headers=bearer(keys["admin"])).json()
     r = api.delete(f"/v1/jobs/{job['job_id']}", headers=bearer(keys["reader"]))
-    assert assert_problem(r, 403)["scope"] == "jobs" and "'jobs'" in r.json()["detail"]
+    assert problem(r, 403)["scope"] == "jobs" and "'jobs'" in r.json()["detail"]
 
 
 def test_a_jobs_key_submits_and_stops_a_job(api: TestClient, keys: dict[str, str]) -> None:
@@ -146,7 +156,7 @@ def test_calls_to_other_services_carry_the_callers_key(api: TestClient, keys: di
 def test_keys_rotate_without_restart(api: TestClient, store: Path, keys: dict[str, str]) -> None:
     assert api.get("/v1/demo/hello", headers=bearer(keys["reader"])).status_code == 200
     revoke_key(store, "reader")
-    assert_problem(api.get("/v1/demo/hello", headers=bearer(keys["reader"])), 401)
+    problem(api.get("/v1/demo/hello", headers=bearer(keys["reader"])), 401)
     new = create_key(store, "reader-2", ["read"])
     assert api.get("/v1/demo/hello", headers=bearer(new)).status_code == 200
     assert api.get("/v1/demo/hello", headers=bearer(keys["admin"])).status_code == 200
@@ -156,7 +166,7 @@ def test_an_unreadable_store_refuses_every_key(api: TestClient, store: Path, key
     """Fail closed: a broken store is a 503, never the keys read before (one of them may be revoked)."""
     store.write_text("{not json")
     r = api.get("/v1/demo/hello", headers=bearer(keys["admin"]))
-    assert assert_problem(r, 503)["dependency"] == "API key store"
+    assert problem(r, 503)["dependency"] == "API key store"
     assert api.get("/healthz").status_code == 200
 
 
@@ -167,7 +177,9 @@ def test_the_store_holds_only_hashes_and_is_private(store: Path, keys: dict[str,
     entries = json.loads(text)["keys"]
     assert [(k["name"], k["scopes"]) for k in entries] == [("reader", ["read"]), ("admin", ["jobs", "read"])]
     assert all(len(k["sha256"]) == 64 and k["created"] for k in entries)
-    assert [k["name"] for k in list_keys(store)] == ["reader", "admin"] and "sha256" not in list_keys(store)[0]
+    assert [k["name"] for k in list_keys(store)] == ["reader", "admin"] and "sha256" not in list_keys(store)[
+        0
+    ]
 
 
 def test_create_key_refuses_unknown_scopes_and_duplicate_names(store: Path, keys: dict[str, str]) -> None:
@@ -181,7 +193,9 @@ def test_create_key_refuses_unknown_scopes_and_duplicate_names(store: Path, keys
 
 def test_keys_cli_creates_lists_and_revokes(store: Path) -> None:
     runner = CliRunner()
-    created = runner.invoke(keys_app, ["create", "ci", "--scope", "read", "--scope", "jobs", "--file", str(store)])
+    created = runner.invoke(
+        keys_app, ["create", "ci", "--scope", "read", "--scope", "jobs", "--file", str(store)]
+    )
     assert created.exit_code == 0 and created.output.strip().startswith("rsk_"), created.output
     listed = runner.invoke(keys_app, ["list", "--file", str(store)])
     assert listed.exit_code == 0 and listed.output.startswith("ci\tjobs,read\t")

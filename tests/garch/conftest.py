@@ -28,7 +28,8 @@ def sim_returns() -> pd.Series:
 
 @pytest.fixture(scope="session")
 def seed_daily(seed_dir: Path) -> pd.DataFrame:
-    """The seed's ``simulated_daily_data.csv`` read by core's reader (``seed_dir`` skips when it is absent)."""
+    """The seed's ``simulated_daily_data.csv`` read by core's reader (the generated one where the shared folder
+    is absent: the same format and dates)."""
     from services.core.readers import read_daily_csv
 
     return read_daily_csv(seed_dir / "simulated_daily_data.csv")

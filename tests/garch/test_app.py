@@ -12,17 +12,12 @@ from numpy.testing import assert_allclose
 from threadpoolctl import threadpool_limits
 
 from services.garch.engine import SCALE, ModelSpec, fit_model, plan_rolling, run_rolling
-from tests.utils.apps import ready_client, wait_for_job
+from tests.utils.apps import app_client, problem, wait_for_job
 
 MODEL = {"vol": "garch", "p": 1, "q": 1, "dist": "t"}
 
 
-@pytest.fixture(scope="module")
-def client(ray_local, data_dir):
-    from services.garch.app import app
-
-    with ready_client(app) as c:
-        yield c
+client = app_client("services.garch.app")
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +27,6 @@ def sim_returns_api(client):
     from services.garch import service as svc
 
     return svc.dataset_returns(get_platform().catalog, "daily", "log")["SIM"]
-
-
-def _problem(r, status: int, field: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    if field is not None:
-        assert any(e["field"] == field for e in body.get("errors", [])), body
-    return body
 
 
 def test_symbols(client):
@@ -67,7 +53,9 @@ def test_forecast_several_symbols_equals_engine(client, sim_returns_api):
     got = results[1]
     assert_allclose(got["params"]["omega"] * SCALE**2, direct.params["omega"], rtol=1e-6)
     assert_allclose(got["params"]["beta[1]"], direct.params["beta[1]"], rtol=1e-6)
-    assert_allclose(np.array(got["forecast_variance"]) * SCALE**2, direct.forecast(horizon=5).variance.iloc[-1], rtol=1e-6)
+    assert_allclose(
+        np.array(got["forecast_variance"]) * SCALE**2, direct.forecast(horizon=5).variance.iloc[-1], rtol=1e-6
+    )
     assert results[0]["annualization"] == 365 and got["annualization"] == 252
     assert got["converged"] is True and got["std_errors"]["alpha[1]"] > 0
 
@@ -75,7 +63,9 @@ def test_forecast_several_symbols_equals_engine(client, sim_returns_api):
 def test_forecast_inline_series(client, sim_returns_api):
     tail = sim_returns_api.iloc[-400:]
     series = {"dates": [str(d.date()) for d in tail.index], "returns": tail.tolist()}
-    body = client.post("/v1/volatility/forecast", json={"series": series, "model": MODEL, "horizon": 3}).json()
+    body = client.post(
+        "/v1/volatility/forecast", json={"series": series, "model": MODEL, "horizon": 3}
+    ).json()
     with threadpool_limits(1):
         direct = fit_model(tail, ModelSpec(dist="t"), horizon=3)
     assert_allclose(body["results"][0]["forecast_variance"], direct.forecast_variance, rtol=1e-6)
@@ -87,14 +77,17 @@ def test_forecast_inline_series(client, sim_returns_api):
     [
         ({"symbols": ["SIM"], "model": {"vol": "gjr", "o": 0}}, "body.model.o"),
         ({"symbols": ["SIM"], "horizon": 0}, "body.horizon"),
-        ({"series": {"dates": ["2024-01-01", "2024-01-02", "2024-01-03"], "returns": [0.01, 0.02, -0.01]}}, "body.series"),
+        (
+            {"series": {"dates": ["2024-01-01", "2024-01-02", "2024-01-03"], "returns": [0.01, 0.02, -0.01]}},
+            "body.series",
+        ),
         ({"series": {"dates": ["2024-01-02", "2024-01-01"], "returns": [0.01, 0.02]}}, "body.series.dates"),
         ({"symbols": ["SIM"], "start": "2023-09-01"}, "body.symbols[0]"),
     ],
     ids=["gjr-without-o", "horizon-zero", "too-few", "dates-decreasing", "window-too-short"],
 )
 def test_bad_forecast_input_is_422(client, req, field):
-    _problem(client.post("/v1/volatility/forecast", json=req), 422, field)
+    problem(client.post("/v1/volatility/forecast", json=req), 422, field)
 
 
 def test_nan_in_inline_series_is_422(client):
@@ -124,28 +117,46 @@ def _inline(values, kind="returns"):
         ({"symbols": ["SIM"], "end": "0001-01-01"}, "body.end"),
         ({"symbols": ["SIM"], "start": 0}, "body.start"),
     ],
-    ids=["return-1e308", "simple-return-overflows", "log-return-too-large", "seed-false", "horizon-true", "p-true",
-         "start-2999", "end-year-1", "start-a-number"],
+    ids=[
+        "return-1e308",
+        "simple-return-overflows",
+        "log-return-too-large",
+        "seed-false",
+        "horizon-true",
+        "p-true",
+        "start-2999",
+        "end-year-1",
+        "start-a-number",
+    ],
 )
 def test_out_of_range_numbers_and_dates_are_422(client, req, field):
-    _problem(client.post("/v1/volatility/forecast", json=req), 422, field)
+    problem(client.post("/v1/volatility/forecast", json=req), 422, field)
 
 
 def test_large_but_finite_prices_forecast_like_their_returns(client, sim_returns_api):
     tail = sim_returns_api.iloc[-400:]
     prices = 1e300 * np.exp(np.concatenate([[0.0], np.cumsum(tail.to_numpy())]))
     dates = [str(d.date()) for d in pd.bdate_range(end=tail.index[-1], periods=len(prices))]
-    priced = client.post("/v1/volatility/forecast", json={"series": {"dates": dates, "prices": prices.tolist()}, "model": MODEL})
+    priced = client.post(
+        "/v1/volatility/forecast",
+        json={"series": {"dates": dates, "prices": prices.tolist()}, "model": MODEL},
+    )
     assert priced.status_code == 200, priced.text
     logs = np.diff(np.log(prices))  # the returns themselves, to ~1e-13 (log(1e300) is 690)
-    returned = client.post("/v1/volatility/forecast", json={"series": _inline(logs.tolist()), "model": MODEL}).json()
-    assert_allclose(priced.json()["results"][0]["forecast_variance"], returned["results"][0]["forecast_variance"], rtol=1e-9)
+    returned = client.post(
+        "/v1/volatility/forecast", json={"series": _inline(logs.tolist()), "model": MODEL}
+    ).json()
+    assert_allclose(
+        priced.json()["results"][0]["forecast_variance"],
+        returned["results"][0]["forecast_variance"],
+        rtol=1e-9,
+    )
 
 
 def test_unknown_symbol_is_404(client):
-    _problem(client.post("/v1/volatility/forecast", json={"symbols": ["NOPE"]}), 404)
-    _problem(client.post("/v1/volatility/rolling", json={"symbol": "NOPE"}), 404)
-    _problem(client.get("/v1/volatility/signal", params={"symbol": "NOPE"}), 404)
+    problem(client.post("/v1/volatility/forecast", json={"symbols": ["NOPE"]}), 404)
+    problem(client.post("/v1/volatility/rolling", json={"symbol": "NOPE"}), 404)
+    problem(client.get("/v1/volatility/signal", params={"symbol": "NOPE"}), 404)
 
 
 def test_failing_fit_is_reported_not_500(client):
@@ -157,7 +168,15 @@ def test_failing_fit_is_reported_not_500(client):
 
 
 def test_rolling_equals_engine_and_direct_fit(client, sim_returns_api):
-    req = {"symbol": "SIM", "model": MODEL, "window": 180, "refit_every": 1, "horizon": 2, "start": "2023-03-01", "end": "2023-04-15"}
+    req = {
+        "symbol": "SIM",
+        "model": MODEL,
+        "window": 180,
+        "refit_every": 1,
+        "horizon": 2,
+        "start": "2023-03-01",
+        "end": "2023-04-15",
+    }
     r = client.post("/v1/volatility/rolling", json=req)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -166,22 +185,30 @@ def test_rolling_equals_engine_and_direct_fit(client, sim_returns_api):
     t = int(sim_returns_api.index.get_loc(np.datetime64("2023-03-20")))
     point = next(p for p in body["forecasts"] if p["date"] == "2023-03-20")
     with threadpool_limits(1):
-        direct = arch_model(SCALE * values[t - 179 : t + 1], **ModelSpec(dist="t").arch_kwargs()).fit(disp="off")
+        direct = arch_model(SCALE * values[t - 179 : t + 1], **ModelSpec(dist="t").arch_kwargs()).fit(
+            disp="off"
+        )
     fc = direct.forecast(horizon=2).variance.iloc[-1].to_numpy() / SCALE**2
     # arch's own fit of the same window: equal up to the optimiser's tolerance, which along the flat t
     # degrees-of-freedom direction moves the forecast by 0.23% on an AMD EPYC host (test_optimize checks the
     # log-likelihoods agree to 1e-5); the service is compared exactly with the engine below.
     assert_allclose(point["variance"], fc, rtol=5e-3)
     assert_allclose(point["realized_squared"], values[t + 1 : t + 3] ** 2, rtol=1e-12)
-    plan = plan_rolling(values.size, ModelSpec(dist="t"), window=180, horizon=2, first=t - 19, last=t - 19 + 45)
-    assert_allclose([p["variance"] for p in body["forecasts"]], run_rolling(values, ModelSpec(dist="t"), plan).variance, rtol=0)
+    plan = plan_rolling(
+        values.size, ModelSpec(dist="t"), window=180, horizon=2, first=t - 19, last=t - 19 + 45
+    )
+    assert_allclose(
+        [p["variance"] for p in body["forecasts"]],
+        run_rolling(values, ModelSpec(dist="t"), plan).variance,
+        rtol=0,
+    )
     ev = body["evaluation"][0]
     assert ev["step"] == 1 and ev["n"] == 46 and ev["mse"] > 0 and ev["mincer_zarnowitz"]["r2"] is not None
 
 
 def test_rolling_too_large_inline_is_413_and_auto_is_a_job(client, monkeypatch):
     req = {"symbol": "SIM", "model": MODEL, "window": 180, "mode": "inline"}
-    body = _problem(client.post("/v1/volatility/rolling", json=req), 413)
+    body = problem(client.post("/v1/volatility/rolling", json=req), 413)
     assert "raysvc job garch rolling" in body["detail"]
     from services.core.app import get_platform
     from services.core.jobs import JobAccepted
@@ -190,22 +217,31 @@ def test_rolling_too_large_inline_is_413_and_auto_is_a_job(client, monkeypatch):
 
     def submit(command, params):  # the job itself is tested in test_job.py; here: the route's decision
         submitted.append((command, params))
-        return JobAccepted(job_id="raysvc-garch-rolling-0123456789ab", status_url="/v1/jobs/raysvc-garch-rolling-0123456789ab",
-                           submitted_at=0.0)
+        return JobAccepted(
+            job_id="raysvc-garch-rolling-0123456789ab",
+            status_url="/v1/jobs/raysvc-garch-rolling-0123456789ab",
+            submitted_at=0.0,
+        )
 
     monkeypatch.setattr(get_platform().jobs, "submit", submit)
     r = client.post("/v1/volatility/rolling", json=req | {"mode": "auto"})
-    assert r.status_code == 202 and r.headers["location"] == "/v1/jobs/raysvc-garch-rolling-0123456789ab", r.text
-    assert submitted == [("rolling", {"request": {**submitted[0][1]["request"], "mode": "auto", "window": 180}})]
+    assert r.status_code == 202 and r.headers["location"] == "/v1/jobs/raysvc-garch-rolling-0123456789ab", (
+        r.text
+    )
+    assert submitted == [
+        ("rolling", {"request": {**submitted[0][1]["request"], "mode": "auto", "window": 180}})
+    ]
 
 
 def test_rolling_bad_window_is_422(client):
-    _problem(client.post("/v1/volatility/rolling", json={"symbol": "SIM", "window": 30}), 422, "body.window")
+    problem(client.post("/v1/volatility/rolling", json={"symbol": "SIM", "window": 30}), 422, "body.window")
 
 
 def test_select_ranks_by_bic(client, sim_returns_api):
     grid = [{"vol": "garch", "dist": "normal"}, {"vol": "garch", "dist": "t"}, {"vol": "gjr", "dist": "t"}]
-    r = client.post("/v1/volatility/select", json={"symbol": "SIM", "grid": grid, "start": "2020-01-01", "horizon": 3})
+    r = client.post(
+        "/v1/volatility/select", json={"symbol": "SIM", "grid": grid, "start": "2020-01-01", "horizon": 3}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     bics = [c["bic"] for c in body["ranking"]]
@@ -239,23 +275,29 @@ def test_signal(client, sim_returns_api, monkeypatch):
 
 @pytest.mark.parametrize("date", ["notadate", "2999-01-01", "2100-01-01", "1900-01-01"])
 def test_signal_date_outside_the_data_is_422(client, date):
-    body = _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": date}), 422, "query.date")
+    body = problem(
+        client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": date}), 422, "query.date"
+    )
     if date[0].isdigit() and date < "2262":
         assert body["data_start"] < body["data_end"] and body["data_end"] in body["detail"]
 
 
-@pytest.mark.parametrize(("params", "field"), [({"vol": "gjr", "o": 0}, "query.o"), ({"vol": "garch", "o": 1}, "query.o")])
+@pytest.mark.parametrize(
+    ("params", "field"), [({"vol": "gjr", "o": 0}, "query.o"), ({"vol": "garch", "o": 1}, "query.o")]
+)
 def test_signal_bad_model_names_the_query_parameter(client, params, field):
-    _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", **params}), 422, field)
+    problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", **params}), 422, field)
 
 
 def test_rolling_variance_window_longer_than_the_data_is_422(client):
-    _problem(client.get("/calculate-rolling-variance", params={"window": 20_000}), 422, "query.window")
+    problem(client.get("/calculate-rolling-variance", params={"window": 20_000}), 422, "query.window")
 
 
 def test_signal_date_too_early_for_the_windows_names_the_window(client, sim_returns_api):
     early = str(sim_returns_api.index[100].date())
-    _problem(client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": early}), 422, "query.std_window")
+    problem(
+        client.get("/v1/volatility/signal", params={"symbol": "SIM", "date": early}), 422, "query.std_window"
+    )
 
 
 def test_legacy_endpoints(client):
@@ -270,7 +312,9 @@ def test_legacy_endpoints(client):
     assert client.post("/predict-volatility").status_code == 200
     md = client.get("/load-market-data").json()
     assert md["daily_data"]["annualization"] == 365 and any(d["name"] == "daily" for d in md["datasets"])
-    rv = client.get("/calculate-rolling-variance", params={"window": 30, "n_simulations": 5, "limit": 10}).json()
+    rv = client.get(
+        "/calculate-rolling-variance", params={"window": 30, "n_simulations": 5, "limit": 10}
+    ).json()
     assert rv["points"] == 10 and rv["latest"]["variance"] > 0
     status = client.get("/status").json()
     assert status["service"] == "garch" and "details" in status
@@ -279,27 +323,50 @@ def test_legacy_endpoints(client):
 @pytest.mark.slow
 def test_rolling_as_async_job(client):
     """mode="job" answers 202 + Location; the job (same entrypoint as the CLI) returns the inline body."""
-    req = {"symbol": "SIM", "model": MODEL, "window": 180, "start": "2023-02-01", "end": "2023-02-10", "mode": "job"}
+    req = {
+        "symbol": "SIM",
+        "model": MODEL,
+        "window": 180,
+        "start": "2023-02-01",
+        "end": "2023-02-10",
+        "mode": "job",
+    }
     r = client.post("/v1/volatility/rolling", json=req)
     assert r.status_code == 202, r.text
     url = r.headers["location"]
     info = wait_for_job(client, url)
     assert info["status"] == "SUCCEEDED", info
     inline = client.post("/v1/volatility/rolling", json={**req, "mode": "inline"}).json()
-    assert [p["variance"] for p in info["result"]["forecasts"]] == [p["variance"] for p in inline["forecasts"]]
+    assert [p["variance"] for p in info["result"]["forecasts"]] == [
+        p["variance"] for p in inline["forecasts"]
+    ]
 
 
 def test_model_names_are_taken_as_arch_spells_them_and_answered_canonically(client):
     """arch's own spellings in any case (``GJR-GARCH``, ``StudentsT``, ``Constant``) name the same model."""
     base = {"symbols": ["SIM"], "start": "2022-01-01", "horizon": 3}
-    ours = client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "gjr", "dist": "t", "mean": "constant"}})
-    arch = client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "GJR-GARCH", "dist": "StudentsT", "mean": "Constant"}})
+    ours = client.post(
+        "/v1/volatility/forecast", json=base | {"model": {"vol": "gjr", "dist": "t", "mean": "constant"}}
+    )
+    arch = client.post(
+        "/v1/volatility/forecast",
+        json=base | {"model": {"vol": "GJR-GARCH", "dist": "StudentsT", "mean": "Constant"}},
+    )
     assert ours.status_code == arch.status_code == 200, arch.text
     assert arch.json()["results"][0]["model"] == ours.json()["results"][0]["model"]
-    assert arch.json()["results"][0]["model"]["vol"] == "gjr" and arch.json()["results"][0]["model"]["dist"] == "t"
+    assert (
+        arch.json()["results"][0]["model"]["vol"] == "gjr"
+        and arch.json()["results"][0]["model"]["dist"] == "t"
+    )
     assert arch.json()["results"][0]["forecast_variance"] == ours.json()["results"][0]["forecast_variance"]
-    _problem(client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "FIGARCH"}}), 422, "body.model.vol")
-    r = client.get("/v1/volatility/signal", params={"symbol": "SIM", "vol": "GARCH", "dist": "Normal", "history": 5})
+    problem(
+        client.post("/v1/volatility/forecast", json=base | {"model": {"vol": "FIGARCH"}}),
+        422,
+        "body.model.vol",
+    )
+    r = client.get(
+        "/v1/volatility/signal", params={"symbol": "SIM", "vol": "GARCH", "dist": "Normal", "history": 5}
+    )
     assert r.status_code == 200 and r.json()["model"]["vol"] == "garch", r.text
 
 
@@ -308,9 +375,18 @@ def test_too_many_symbols_point_to_the_forecast_job_which_answers_the_same_body(
     from services.garch.job import main
 
     symbols = get_platform().catalog.symbols("prices")[:3]
-    _problem(client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}), 413)
-    assert "raysvc job garch forecast" in client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}).json()["detail"]
-    request = {"symbols": symbols, "dataset": "prices", "model": {"dist": "normal"}, "horizon": 2, "start": "2021-01-01"}
+    problem(client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}), 413)
+    assert (
+        "raysvc job garch forecast"
+        in client.post("/v1/volatility/forecast", json={"symbols": ["SIM"] * 201}).json()["detail"]
+    )
+    request = {
+        "symbols": symbols,
+        "dataset": "prices",
+        "model": {"dist": "normal"},
+        "horizon": 2,
+        "start": "2021-01-01",
+    }
     http = client.post("/v1/volatility/forecast", json=request)
     assert http.status_code == 200, http.text
     spec = tmp_path / "spec.json"

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "seed"
 
 
 def random_walk_bars(

@@ -13,19 +13,14 @@ import pytest
 from numpy.testing import assert_allclose
 
 from services.intraday import engine as E
-from tests.utils.apps import ready_client
+from tests.utils.apps import app_client
 
 from .conftest import random_walk_bars
 
 RANGE = {"symbol": "SIM", "start": "2023-08-01", "end": "2023-08-15"}
 
 
-@pytest.fixture(scope="module")
-def client(ray_local, data_dir):
-    from services.intraday.app import app
-
-    with ready_client(app) as c:
-        yield c
+client = app_client("services.intraday.app")
 
 
 @pytest.fixture(scope="module")
@@ -266,11 +261,16 @@ def test_sweep_as_job_matches_sync(client):
     assert r.status_code == 202, r.text
     url = r.headers["Location"]
     deadline = time.monotonic() + 300  # a driver start and 4 tasks; minutes only on a loaded 2-CPU CI machine
-    while (info := client.get(url).json())["status"] not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
+    while (info := client.get(url).json())["status"] not in (
+        "SUCCEEDED",
+        "FAILED",
+    ) and time.monotonic() < deadline:
         time.sleep(0.5)
     if info["status"] == "FAILED" and "agent" in json.dumps(info.get("problem")):
         pytest.skip("the embedded Ray's Jobs API lost its agent; the job itself is tested in test_job.py")
-    assert info["status"] == "SUCCEEDED", {k: info[k] for k in ("status", "progress", "message", "started_at", "problem")}
+    assert info["status"] == "SUCCEEDED", {
+        k: info[k] for k in ("status", "progress", "message", "started_at", "problem")
+    }
     assert [row["metrics"] for row in info["result"]["results"]] == [
         row["metrics"] for row in sync["results"]
     ]
@@ -342,30 +342,66 @@ def test_daily_signal_dates_pandas_cannot_hold_are_422(client, dates):
 @pytest.mark.parametrize(
     "path,body,field",
     [
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"commission_bps": False}},
-         "body.costs.commission_bps"),
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross", "params": {"fast": True}}},
-         "body.strategy.params.fast"),
-        ("/v1/intraday/sweep", {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, True]}},
-         "body.grid.lookback[1]"),
-        ("/v1/intraday/sweep", {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "top": True},
-         "body.top"),
-        ("/v1/intraday/walk-forward",
-         {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "train_days": True, "test_days": 1},
-         "body.train_days"),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"commission_bps": False}},
+            "body.costs.commission_bps",
+        ),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross", "params": {"fast": True}}},
+            "body.strategy.params.fast",
+        ),
+        (
+            "/v1/intraday/sweep",
+            {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, True]}},
+            "body.grid.lookback[1]",
+        ),
+        (
+            "/v1/intraday/sweep",
+            {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "top": True},
+            "body.top",
+        ),
+        (
+            "/v1/intraday/walk-forward",
+            {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "train_days": True, "test_days": 1},
+            "body.train_days",
+        ),
         ("/calculate-intraday-signals", {"daily_signal": True}, "body.daily_signal"),
         # nor strings numbers, numbers flags or dates (all accepted by pydantic's lax mode)
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"slippage_bps": "1"}},
-         "body.costs.slippage_bps"),
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "include_trades": 0},
-         "body.include_trades"),
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "start": 1690848000},
-         "body.start"),
-        ("/v1/intraday/backtest", {**RANGE, "strategy": {"name": "sma_cross"}, "session_close": 57600},
-         "body.session_close"),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "costs": {"slippage_bps": "1"}},
+            "body.costs.slippage_bps",
+        ),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "include_trades": 0},
+            "body.include_trades",
+        ),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "start": 1690848000},
+            "body.start",
+        ),
+        (
+            "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "session_close": 57600},
+            "body.session_close",
+        ),
     ],
-    ids=["costs", "params", "grid", "top", "train_days", "legacy-daily_signal", "string-number", "number-flag",
-         "number-date", "number-time"],
+    ids=[
+        "costs",
+        "params",
+        "grid",
+        "top",
+        "train_days",
+        "legacy-daily_signal",
+        "string-number",
+        "number-flag",
+        "number-date",
+        "number-time",
+    ],
 )
 def test_json_types_are_not_coerced(client, path, body, field):
     r = client.post(path, json=body)
@@ -375,21 +411,44 @@ def test_json_types_are_not_coerced(client, path, body, field):
 @pytest.mark.parametrize(
     "path,body,field",
     [
-        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "start_date": "garbage"},
-         "body.start_date"),
-        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "end_date": "13/13/2023"},
-         "body.end_date"),
-        ("/backtest-strategy",
-         {"strategy_name": "breakout", "symbol": "SIM", "start_date": "2023-08-08", "end_date": "2023-08-01"},
-         "body.end_date"),
-        ("/backtest-strategy", {"strategy_name": "breakout", "symbol": "SIM", "start_date": "2999-01-01"},
-         "body.start_date"),
+        (
+            "/backtest-strategy",
+            {"strategy_name": "breakout", "symbol": "SIM", "start_date": "garbage"},
+            "body.start_date",
+        ),
+        (
+            "/backtest-strategy",
+            {"strategy_name": "breakout", "symbol": "SIM", "end_date": "13/13/2023"},
+            "body.end_date",
+        ),
+        (
+            "/backtest-strategy",
+            {
+                "strategy_name": "breakout",
+                "symbol": "SIM",
+                "start_date": "2023-08-08",
+                "end_date": "2023-08-01",
+            },
+            "body.end_date",
+        ),
+        (
+            "/backtest-strategy",
+            {"strategy_name": "breakout", "symbol": "SIM", "start_date": "2999-01-01"},
+            "body.start_date",
+        ),
         ("/backtest-strategy", {"strategy_name": "astrology", "symbol": "SIM"}, "body.strategy_name"),
         ("/generate-signals", {"symbols": ["SIM"], "strategy_type": "astrology"}, "body.strategy_type"),
         ("/execute-strategies", {"strategies": ["momentum", "astrology"]}, "body.strategies[1]"),
     ],
-    ids=["garbage-start", "garbage-end", "end-before-start", "start-after-data", "strategy_name",
-         "strategy_type", "strategies"],
+    ids=[
+        "garbage-start",
+        "garbage-end",
+        "end-before-start",
+        "start-after-data",
+        "strategy_name",
+        "strategy_type",
+        "strategies",
+    ],
 )
 def test_legacy_bad_dates_and_names_are_422(client, path, body, field):
     r = client.post(path, json=body)
@@ -413,15 +472,21 @@ def submitted(client, monkeypatch):
         except RuntimeError:
             on_loop = False
         calls.append({"command": command, "params": params, "on_loop": on_loop})
-        return JobAccepted(job_id="raysvc-intraday-test", status_url="/v1/jobs/raysvc-intraday-test",
-                           submitted_at=0.0)
+        return JobAccepted(
+            job_id="raysvc-intraday-test", status_url="/v1/jobs/raysvc-intraday-test", submitted_at=0.0
+        )
 
     monkeypatch.setattr(get_platform().jobs, "submit", submit)
     return calls
 
 
-DAILY_FOLDS = {"symbol": "SIM", "strategy": "breakout", "grid": {"lookback": [12, 48]},
-               "train_days": 1, "test_days": 1}
+DAILY_FOLDS = {
+    "symbol": "SIM",
+    "strategy": "breakout",
+    "grid": {"lookback": [12, 48]},
+    "train_days": 1,
+    "test_days": 1,
+}
 
 
 def test_walk_forward_of_many_folds_becomes_a_job(client, submitted):
@@ -438,15 +503,18 @@ def test_forced_inline_walk_forward_or_sweep_over_the_size_is_413(client, submit
     r = client.post("/v1/intraday/walk-forward", json={**DAILY_FOLDS, "mode": "sync"})
     assert r.status_code == 413 and "raysvc job intraday walk-forward" in r.json()["batch_command"]
     big = {"fast": list(range(1, 50)), "slow": list(range(50, 100))}  # 2,450 × 207,360 bars
-    r = client.post("/v1/intraday/sweep", json={"symbol": "SIM", "strategy": "sma_cross", "grid": big,
-                                                "mode": "sync"})
+    r = client.post(
+        "/v1/intraday/sweep", json={"symbol": "SIM", "strategy": "sma_cross", "grid": big, "mode": "sync"}
+    )
     assert r.status_code == 413 and "raysvc job intraday sweep" in r.json()["batch_command"]
     r = client.post("/v1/intraday/sweep", json={"symbol": "SIM", "strategy": "sma_cross", "grid": big})
     assert r.status_code == 202 and submitted[-1]["command"] == "sweep" and not submitted[-1]["on_loop"]
 
 
 def test_walk_forward_longer_than_the_data_is_422_before_any_job(client, submitted):
-    r = client.post("/v1/intraday/walk-forward", json={**RANGE, **DAILY_FOLDS, "train_days": 20, "mode": "job"})
+    r = client.post(
+        "/v1/intraday/walk-forward", json={**RANGE, **DAILY_FOLDS, "train_days": 20, "mode": "job"}
+    )
     assert r.status_code == 422 and problem_field(r) == "body.train_days" and not submitted
 
 
@@ -465,7 +533,9 @@ def assert_matches_openapi(client, method: str, path: str, r) -> None:
     doc = client.get("/openapi.json").json()
     declared = doc["paths"][path][method]["responses"][str(r.status_code)]
     schema = declared["content"][r.headers["content-type"].split(";")[0]]["schema"]
-    validator = jsonschema.Draft202012Validator({**schema, "components": doc["components"]}, format_checker=FORMATS)
+    validator = jsonschema.Draft202012Validator(
+        {**schema, "components": doc["components"]}, format_checker=FORMATS
+    )
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(r.json())]
     assert not errors, errors[:5]
 
@@ -476,24 +546,64 @@ CONTRACT = [
     ("get", "/v1/intraday/strategies", {}),
     ("post", "/v1/intraday/signals", {"json": {**RANGE, "strategy": {"name": "momentum"}}}),
     ("post", "/v1/intraday/signals", {"json": {**SESSION, "strategy": {"name": "momentum"}}}),
-    ("post", "/v1/intraday/backtest", {"json": {**RANGE, "strategy": {"name": "sma_cross"}, "equity_points": 50}}),
+    (
+        "post",
+        "/v1/intraday/backtest",
+        {"json": {**RANGE, "strategy": {"name": "sma_cross"}, "equity_points": 50}},
+    ),
     ("post", "/v1/intraday/backtest", {"json": {**SESSION, "strategy": {"name": "sma_cross"}}}),
-    ("post", "/v1/intraday/sweep", {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, 48]}}}),
-    ("post", "/v1/intraday/sweep", {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]},
-                                             "mode": "job"}}),
-    ("post", "/v1/intraday/walk-forward", {"json": {**SESSION, "strategy": "breakout",
-                                                    "grid": {"lookback": [12, 48]}, "train_days": 4,
-                                                    "test_days": 3}}),
+    (
+        "post",
+        "/v1/intraday/sweep",
+        {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, 48]}}},
+    ),
+    (
+        "post",
+        "/v1/intraday/sweep",
+        {"json": {**RANGE, "strategy": "breakout", "grid": {"lookback": [12]}, "mode": "job"}},
+    ),
+    (
+        "post",
+        "/v1/intraday/walk-forward",
+        {
+            "json": {
+                **SESSION,
+                "strategy": "breakout",
+                "grid": {"lookback": [12, 48]},
+                "train_days": 4,
+                "test_days": 3,
+            }
+        },
+    ),
     ("post", "/v1/intraday/walk-forward", {"json": DAILY_FOLDS}),
-    ("post", "/v1/intraday/backtest/csv", {"files": {"file": ("b.csv", CSV)},
-                                           "data": {"request": '{"strategy": {"name": "breakout"}}'}}),
-    ("post", "/v1/intraday/sweep/csv", {"files": {"file": ("b.csv", CSV)},
-                                        "data": {"request": '{"strategy": "breakout", "grid": {"lookback": [5]}}'}}),
+    (
+        "post",
+        "/v1/intraday/backtest/csv",
+        {"files": {"file": ("b.csv", CSV)}, "data": {"request": '{"strategy": {"name": "breakout"}}'}},
+    ),
+    (
+        "post",
+        "/v1/intraday/sweep/csv",
+        {
+            "files": {"file": ("b.csv", CSV)},
+            "data": {"request": '{"strategy": "breakout", "grid": {"lookback": [5]}}'},
+        },
+    ),
     ("post", "/calculate-intraday-signals", {"json": {"daily_signal": 1}}),
     ("post", "/execute-strategies", {"json": {"strategies": ["momentum"]}}),
     ("post", "/generate-signals", {"json": {"symbols": ["SIM"]}}),
-    ("post", "/backtest-strategy", {"json": {"strategy_name": "breakout", "symbol": "SIM",
-                                             "start_date": "2023-08-01", "end_date": "2023-08-03"}}),
+    (
+        "post",
+        "/backtest-strategy",
+        {
+            "json": {
+                "strategy_name": "breakout",
+                "symbol": "SIM",
+                "start_date": "2023-08-01",
+                "end_date": "2023-08-03",
+            }
+        },
+    ),
 ]
 
 
@@ -505,11 +615,19 @@ def test_responses_match_the_openapi_schema(client, submitted, method, path, kwa
 
 
 def test_execute_strategies_counts_and_names_the_combinations_that_failed(client):
-    r = client.post("/execute-strategies", json={"strategies": ["momentum", "breakout"], "symbols": ["SIM", "NOPE"]})
+    r = client.post(
+        "/execute-strategies", json={"strategies": ["momentum", "breakout"], "symbols": ["SIM", "NOPE"]}
+    )
     assert r.status_code == 200, r.text
     summary, failures = r.json()["execution_summary"], r.json()["failures"]
-    assert (summary["total_combinations"], summary["successful_executions"], summary["failed_executions"]) == (4, 2, 2)
+    assert (
+        summary["total_combinations"],
+        summary["successful_executions"],
+        summary["failed_executions"],
+    ) == (4, 2, 2)
     assert {(f["strategy"], f["symbol"], f["status"], f["field"]) for f in failures} == {
-        ("momentum", "NOPE", 404, "body.symbols[1]"), ("breakout", "NOPE", 404, "body.symbols[1]")}
+        ("momentum", "NOPE", 404, "body.symbols[1]"),
+        ("breakout", "NOPE", 404, "body.symbols[1]"),
+    }
     only_bad = client.post("/execute-strategies", json={"strategies": ["momentum"], "symbols": ["NOPE"]})
     assert only_bad.status_code == 404 and only_bad.headers["content-type"] == "application/problem+json"

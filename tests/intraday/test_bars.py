@@ -11,7 +11,7 @@ import pytest
 from services.core.errors import DomainError
 from services.intraday.engine import BarsError, Calendar, SessionSpec, prepare_bars, validate_bars
 
-from .conftest import SHARED, random_walk_bars, session_bars
+from .conftest import random_walk_bars, session_bars
 
 
 def broken(kind: str) -> pd.DataFrame:
@@ -101,13 +101,10 @@ def test_daily_bars_annualise_per_day():
     assert prepare_bars(df, "session").periods_per_year == 252
 
 
-def test_seed_daily_file_through_core_reader():
-    path = SHARED / "simulated_daily_data.csv"
-    if not path.exists():
-        pytest.skip(f"seed data not found at {path} (the shared data folder is absent)")
+def test_seed_daily_file_through_core_reader(seed_dir):
     from services.core.readers import read_daily_csv
 
-    b = prepare_bars(read_daily_csv(path))
+    b = prepare_bars(read_daily_csv(seed_dir / "simulated_daily_data.csv"))
     assert len(b) == 3289 and b.periods_per_year == 365
 
 

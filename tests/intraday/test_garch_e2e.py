@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from services.intraday import engine as E
-from tests.utils.apps import ready_client
+from tests.utils.apps import app_client
 from tests.utils.cluster import wait_ready
 
 RANGE = {"symbol": "SIM", "start": "2023-08-01", "end": "2023-08-15"}
@@ -25,12 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def client(ray_local, data_dir):
-    from services.intraday.app import app
-
-    with ready_client(app) as c:
-        yield c
+client = app_client("services.intraday.app")
 
 
 @pytest.fixture
@@ -72,7 +67,12 @@ def garch_service(ray_local, data_dir):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, proc, lambda: "the GARCH service did not become ready (its output is not kept)", timeout_s=120)
+        wait_ready(
+            url,
+            proc,
+            lambda: "the GARCH service did not become ready (its output is not kept)",
+            timeout_s=120,
+        )
         yield url
     finally:
         proc.terminate()

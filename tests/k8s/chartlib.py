@@ -10,8 +10,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "ray-services"
-SHARED = REPO / ".." / "shared"
-K8S_SHARED = SHARED / "k8s"
 #: A current Kubernetes release (kind v0.30's default node) for lint and strict validation.
 KUBE_VERSION = "1.34.0"
 RELEASE = "ray-services"

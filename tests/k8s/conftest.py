@@ -1,7 +1,8 @@
 """Fixtures for the offline chart checks: the chart rendered through the Helm SDK, the KubeRay CRD schemas.
 
 No cluster and no helm binary: ``helm_python`` (the Helm v4 SDK) lints and renders, ``kubernetes_validate``
-checks core kinds, and the RayCluster is checked against KubeRay v1.7.0's CRD from ``../shared/k8s``.
+checks core kinds, and the RayCluster is checked against KubeRay v1.7.0's CRD from the shared folder's ``k8s``
+(:mod:`tests.utils.shared`; those checks skip without it: the real CRD cannot be generated).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .chartlib import CHART, K8S_SHARED, KUBE_VERSION, NAMESPACE, RELEASE, Objects, close_schema
+from tests.utils.shared import require_shared
+
+from .chartlib import CHART, KUBE_VERSION, NAMESPACE, RELEASE, Objects, close_schema
 
 helm_python = pytest.importorskip("helm_python", reason="helm-python-sdk (the dev extra) renders the chart")
 
@@ -52,9 +55,7 @@ def crd_validator() -> Callable[[dict[str, Any]], list[str]]:
     """``validate(obj)`` → errors of a ray.io/v1 object against KubeRay's CRD, unknown fields rejected."""
     import jsonschema
 
-    crds = K8S_SHARED / "crds"
-    if not crds.is_dir():
-        pytest.skip(f"KubeRay CRDs not found at {crds} (the shared folder holds them)")
+    crds = require_shared("k8s", "crds", why="validates against KubeRay v1.7.0's own CRDs")
     # Only the RayCluster CRD is needed (the chart makes no RayJob or RayService); libyaml parses it in
     # half a second where the pure-Python loader takes ten.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .chartlib import K8S_SHARED, REPO, SCENARIOS, env_of, kuberay_head_service_name, of_kind, one, pod_specs
+from tests.utils.shared import require_shared
+
+from .chartlib import REPO, SCENARIOS, env_of, kuberay_head_service_name, of_kind, one, pod_specs
 
 SKAFFOLD = yaml.safe_load((REPO / "skaffold.yaml").read_text())
 KIND_CONFIG = yaml.safe_load((REPO / "k8s" / "kind-config.yaml").read_text())
@@ -30,9 +32,12 @@ def configs() -> dict[str, dict[str, Any]]:
 def test_skaffold_yaml_matches_the_v4beta14_schema() -> None:
     import jsonschema
 
-    path = K8S_SHARED / "schemas" / "skaffold-v4beta14.json"
-    if not path.is_file():
-        pytest.skip(f"skaffold schema not found at {path}")
+    path = require_shared(
+        "k8s",
+        "schemas",
+        "skaffold-v4beta14.json",
+        why="validates against skaffold's own v4beta14 schema",
+    )
     definitions = json.loads(path.read_text())["definitions"]
     # Validate against SkaffoldConfig itself: the root anyOf would hide the real error.
     validator = jsonschema.Draft7Validator(

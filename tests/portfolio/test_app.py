@@ -15,8 +15,6 @@ from skfolio.moments import LedoitWolf
 from skfolio.optimization import MeanRisk, ObjectiveFunction
 from skfolio.prior import EmpiricalPrior
 
-from tests.utils.apps import ready_client
-
 from services.portfolio.engine import (
     BacktestSpec,
     OptimizationSpec,
@@ -25,31 +23,17 @@ from services.portfolio.engine import (
     sharpe_ratio,
     walk_forward,
 )
+from tests.utils.apps import app_client, problem
 
 SIX = ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"]
 
 
-@pytest.fixture(scope="module")
-def client(ray_local, data_dir):
-    from services.portfolio.app import app
-
-    with ready_client(app) as c:
-        yield c
+client = app_client("services.portfolio.app")
 
 
 @pytest.fixture(scope="module")
 def sp500(sp500_returns) -> pd.DataFrame:
     return sp500_returns
-
-
-def _problem(r, status: int, field: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    if field is not None:
-        fields = [e["field"] for e in body.get("errors", [])]
-        assert any(f == field or f.endswith(field) for f in fields), body
-    return body
 
 
 # --- optimize -------------------------------------------------------------------------------------
@@ -76,7 +60,11 @@ def test_optimize_default_window_and_prices_dataset(client):
 
 def test_optimize_inline_returns(client, sp500):
     w = sp500.loc["2021", ["KO", "PG", "XOM"]]
-    panel = {"dates": [str(d.date()) for d in w.index], "columns": list(w.columns), "values": w.to_numpy().tolist()}
+    panel = {
+        "dates": [str(d.date()) for d in w.index],
+        "columns": list(w.columns),
+        "values": w.to_numpy().tolist(),
+    }
     r = client.post("/v1/portfolio/optimize", json={"returns": panel, "objective": "min_variance"})
     assert r.status_code == 200, r.text
     ref = MeanRisk().fit(w).weights_
@@ -87,36 +75,73 @@ def test_optimize_inline_returns(client, sp500):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"symbols": SIX, "constraints": {"max_weight": 0.1}}, "constraints.max_weight"),
-        ({"symbols": SIX, "objective": "max_return", "target_volatility": 0.01}, "target_volatility"),
-        ({"symbols": SIX, "objective": "hrp", "constraints": {"max_turnover": 0.1, "current_weights": {"AAPL": 1}}}, "constraints.max_turnover"),
-        ({"symbols": SIX, "objective": "max_return"}, "target_volatility"),
-        ({"symbols": SIX, "objective": "nope"}, "objective"),
-        ({"symbols": SIX, "returns": {"dates": ["2020-01-01", "2020-01-02"], "columns": ["A"], "values": [[0.1], [0.2]]}}, None),
+        ({"symbols": SIX, "constraints": {"max_weight": 0.1}}, "body.constraints.max_weight"),
+        ({"symbols": SIX, "objective": "max_return", "target_volatility": 0.01}, "body.target_volatility"),
+        (
+            {
+                "symbols": SIX,
+                "objective": "hrp",
+                "constraints": {"max_turnover": 0.1, "current_weights": {"AAPL": 1}},
+            },
+            "body.constraints.max_turnover",
+        ),
+        ({"symbols": SIX, "objective": "max_return"}, "body.target_volatility"),
+        ({"symbols": SIX, "objective": "nope"}, "body.objective"),
+        (
+            {
+                "symbols": SIX,
+                "returns": {
+                    "dates": ["2020-01-01", "2020-01-02"],
+                    "columns": ["A"],
+                    "values": [[0.1], [0.2]],
+                },
+            },
+            None,
+        ),
     ],
-    ids=["infeasible_max_weight", "infeasible_target_vol", "unsupported_turnover", "missing_target", "bad_objective", "two_sources"],
+    ids=[
+        "infeasible_max_weight",
+        "infeasible_target_vol",
+        "unsupported_turnover",
+        "missing_target",
+        "bad_objective",
+        "two_sources",
+    ],
 )
 def test_optimize_errors_name_the_field(client, body, field):
-    _problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
+    problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
 
 
 def _panel_with_cash(sp500) -> dict:
     """2021 returns of KO, PG and XOM plus CASH, a constant price (zero returns: no variance)."""
     w = sp500.loc["2021", ["KO", "PG", "XOM"]]
     values = np.column_stack([w.to_numpy(), np.zeros(len(w))])
-    return {"dates": [str(d.date()) for d in w.index], "columns": [*w.columns, "CASH"], "values": values.tolist()}
+    return {
+        "dates": [str(d.date()) for d in w.index],
+        "columns": [*w.columns, "CASH"],
+        "values": values.tolist(),
+    }
 
 
 @pytest.mark.parametrize("objective", ["min_variance", "max_sharpe", "hrp", "equal_weight"])
 def test_optimize_zero_variance_asset_is_422_naming_it(client, sp500, objective):
-    body = _problem(client.post("/v1/portfolio/optimize", json={"returns": _panel_with_cash(sp500), "objective": objective}), 422, "body.returns")
+    body = problem(
+        client.post(
+            "/v1/portfolio/optimize", json={"returns": _panel_with_cash(sp500), "objective": objective}
+        ),
+        422,
+        "body.returns",
+    )
     assert "CASH" in body["errors"][0]["message"] and "ledoit_wolf" in body["detail"]
 
 
 def test_optimize_zero_variance_asset_with_shrinkage_is_solved(client, sp500):
     """Ledoit-Wolf shrinkage keeps the covariance invertible: skfolio solves it, and so do we."""
     panel = _panel_with_cash(sp500)
-    r = client.post("/v1/portfolio/optimize", json={"returns": panel, "objective": "min_variance", "covariance": "ledoit_wolf"})
+    r = client.post(
+        "/v1/portfolio/optimize",
+        json={"returns": panel, "objective": "min_variance", "covariance": "ledoit_wolf"},
+    )
     assert r.status_code == 200, r.text
     frame = pd.DataFrame(panel["values"], index=pd.DatetimeIndex(panel["dates"]), columns=panel["columns"])
     ref = MeanRisk(prior_estimator=EmpiricalPrior(covariance_estimator=LedoitWolf())).fit(frame).weights_
@@ -127,7 +152,16 @@ def test_optimize_zero_variance_asset_with_shrinkage_is_solved(client, sp500):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"returns": {"dates": ["2020-01-01", "2020-01-02"], "columns": ["A", "B"], "values": [[0.01, 1e308], [0.0, 0.01]]}}, "body.returns.values"),
+        (
+            {
+                "returns": {
+                    "dates": ["2020-01-01", "2020-01-02"],
+                    "columns": ["A", "B"],
+                    "values": [[0.01, 1e308], [0.0, 0.01]],
+                }
+            },
+            "body.returns.values",
+        ),
         ({"symbols": SIX, "risk_free_rate": False}, "body.risk_free_rate"),
         ({"symbols": SIX, "periods_per_year": True}, "body.periods_per_year"),
         ({"symbols": SIX, "constraints": {"max_weight": True}}, "body.constraints.max_weight"),
@@ -136,11 +170,11 @@ def test_optimize_zero_variance_asset_with_shrinkage_is_solved(client, sp500):
     ids=["return-1e308", "rf-false", "ppy-true", "max-weight-true", "end-2999"],
 )
 def test_optimize_out_of_range_numbers_and_dates_are_422(client, body, field):
-    _problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
+    problem(client.post("/v1/portfolio/optimize", json=body), 422, field)
 
 
 def test_unknown_symbol_is_404(client):
-    body = _problem(client.post("/v1/portfolio/optimize", json={"symbols": ["AAPL", "NOPE"]}), 404)
+    body = problem(client.post("/v1/portfolio/optimize", json={"symbols": ["AAPL", "NOPE"]}), 404)
     assert "NOPE" in body["detail"]
 
 
@@ -161,14 +195,17 @@ def test_frontier_on_ray(client, sp500):
 
 
 def test_frontier_too_large_points_to_the_job(client):
-    body = _problem(client.post("/v1/portfolio/frontier", json={"symbols": SIX, "n_points": 5000}), 413)
+    body = problem(client.post("/v1/portfolio/frontier", json={"symbols": SIX, "n_points": 5000}), 413)
     assert "raysvc job portfolio frontier" in body["detail"]
 
 
 # --- metrics --------------------------------------------------------------------------------------
 def test_metrics_of_weights_against_formulas(client, sp500):
     weights = {"AAPL": 0.5, "KO": 0.3, "XOM": 0.2}
-    r = client.post("/v1/portfolio/metrics", json={"weights": weights, "benchmark": "JNJ", "start": "2020-01-01", "end": "2022-12-28"})
+    r = client.post(
+        "/v1/portfolio/metrics",
+        json={"weights": weights, "benchmark": "JNJ", "start": "2020-01-01", "end": "2022-12-28"},
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     window = sp500.loc["2020-01-01":"2022-12-28"]
@@ -218,17 +255,24 @@ def test_metrics_of_an_inline_list_and_series(client):
     assert r.status_code == 200, r.text
     assert_allclose(r.json()["sharpe"], sharpe_ratio(x), rtol=1e-12)
     dates = pd.date_range("2022-01-01", periods=500, freq="D")  # calendar days → 365 periods a year
-    r = client.post("/v1/portfolio/metrics", json={"returns": {"dates": [str(d.date()) for d in dates], "returns": x.tolist()}})
+    r = client.post(
+        "/v1/portfolio/metrics",
+        json={"returns": {"dates": [str(d.date()) for d in dates], "returns": x.tolist()}},
+    )
     assert r.json()["periods_per_year"] == 365
     assert_allclose(r.json()["sharpe"], sharpe_ratio(x, periods_per_year=365), rtol=1e-12)
 
 
 def test_metrics_errors(client):
-    _problem(client.post("/v1/portfolio/metrics", json={"returns": [0.1, -1.5, 0.2]}), 422, "returns")
-    _problem(client.post("/v1/portfolio/metrics", json={"returns": [0.1, 0.2], "benchmark": [0.1]}), 422, "benchmark")
-    _problem(client.post("/v1/portfolio/metrics", json={}), 422)
+    problem(client.post("/v1/portfolio/metrics", json={"returns": [0.1, -1.5, 0.2]}), 422, "body.returns")
+    problem(
+        client.post("/v1/portfolio/metrics", json={"returns": [0.1, 0.2], "benchmark": [0.1]}),
+        422,
+        "body.benchmark",
+    )
+    problem(client.post("/v1/portfolio/metrics", json={}), 422)
     # weights priced on sp500; TSLA is only in the generated prices
-    _problem(client.post("/v1/portfolio/metrics", json={"weights": {"AAPL": 1.0}, "benchmark": "TSLA"}), 404)
+    problem(client.post("/v1/portfolio/metrics", json={"weights": {"AAPL": 1.0}, "benchmark": "TSLA"}), 404)
 
 
 @pytest.mark.parametrize(
@@ -236,18 +280,34 @@ def test_metrics_errors(client):
     [
         ({"returns": [0.01, 1e308, -0.02]}, "body.returns"),
         ({"returns": [0.01, 0.02, -0.01], "benchmark": [0.0, 1e308, 0.01]}, "body.benchmark"),
-        ({"returns": {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "prices": [1e-300, 1e300, 1e300]}}, "body.returns"),
+        (
+            {
+                "returns": {
+                    "dates": ["2024-01-02", "2024-01-03", "2024-01-04"],
+                    "prices": [1e-300, 1e300, 1e300],
+                }
+            },
+            "body.returns",
+        ),
         ({"returns": [0.01, 0.02, -0.01], "risk_free_rate": False}, "body.risk_free_rate"),
         ({"returns": [0.01, 0.02, -0.01], "periods_per_year": True}, "body.periods_per_year"),
         ({"weights": {"AAPL": True}}, "body.weights.AAPL"),
         ({"returns": [0.01, True, -0.01]}, "body.returns"),
         ({"weights": {"AAPL": 1.0}, "start": "2999-01-01"}, "body.start"),
     ],
-    ids=["return-1e308", "benchmark-1e308", "prices-overflow", "rf-false", "ppy-true", "weight-true", "return-true",
-         "start-2999"],
+    ids=[
+        "return-1e308",
+        "benchmark-1e308",
+        "prices-overflow",
+        "rf-false",
+        "ppy-true",
+        "weight-true",
+        "return-true",
+        "start-2999",
+    ],
 )
 def test_metrics_out_of_range_numbers_and_dates_are_422(client, body, field):
-    _problem(client.post("/v1/portfolio/metrics", json=body), 422, field)
+    problem(client.post("/v1/portfolio/metrics", json=body), 422, field)
 
 
 def test_metrics_of_huge_but_finite_returns(client):
@@ -264,32 +324,51 @@ def test_metrics_of_huge_but_finite_returns(client):
 
 # --- backtest -------------------------------------------------------------------------------------
 def test_backtest_optimized_matches_engine(client, sp500):
-    body = {"strategy": "optimized", "symbols": SIX, "objective": "max_sharpe", "rebalance": "M",
-            "lookback": 252, "costs_bps": 10, "start": "2017-01-01", "end": "2021-12-31", "benchmark": "equal_weight"}
+    body = {
+        "strategy": "optimized",
+        "symbols": SIX,
+        "objective": "max_sharpe",
+        "rebalance": "M",
+        "lookback": 252,
+        "costs_bps": 10,
+        "start": "2017-01-01",
+        "end": "2021-12-31",
+        "benchmark": "equal_weight",
+    }
     r = client.post("/v1/portfolio/backtest", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["dataset"] == "sp500" and "S&P 500" in out["dataset_description"]
     assert out["computed_on"] == "ray" and len(out["rebalances"]) == 59
-    spec = BacktestSpec(strategy="optimized", lookback=252, costs_bps=10, start=pd.Timestamp("2017-01-01"),
-                        end=pd.Timestamp("2021-12-31"),
-                        optimization=OptimizationSpec(objective="max_sharpe"))
+    spec = BacktestSpec(
+        strategy="optimized",
+        lookback=252,
+        costs_bps=10,
+        start=pd.Timestamp("2017-01-01"),
+        end=pd.Timestamp("2021-12-31"),
+        optimization=OptimizationSpec(objective="max_sharpe"),
+    )
     local = walk_forward(sp500[SIX], spec)
     assert_allclose(out["equity"]["values"], local.equity.to_numpy(), rtol=1e-6)
     assert out["metrics"]["benchmark"]["name"] == "equal_weight"
-    for a, b in zip(out["rebalances"], local.rebalances):
+    for a, b in zip(out["rebalances"], local.rebalances, strict=True):
         assert_allclose([a["weights"][s] for s in SIX], [b.weights[s] for s in SIX], atol=1e-6)
 
 
 def test_backtest_too_many_dates_points_to_the_job(client):
-    body = _problem(client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "W", "start": "1991-01-01"}), 413)
+    body = problem(
+        client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "W", "start": "1991-01-01"}),
+        413,
+    )
     assert "raysvc job portfolio backtest" in body["detail"]
 
 
 def test_backtest_rejects_turnover_and_bad_rebalance(client):
-    _problem(client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "Y"}), 422, "rebalance")
+    problem(
+        client.post("/v1/portfolio/backtest", json={"symbols": SIX, "rebalance": "Y"}), 422, "body.rebalance"
+    )
     body = {"symbols": SIX, "constraints": {"max_turnover": 0.1, "current_weights": {"AAPL": 1.0}}}
-    _problem(client.post("/v1/portfolio/backtest", json=body), 422)
+    problem(client.post("/v1/portfolio/backtest", json=body), 422)
 
 
 # --- sentiment strategy over real HTTP ------------------------------------------------------------
@@ -315,7 +394,9 @@ def _sentiment_app(data_dir):
         stand_in = FastAPI()
 
         @stand_in.get("/v1/sentiment/rankings")
-        def rankings(min_likes: float = 20, min_comments: float = 10, month: str | None = None, top: int | None = None):
+        def rankings(
+            min_likes: float = 20, min_comments: float = 10, month: str | None = None, top: int | None = None
+        ):
             table = monthly_rankings(social, month, top, min_likes, min_comments)
             rows = table[["month", "rank", "symbol", "engagement_ratio"]].to_dict("records")
             return {"data": rows, "count": len(rows)}
@@ -357,7 +438,13 @@ def point_sentiment_to():
 
 def test_sentiment_strategy_end_to_end(client, sentiment_url, point_sentiment_to, data_dir):
     point_sentiment_to(sentiment_url)
-    body = {"strategy": "sentiment_top_n", "top_n": 5, "rebalance": "M", "lookback": 20, "benchmark": "equal_weight"}
+    body = {
+        "strategy": "sentiment_top_n",
+        "top_n": 5,
+        "rebalance": "M",
+        "lookback": 20,
+        "benchmark": "equal_weight",
+    }
     r = client.post("/v1/portfolio/backtest", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -385,16 +472,18 @@ def test_sentiment_strategy_end_to_end(client, sentiment_url, point_sentiment_to
 def test_sentiment_strategy_with_the_service_down(client, point_sentiment_to):
     point_sentiment_to(f"http://127.0.0.1:{_free_port()}")  # nothing listens there
     r = client.post("/v1/portfolio/backtest", json={"strategy": "sentiment_top_n"})
-    body = _problem(r, 503)
+    body = problem(r, 503)
     assert body["dependency"] == "sentiment service" and "sentiment" in body["detail"]
     assert "rebalances" not in body
-    _problem(client.get("/select-top-stocks"), 503)
-    _problem(client.get("/portfolio-performance"), 503)
+    problem(client.get("/select-top-stocks"), 503)
+    problem(client.get("/portfolio-performance"), 503)
 
 
 # --- seed-compatible ------------------------------------------------------------------------------
 def test_legacy_metrics_and_lengths(client):
-    _problem(client.post("/calculate-portfolio-metrics", json={"tickers": ["AAPL", "KO"], "weights": [1.0]}), 422)
+    problem(
+        client.post("/calculate-portfolio-metrics", json={"tickers": ["AAPL", "KO"], "weights": [1.0]}), 422
+    )
     r = client.post("/calculate-portfolio-metrics", json={"tickers": ["AAPL", "KO"], "weights": [0.6, 0.4]})
     assert r.status_code == 200, r.text
     out = r.json()
@@ -403,11 +492,17 @@ def test_legacy_metrics_and_lengths(client):
 
 
 def test_legacy_optimize(client):
-    r = client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO", "XOM", "JNJ"], "target_return": 0.15})
+    r = client.post(
+        "/optimize-portfolio", json={"assets": ["AAPL", "KO", "XOM", "JNJ"], "target_return": 0.15}
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["expected_return"] >= 0.15 - 1e-6 and abs(sum(out["optimized_weights"].values()) - 1) < 1e-9
-    _problem(client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO"], "target_return": 3.0}), 422, "target_return")
+    problem(
+        client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO"], "target_return": 3.0}),
+        422,
+        "body.target_return",
+    )
     r = client.post("/optimize-portfolio", json={"assets": ["AAPL", "KO", "XOM"]})
     assert r.json()["optimization_method"].startswith("max_sharpe")
 
@@ -415,6 +510,14 @@ def test_legacy_optimize(client):
 def test_status_and_openapi(client):
     assert client.get("/status").json()["service"] == "portfolio"
     paths = client.get("/openapi.json").json()["paths"]
-    for p in ("/v1/portfolio/optimize", "/v1/portfolio/frontier", "/v1/portfolio/metrics", "/v1/portfolio/backtest",
-              "/select-top-stocks", "/portfolio-performance", "/calculate-portfolio-metrics", "/optimize-portfolio"):
+    for p in (
+        "/v1/portfolio/optimize",
+        "/v1/portfolio/frontier",
+        "/v1/portfolio/metrics",
+        "/v1/portfolio/backtest",
+        "/select-top-stocks",
+        "/portfolio-performance",
+        "/calculate-portfolio-metrics",
+        "/optimize-portfolio",
+    ):
         assert p in paths

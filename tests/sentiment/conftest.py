@@ -1,4 +1,5 @@
-"""Fixtures of the sentiment tests: the shared Twitter Financial News split and the seed social file."""
+"""Fixtures of the sentiment tests: the Twitter Financial News split and the seed social file — the shared
+folder's, or generated ones in the same formats when it is absent (see :mod:`tests.utils.shared`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.utils.shared import TWITTER_FILES, has_shared, shared_path, write_twitter_split
+
 
 @pytest.fixture(scope="session")
-def twitter_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "data" / "twitter_financial_news"
-    if not (path / "sent_valid.csv").is_file():
-        pytest.skip(f"Twitter Financial News split not found at {path}")
-    return path
+def twitter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared Twitter Financial News split, or a small generated one (``text,label``, three labels)."""
+    if has_shared("data", "twitter_financial_news", files=TWITTER_FILES):
+        return shared_path("data", "twitter_financial_news")
+    return write_twitter_split(tmp_path_factory.mktemp("twitter_financial_news"))
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +31,4 @@ def twitter_train(twitter_dir: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def seed_social_path(seed_dir: Path) -> Path:
-    path = seed_dir / "sentiment_data.csv"
-    if not path.is_file():
-        pytest.skip(f"seed sentiment_data.csv not found at {path}")
-    return path
+    return seed_dir / "sentiment_data.csv"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from services.sentiment.engine import load_scorer, monthly_rankings, symbol_aggregates
-from tests.utils.apps import ready_client, wait_for_job
+from tests.utils.apps import app_client, problem, wait_for_job
 
 HEADLINES = [
     "$AAPL beats estimates and raises guidance",
@@ -20,21 +19,7 @@ HEADLINES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def client(ray_local, data_dir):
-    from services.sentiment.app import app
-
-    with ready_client(app) as c:
-        yield c
-
-
-def _problem(r, status: int, field: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    if field is not None:
-        assert any(e["field"] == field for e in body.get("errors", [])), body
-    return body
+client = app_client("services.sentiment.app")
 
 
 @pytest.mark.parametrize(
@@ -83,27 +68,35 @@ def test_score_default_ml_model(client):
     ids=["empty", "blank", "number", "null", "too-long"],
 )
 def test_score_rejects_bad_texts(client, texts, field):
-    _problem(client.post("/v1/sentiment/score", json={"texts": texts, "model": "ml:fast"}), 422, field)
+    problem(client.post("/v1/sentiment/score", json={"texts": texts, "model": "ml:fast"}), 422, field)
 
 
 def test_score_too_many_texts_is_413_with_batch_pointer(client):
     limit = client.app.state.platform.settings.max_texts
-    body = _problem(
+    body = problem(
         client.post("/v1/sentiment/score", json={"texts": ["a"] * (limit + 1), "model": "ml:fast"}), 413
     )
     assert "raysvc job sentiment score" in body["detail"] and "batch_command" in body
 
 
 def test_score_unknown_model_and_version(client):
-    _problem(client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "bert"}), 422, "body.model")
-    _problem(
+    problem(client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "bert"}), 422, "body.model")
+    problem(
         client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "ml:fast", "version": "nope"}), 404
     )
 
 
-@pytest.mark.parametrize("version", ["v" * 10_000, "../ml", "a b", "-x", "ok\n"], ids=["10k-chars", "dots-slash", "space", "dash-first", "newline"])
+@pytest.mark.parametrize(
+    "version",
+    ["v" * 10_000, "../ml", "a b", "-x", "ok\n"],
+    ids=["10k-chars", "dots-slash", "space", "dash-first", "newline"],
+)
 def test_score_malformed_version_is_422(client, version):
-    _problem(client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "ml:fast", "version": version}), 422, "body.version")
+    problem(
+        client.post("/v1/sentiment/score", json={"texts": ["a"], "model": "ml:fast", "version": version}),
+        422,
+        "body.version",
+    )
 
 
 def test_models_lists_builtin_versions_with_metrics(client):
@@ -137,8 +130,8 @@ def test_symbols_and_detail_match_engine(client):
     assert [m["month"] for m in d["monthly"]] == ref.monthly["month"].tolist()
     assert_allclose([m["likes"] for m in d["monthly"]], ref.monthly["likes"], rtol=1e-12)
     assert len(d["daily"]) == len(ref.daily)
-    _problem(client.get("/v1/sentiment/symbols/NOPE"), 404)
-    _problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "bad"}), 422, "query.start")
+    problem(client.get("/v1/sentiment/symbols/NOPE"), 404)
+    problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "bad"}), 422, "query.start")
 
 
 @pytest.mark.parametrize(
@@ -154,17 +147,21 @@ def test_symbols_and_detail_match_engine(client):
 )
 def test_symbol_detail_bad_dates_are_422(client, params, field):
     sym = client.get("/v1/sentiment/symbols").json()["data"][0]["symbol"]
-    _problem(client.get(f"/v1/sentiment/symbols/{sym}", params=params), 422, field)
+    problem(client.get(f"/v1/sentiment/symbols/{sym}", params=params), 422, field)
 
 
 def test_symbol_detail_dates_are_yyyy_mm_dd(client):
     """A time with an offset was a 500 (tz-aware against naive dates), a number a Unix time: both are 422."""
     sym = client.get("/v1/sentiment/symbols").json()["data"][0]["symbol"]
     for start in ("2022-02-01T00:00:00+05:00", "0", "20220201"):
-        _problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": start}), 422, "query.start")
+        problem(client.get(f"/v1/sentiment/symbols/{sym}", params={"start": start}), 422, "query.start")
     r = client.get(f"/v1/sentiment/symbols/{sym}", params={"start": "2022-02-01", "end": "2022-02-03"})
     assert r.status_code == 200, r.text[:500]
-    assert r.json()["start"] == "2022-02-01" and [d["date"] for d in r.json()["daily"]] == ["2022-02-01", "2022-02-02", "2022-02-03"]
+    assert r.json()["start"] == "2022-02-01" and [d["date"] for d in r.json()["daily"]] == [
+        "2022-02-01",
+        "2022-02-02",
+        "2022-02-03",
+    ]
 
 
 def test_rankings(client):
@@ -182,8 +179,8 @@ def test_rankings(client):
     assert [x["symbol"] for x in body["data"]] == ref["symbol"].tolist() and body["count"] <= 5
     assert_allclose([x["engagement_ratio"] for x in body["data"]], ref["engagement_ratio"], rtol=1e-12)
     assert [x["rank"] for x in body["data"]] == list(range(1, body["count"] + 1))
-    _problem(client.get("/v1/sentiment/rankings", params={"month": "2022-13"}), 422, "query.month")
-    _problem(client.get("/v1/sentiment/rankings", params={"top": 0}), 422, "query.top")
+    problem(client.get("/v1/sentiment/rankings", params={"month": "2022-13"}), 422, "query.month")
+    problem(client.get("/v1/sentiment/rankings", params={"top": 0}), 422, "query.top")
 
 
 def test_seed_compatible_endpoints(client):
@@ -201,7 +198,7 @@ def test_seed_compatible_endpoints(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["unknown"] == ["NOPE"] and body["ticker_analysis"][first]["days"] > 0
-    _problem(client.post("/analyze-tickers", json={"tickers": ["NOPE"]}), 404)
+    problem(client.post("/analyze-tickers", json={"tickers": ["NOPE"]}), 404)
 
 
 @pytest.mark.slow
@@ -248,7 +245,7 @@ def test_train_through_the_job_api_then_score_with_the_new_version(client, twitt
 )
 def test_train_rejects_bad_requests(client, req, field):
     r = client.post("/v1/sentiment/train", json=req)
-    _problem(r, 422, field)
+    problem(r, 422, field)
 
 
 def _tree(root) -> set[str]:
@@ -276,8 +273,22 @@ TEN_EACH = {"texts": [f"headline {i}" for i in range(30)], "labels": [0, 1, 2] *
         ({**TEN_EACH, "folds": True}, "body.folds"),
         ({**TEN_EACH, "C": [True]}, "body.C[0]"),
     ],
-    ids=["C-inf", "embed-C-nan", "empty-text", "blank-text", "no-rows", "missing-class", "class-below-folds",
-         "bad-label", "boolean-labels", "builtin-version", "10k-version", "seed-false", "folds-true", "C-true"],
+    ids=[
+        "C-inf",
+        "embed-C-nan",
+        "empty-text",
+        "blank-text",
+        "no-rows",
+        "missing-class",
+        "class-below-folds",
+        "bad-label",
+        "boolean-labels",
+        "builtin-version",
+        "10k-version",
+        "seed-false",
+        "folds-true",
+        "C-true",
+    ],
 )
 def test_train_rejects_before_any_job_exists(client, req, field):
     """Each of these failed only inside the job (or with a 500) before; now 422 at submission, and the
@@ -288,10 +299,12 @@ def test_train_rejects_before_any_job_exists(client, req, field):
     before = _tree(Path(root))
     r = client.post(
         "/v1/sentiment/train",
-        content=__import__("json").dumps(req).encode(),  # json.dumps writes Infinity and NaN, as the fuzzer sends them
+        content=__import__("json")
+        .dumps(req)
+        .encode(),  # json.dumps writes Infinity and NaN, as the fuzzer sends them
         headers={"content-type": "application/json"},
     )
-    body = _problem(r, 422, field)
+    body = problem(r, 422, field)
     if field == "body.labels" and req.get("texts"):
         assert "labels" in body["detail"]
     assert _tree(Path(root)) == before
