@@ -19,10 +19,12 @@ class PortfolioError(DomainError):
         What is wrong, showing the bad value.
     field : str, optional
         The input at fault, e.g. ``"constraints.max_weight"`` or ``"returns"``.
+    rows : list of int, optional
+        The rows at fault, where the input has rows.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(self, message: str, *, field: str | None = None, rows: list[int] | None = None) -> None:
+        super().__init__(message, field=field, rows=rows)
 
 
 class InfeasibleConstraintError(PortfolioError):
