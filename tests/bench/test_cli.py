@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     "argv",
-    [["--size", "huge"], ["--cpus", "0"], ["--service", "nope"], ["http", "--concurrency", "x"],
-     ["--variants", "ray,peer"]],
+    [
+        ["--size", "huge"],
+        ["--cpus", "0"],
+        ["--service", "nope"],
+        ["http", "--concurrency", "x"],
+        ["--variants", "ray,peer"],
+    ],
     ids=["size", "cpus", "service", "http-concurrency", "no-sequential"],
 )
 def test_bad_arguments_exit_2(argv):
@@ -36,8 +41,11 @@ def test_help_and_list_exit_0(capsys):
 def test_http_refuses_non_loopback_defaults(monkeypatch):
     from services.bench import httpload
 
-    monkeypatch.setattr(httpload, "default_urls", lambda: {n: "http://10.1.2.3:80" for n in
-                                                            ("sentiment", "garch", "portfolio", "intraday")})
+    monkeypatch.setattr(
+        httpload,
+        "default_urls",
+        lambda: {n: "http://10.1.2.3:80" for n in ("sentiment", "garch", "portfolio", "intraday")},
+    )
     assert main(["http", "--service", "garch"]) == 2
 
 
@@ -51,10 +59,33 @@ def test_cli_run_starts_and_stops_its_own_ray(tmp_path):
         pytest.skip("the portfolio workloads are not available")
     out = tmp_path / "bench"
     proc = subprocess.run(
-        [sys.executable, "-m", "services.cli", "bench", "--service", "portfolio", "--workload", "walk_forward",
-         "--size", "small", "--repeat", "2", "--cycles", "2", "--cpus", "1", "--variants", "sequential,ray",
-         "--out", str(out), "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "bench",
+            "--service",
+            "portfolio",
+            "--workload",
+            "walk_forward",
+            "--size",
+            "small",
+            "--repeat",
+            "2",
+            "--cycles",
+            "2",
+            "--cpus",
+            "1",
+            "--variants",
+            "sequential,ray",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads((out / "results.json").read_text())["bench"]

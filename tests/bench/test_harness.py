@@ -41,10 +41,15 @@ def _fake(name: str, calls: list[str], *, ray_result_offset: float = 0.0, peer: 
         return float(sum(v * v for v in x))
 
     return Workload(
-        service="intraday", name=name, build=build,
+        service="intraday",
+        name=name,
+        build=build,
         variants={"sequential": sequential, "ray": on_ray, "peer": peer_fn},
-        same_result=lambda a, b: bool(np.isclose(a, b, rtol=1e-12)), tolerance="rtol=1e-12",
-        units=len, unit="squares", peer_error=PeerUnavailable,
+        same_result=lambda a, b: bool(np.isclose(a, b, rtol=1e-12)),
+        tolerance="rtol=1e-12",
+        units=len,
+        unit="squares",
+        peer_error=PeerUnavailable,
     )
 
 
@@ -72,7 +77,7 @@ def test_structure_statistics_and_ratios(agreeing):
     cpus = results["ray"]["sessions"][0]["cpus"]
     assert set(w["variants"]) == {"sequential", f"ray@{cpus}", "peer"}
     seq = w["variants"]["sequential"]
-    for label, v in w["variants"].items():
+    for _label, v in w["variants"].items():
         assert v["n"] == 3 and len(v["times_s"]) == 3
         assert v["min_s"] <= v["median_s"] <= v["max_s"]
         assert v["median_s"] == sorted(v["times_s"])[1]
@@ -102,8 +107,13 @@ def test_a_result_that_changes_between_calls_is_caught():
         calls["n"] += 1
         return float(np.sum(x**2)) * (1.001 if calls["n"] == 3 else 1.0)
 
-    w = Workload("intraday", "drift", base.build, {"sequential": base.variants["sequential"], "peer": drifting_peer},
-                 base.same_result)
+    w = Workload(
+        "intraday",
+        "drift",
+        base.build,
+        {"sequential": base.variants["sequential"], "peer": drifting_peer},
+        base.same_result,
+    )
     results = Harness([w], Options(size="tiny", repeat=3, kinds=("sequential", "peer"))).run()
     peer = results["workloads"][0]["variants"]["peer"]
     assert results["workloads"][0]["status"] == "mismatch"
@@ -125,7 +135,9 @@ def test_missing_peer_is_skipped_and_crashing_peer_is_an_error():
 def test_a_failing_build_is_reported_and_others_run():
     calls: list[str] = []
     good = _fake("good", calls)
-    bad = Workload("intraday", "bad", build=lambda s: 1 / 0, variants=good.variants, same_result=good.same_result)
+    bad = Workload(
+        "intraday", "bad", build=lambda s: 1 / 0, variants=good.variants, same_result=good.same_result
+    )
     results = Harness([bad, good], Options(size="tiny", repeat=1, kinds=("sequential",))).run()
     assert results["workloads"][0]["status"] == "error"
     assert "build failed: ZeroDivisionError" in results["workloads"][0]["error"]
@@ -133,7 +145,9 @@ def test_a_failing_build_is_reported_and_others_run():
 
 
 def test_budget_stops_adding_rounds():
-    results = Harness([_fake("budget", [])], Options(size="tiny", repeat=50, kinds=("sequential",), budget_s=0.0)).run()
+    results = Harness(
+        [_fake("budget", [])], Options(size="tiny", repeat=50, kinds=("sequential",), budget_s=0.0)
+    ).run()
     assert results["workloads"][0]["rounds"] == [1]
     assert results["workloads"][0]["variants"]["sequential"]["n"] == 1
 
@@ -158,7 +172,9 @@ def test_sessions_planned_per_cpu_count_or_cluster():
     assert [s.cpus for s in plan_sessions(Options(cpus=(1, 2), cycles=2), attached=False)] == [1, 2, 1, 2]
     with pytest.raises(BenchError, match="cycles"):
         Options(cycles=0)
-    assert [s.mode for s in plan_sessions(Options(address="ray://h:10001", cpus=(1, 2)), attached=False)] == ["address"]
+    assert [s.mode for s in plan_sessions(Options(address="ray://h:10001", cpus=(1, 2)), attached=False)] == [
+        "address"
+    ]
     assert [s.mode for s in plan_sessions(Options(cpus=(1, 2)), attached=True)] == ["attached"]
     assert [s.mode for s in plan_sessions(Options(kinds=("sequential", "peer")), attached=False)] == ["none"]
     default = plan_sessions(Options(), attached=False)
@@ -173,9 +189,18 @@ def test_summary_helpers():
 
 def test_ratios_against_the_comparable_peer_and_other_models_not_checked():
     base = _fake("peers", [])
-    w = Workload("sentiment", "peers", base.build,
-                 {"sequential": base.variants["sequential"], "peer:a": lambda x: -1.0, "peer:b": base.variants["peer"]},
-                 base.same_result, not_comparable={"peer:a": "another model"})
+    w = Workload(
+        "sentiment",
+        "peers",
+        base.build,
+        {
+            "sequential": base.variants["sequential"],
+            "peer:a": lambda x: -1.0,
+            "peer:b": base.variants["peer"],
+        },
+        base.same_result,
+        not_comparable={"peer:a": "another model"},
+    )
     (res,) = Harness([w], Options(size="tiny", repeat=2, kinds=("sequential", "peer"))).run()["workloads"]
     assert res["status"] == "ok" and res["peer_reference"] == "peer:b"
     assert res["variants"]["peer:a"]["same_result"] is None

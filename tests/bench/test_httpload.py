@@ -57,7 +57,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server_url():
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -125,7 +127,9 @@ def test_summary_checks_the_issue_targets(results):
 
 def test_duration_bounds_a_level(server_url):
     opts = LoadOptions(concurrency=(2,), requests=1_000_000, duration_s=0.5, warmup=0)
-    res = asyncio.run(run_load({"intraday": server_url}, opts, target_list=[Target("h", "intraday", "GET", "/healthz")]))
+    res = asyncio.run(
+        run_load({"intraday": server_url}, opts, target_list=[Target("h", "intraday", "GET", "/healthz")])
+    )
     (lv,) = res["targets"][0]["levels"]
     assert lv["stopped_by"] == "duration" and lv["wall_s"] < 5.0 and lv["requests"] < 1_000_000
 
@@ -140,9 +144,17 @@ def test_the_api_key_goes_with_every_request(server_url):
     assert "HTTP 401" in bare["skipped"]
 
 
-@pytest.mark.parametrize(("url", "loop"), [("http://127.0.0.1:8005", True), ("http://localhost:1", True),
-                                           ("http://[::1]:80", True), ("http://10.0.0.1:8005", False),
-                                           ("http://example.com", False)], ids=["v4", "localhost", "v6", "lan", "dns"])
+@pytest.mark.parametrize(
+    ("url", "loop"),
+    [
+        ("http://127.0.0.1:8005", True),
+        ("http://localhost:1", True),
+        ("http://[::1]:80", True),
+        ("http://10.0.0.1:8005", False),
+        ("http://example.com", False),
+    ],
+    ids=["v4", "localhost", "v6", "lan", "dns"],
+)
 def test_loopback_detection(url, loop):
     assert is_loopback(url) is loop
 

@@ -52,13 +52,31 @@ def live(tmp_path_factory, data_dir):
         pytest.skip("no service has an app yet")
     ports = {n: free_port() for n in names}
     state = tmp_path_factory.mktemp("up")
-    cmd = [sys.executable, "-m", "services.cli", "up", "--only", ",".join(names), "--num-cpus", "2",
-           "--state-dir", str(state), "--dashboard-port", str(free_port()), "--gcs-port", str(free_port()),
-           "--client-port", str(free_port()), "--ready-timeout", "240"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--only",
+        ",".join(names),
+        "--num-cpus",
+        "2",
+        "--state-dir",
+        str(state),
+        "--dashboard-port",
+        str(free_port()),
+        "--gcs-port",
+        str(free_port()),
+        "--client-port",
+        str(free_port()),
+        "--ready-timeout",
+        "240",
+    ]
     cmd += [x for n in names for x in (f"--{n}-port", str(ports[n]))]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir))
-    up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          start_new_session=True)
+    up = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
     try:
         deadline = time.monotonic() + 300
@@ -87,9 +105,28 @@ def live(tmp_path_factory, data_dir):
 def test_load_then_sigterm_leaves_nothing_running(live, tmp_path):
     up, urls, state = live
     out = tmp_path / "http"
-    argv = [sys.executable, "-m", "services.cli", "bench", "http", "--concurrency", "1,8", "--duration", "2",
-            "--requests", "400", "--warmup", "2", "--timeout", "20", "--out", str(out), "--quiet",
-            "--service", ",".join(urls)]
+    argv = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "bench",
+        "http",
+        "--concurrency",
+        "1,8",
+        "--duration",
+        "2",
+        "--requests",
+        "400",
+        "--warmup",
+        "2",
+        "--timeout",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+        "--service",
+        ",".join(urls),
+    ]
     argv += [x for n, u in urls.items() for x in (f"--url-{n}", u)]
     proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -121,6 +158,6 @@ def test_load_then_sigterm_leaves_nothing_running(live, tmp_path):
         time.sleep(0.5)
         alive = [pid for pid in alive if _running(pid)]
     assert alive == [], [_cmd(p) for p in alive]
-    for name, url in urls.items():
+    for url in urls.values():
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{url}/healthz", timeout=2)

@@ -41,10 +41,22 @@ def _same(a, b):
     "raw",
     [
         _DataclassWorkload("w", lambda s: s, _variants(), lambda a, b: a == b, units=lambda i: 3),
-        {"build": lambda s: s, "variants": _variants(), "same_result": lambda a, b: a == b,
-         "tolerance": "exact", "units": lambda i: 3, "unit": "texts"},
-        SimpleNamespace(build=lambda s: s, variants=_variants(), same_result=_same,
-                        units=lambda i: 3, description="d", tolerance=None),
+        {
+            "build": lambda s: s,
+            "variants": _variants(),
+            "same_result": lambda a, b: a == b,
+            "tolerance": "exact",
+            "units": lambda i: 3,
+            "unit": "texts",
+        },
+        SimpleNamespace(
+            build=lambda s: s,
+            variants=_variants(),
+            same_result=_same,
+            units=lambda i: 3,
+            description="d",
+            tolerance=None,
+        ),
     ],
     ids=["dataclass", "dict", "namespace"],
 )
@@ -59,8 +71,16 @@ def test_adapt_accepts_each_shape(raw):
 
 
 def test_adapt_formats_tolerance_dicts():
-    w = adapt("garch", "w", {"build": id, "variants": {"sequential": id}, "same_result": id,
-                             "tolerance": {"rtol": 1e-6, "exact_trades": True}})
+    w = adapt(
+        "garch",
+        "w",
+        {
+            "build": id,
+            "variants": {"sequential": id},
+            "same_result": id,
+            "tolerance": {"rtol": 1e-6, "exact_trades": True},
+        },
+    )
     assert w.tolerance == "rtol=1e-06, exact_trades=True"
     assert w.unit == "refits"
 
@@ -72,8 +92,10 @@ def test_adapt_formats_tolerance_dicts():
         ({"build": id, "variants": {"ray": id}, "same_result": id}, "at least 'sequential'"),
         ({"build": id, "variants": {"sequential": id, "gpu": id}, "same_result": id}, "unknown variant kind"),
         ({"build": id, "variants": {"sequential": id}}, "missing same_result"),
-        ({"build": id, "variants": {"sequential": id}, "same_result": id, "description": {"rtol": 1e-6}},
-         "description must be text"),
+        (
+            {"build": id, "variants": {"sequential": id}, "same_result": id, "description": {"rtol": 1e-6}},
+            "description must be text",
+        ),
     ],
     ids=["no-build", "no-sequential", "unknown-kind", "no-check", "swapped-description"],
 )
@@ -83,14 +105,26 @@ def test_adapt_rejects_what_the_protocol_does_not_allow(raw, message):
 
 
 def test_peer_names_with_suffix_are_peers():
-    w = adapt("sentiment", "w", {"build": id, "variants": {"sequential": id, "peer:vader": id, "ray:actors": id},
-                                 "same_result": id, "not_comparable": {"peer:vader": "a different model"}})
+    w = adapt(
+        "sentiment",
+        "w",
+        {
+            "build": id,
+            "variants": {"sequential": id, "peer:vader": id, "ray:actors": id},
+            "same_result": id,
+            "not_comparable": {"peer:vader": "a different model"},
+        },
+    )
     assert w.not_comparable == {"peer:vader": "a different model"}
 
 
 def test_peer_unavailable_recognised():
-    w = adapt("intraday", "w", {"build": id, "variants": {"sequential": id}, "same_result": id},
-              SimpleNamespace(PeerUnavailable=PeerUnavailable))
+    w = adapt(
+        "intraday",
+        "w",
+        {"build": id, "variants": {"sequential": id}, "same_result": id},
+        SimpleNamespace(PeerUnavailable=PeerUnavailable),
+    )
     assert is_peer_unavailable(PeerUnavailable("no vectorbt"), w)
     assert is_peer_unavailable(ModuleNotFoundError("pypfopt"), w)
     assert not is_peer_unavailable(ValueError("bad"), w)
@@ -98,8 +132,11 @@ def test_peer_unavailable_recognised():
 
 def test_missing_module_is_skipped_with_a_reason(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "services.garch.bench" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "services.garch.bench" else real(name, *a),
+    )
     found, why = protocol.load_service("garch")
     assert found == [] and "does not exist yet" in why
     workloads, skipped = protocol.discover(["garch"])

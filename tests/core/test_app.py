@@ -50,7 +50,9 @@ async def upload(file: UploadFile) -> dict[str, int]:
 
 #: what a route's Ray call raises once the head is gone (Ray Client; a driver's raylet or node; a timed-out get)
 CLUSTER_GONE = {
-    "client": ConnectionError("Failed during this or a previous request. Exception that broke the connection: x"),
+    "client": ConnectionError(
+        "Failed during this or a previous request. Exception that broke the connection: x"
+    ),
     "system": ray.exceptions.RaySystemError("raylet died"),
     "raylet": ray.exceptions.LocalRayletDiedError(),
     "node": ray.exceptions.NodeDiedError("node 1 died"),
@@ -69,7 +71,9 @@ def bare() -> TestClient:
     """The demo app without its lifespan (no Ray, no platform) and a 1,000-byte body limit."""
     from services.core.settings import get_settings
 
-    app = create_app("demo", routers=[router], settings=get_settings().model_copy(update={"max_body_bytes": 1000}))
+    app = create_app(
+        "demo", routers=[router], settings=get_settings().model_copy(update={"max_body_bytes": 1000})
+    )
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -90,18 +94,24 @@ def test_health_ready_status(client: TestClient) -> None:
 
 
 def test_validation_errors_are_problem_json_naming_fields(client: TestClient) -> None:
-    r = client.post("/v1/demo/echo", json={"series": {"dates": ["2024-01-01", "2024-01-03", "2024-01-02"], "prices": [1, 2]}})
+    r = client.post(
+        "/v1/demo/echo",
+        json={"series": {"dates": ["2024-01-01", "2024-01-03", "2024-01-02"], "prices": [1, 2]}},
+    )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     assert {"type", "title", "status", "detail", "errors"} <= body.keys() and body["status"] == 422
     fields = {e["field"]: e["message"] for e in body["errors"]}
-    assert "body.series.dates" in fields and "not increasing at rows [2]" in fields["body.series.dates"]
+    assert "body.series.dates" in fields and "not strictly increasing at rows [2]" in fields["body.series.dates"]
 
 
 def test_nan_and_null_name_the_index(client: TestClient) -> None:
-    r = client.post("/v1/demo/echo", content=b'{"series": {"dates": ["2024-01-01","2024-01-02","2024-01-03"], "returns": [0.1, NaN, null]}}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/demo/echo",
+        content=b'{"series": {"dates": ["2024-01-01","2024-01-02","2024-01-03"], "returns": [0.1, NaN, null]}}',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422
     fields = [e["field"] for e in r.json()["errors"]]
     assert "body.series.returns[1]" in fields and "body.series.returns[2]" in fields
@@ -113,7 +123,14 @@ def test_malformed_json_is_422_not_500(client: TestClient) -> None:
 
 
 def test_bars_and_panel_validation(client: TestClient) -> None:
-    bars = {"datetime": ["2024-01-02T09:30", "2024-01-02T09:35"], "open": [10, 10], "high": [10.5, 9.0], "low": [9.5, 9.5], "close": [10, 9.2], "volume": [1, 1]}
+    bars = {
+        "datetime": ["2024-01-02T09:30", "2024-01-02T09:35"],
+        "open": [10, 10],
+        "high": [10.5, 9.0],
+        "low": [9.5, 9.5],
+        "close": [10, 9.2],
+        "volume": [1, 1],
+    }
     r = client.post("/v1/demo/echo", json={"bars": bars})
     assert r.status_code == 422 and "high < low at rows [1]" in r.json()["detail"] + str(r.json()["errors"])
     panel = {"dates": ["2024-01-01", "2024-01-02"], "columns": ["A", "B"], "values": [[0.1, 0.2], [0.3]]}
@@ -157,16 +174,27 @@ def test_a_chunked_body_over_the_limit_is_413(bare: TestClient, chunks: int) -> 
 
 
 def test_a_chunked_body_under_the_limit_is_read(bare: TestClient) -> None:
-    r = bare.post("/v1/demo/echo", content=(c for c in [b'{"series"', b": null}"]), headers={"content-type": "application/json"})
+    r = bare.post(
+        "/v1/demo/echo",
+        content=(c for c in [b'{"series"', b": null}"]),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 200 and r.json() == {}, r.text
 
 
 def test_an_upload_over_the_limit_is_413_declared_or_chunked(bare: TestClient) -> None:
     files = {"file": ("big.csv", b"x" * 2000, "text/csv")}
     assert bare.post("/v1/demo/upload", files=files).status_code == 413
-    body = b"--b\r\nContent-Disposition: form-data; name=file; filename=big.csv\r\n\r\n" + b"x" * 2000 + b"\r\n--b--\r\n"
-    r = bare.post("/v1/demo/upload", content=(body[i:i + 100] for i in range(0, len(body), 100)),
-                  headers={"content-type": "multipart/form-data; boundary=b"})
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=file; filename=big.csv\r\n\r\n"
+        + b"x" * 2000
+        + b"\r\n--b--\r\n"
+    )
+    r = bare.post(
+        "/v1/demo/upload",
+        content=(body[i : i + 100] for i in range(0, len(body), 100)),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
     assert r.status_code == 413 and r.json()["status"] == 413, r.text
     small = bare.post("/v1/demo/upload", files={"file": ("s.csv", b"x" * 100, "text/csv")})
     assert small.status_code == 200 and small.json() == {"bytes": 100}
@@ -185,9 +213,15 @@ def test_every_503_carries_retry_after(bare: TestClient, monkeypatch: pytest.Mon
     monkeypatch.setattr("services.core.app._platform", None)
     r = bare.get("/status")  # no platform yet: ProblemError.unavailable
     assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
-    monkeypatch.setattr("services.core.app._platform", SimpleNamespace(readiness=lambda: ["Ray at x not reachable"]))
+    monkeypatch.setattr(
+        "services.core.app._platform", SimpleNamespace(readiness=lambda: ["Ray at x not reachable"])
+    )
     r = bare.get("/readyz")
-    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and r.json()["reasons"] == ["Ray at x not reachable"]
+    assert (
+        r.status_code == 503
+        and int(r.headers["retry-after"]) > 0
+        and r.json()["reasons"] == ["Ray at x not reachable"]
+    )
 
 
 def test_openapi_has_operation_ids(client: TestClient) -> None:
@@ -207,8 +241,12 @@ def test_openapi_declares_errors_as_the_problem_json_they_are(bare: TestClient) 
     echo = spec["paths"]["/v1/demo/echo"]["post"]["responses"]
     assert {"400", "404", "413", "422", "503"} <= set(echo) and "401" not in echo  # API keys off
     assert set(spec["paths"]["/healthz"]["get"]["responses"]) == {"200"}  # a probe answers what it declares
-    assert bare.post("/v1/demo/echo", content=b"{", headers={"content-type": "application/json"}).headers[
-        "content-type"] == "application/problem+json"
+    assert (
+        bare.post("/v1/demo/echo", content=b"{", headers={"content-type": "application/json"}).headers[
+            "content-type"
+        ]
+        == "application/problem+json"
+    )
 
 
 def test_405_allows_every_method_of_the_path(bare: TestClient) -> None:
@@ -235,7 +273,9 @@ def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient)
 
 
 @pytest.mark.slow
-def test_a_job_driver_joins_the_cluster_it_was_submitted_to_when_another_ray_started_later(client: TestClient) -> None:
+def test_a_job_driver_joins_the_cluster_it_was_submitted_to_when_another_ray_started_later(
+    client: TestClient,
+) -> None:
     """Ray points a driver at the machine's latest cluster (``/tmp/ray/ray_current_cluster``): with a second Ray
     started after this service's (tests beside ``raysvc up``; a CI run beside a developer's tests), the driver
     waited for a foreign GCS until its job timed out. It now gets the submitting cluster's GCS."""
@@ -286,8 +326,10 @@ def test_job_status_when_the_jobs_api_is_down_or_has_forgotten_the_job(client: T
 
     job_id = "raysvc-demo-probe-0123456789ab"
     (tmp_path / job_id).mkdir()
-    write_json(tmp_path / job_id / SPEC_FILE, {"service": "demo", "command": "probe", "params": {},
-                                               "submitted_at": time.time() - 600})
+    write_json(
+        tmp_path / job_id / SPEC_FILE,
+        {"service": "demo", "command": "probe", "params": {}, "submitted_at": time.time() - 600},
+    )
     write_json(tmp_path / job_id / PROGRESS_FILE, {"progress": 0.4, "message": "refit 40 of 100"})
     platform = get_platform()
     settings = platform.settings.model_copy(update={"results_dir": tmp_path})
@@ -321,7 +363,11 @@ def test_run_blocking_on_the_loop_or_in_a_thread():
 
     async def threads() -> tuple[int, int, int]:
         here = threading.get_ident()
-        return here, await run_blocking(threading.get_ident, on_loop=True), await run_blocking(threading.get_ident)
+        return (
+            here,
+            await run_blocking(threading.get_ident, on_loop=True),
+            await run_blocking(threading.get_ident),
+        )
 
     here, light, heavy = asyncio.run(threads())
     assert light == here and heavy != here
@@ -385,8 +431,13 @@ def test_a_domain_error_raised_in_a_ray_task_keeps_its_own_message(ray_local) ->
         ray.get(decide.remote())
     assert "ray::" in str(raised.value)  # what reached the caller before
     body = ProblemError.from_domain(raised.value).body()
-    assert body["errors"] == [{"field": "body.risk_free_rate", "message": "no asset's expected return exceeds the risk_free_rate 0.0",
-                               "type": "value_error"}], body
+    assert body["errors"] == [
+        {
+            "field": "body.risk_free_rate",
+            "message": "no asset's expected return exceeds the risk_free_rate 0.0",
+            "type": "value_error",
+        }
+    ], body
     assert "ray::" not in body["detail"]
 
 
@@ -404,5 +455,11 @@ def test_domain_errors_keep_field_and_rows_through_pickle() -> None:
 
     from services.portfolio.engine.exceptions import InfeasibleConstraintError
 
-    err = pickle.loads(pickle.dumps(InfeasibleConstraintError("no portfolio", field="constraints.max_weight")))
-    assert type(err) is InfeasibleConstraintError and (str(err), err.field, err.rows) == ("no portfolio", "constraints.max_weight", None)
+    err = pickle.loads(
+        pickle.dumps(InfeasibleConstraintError("no portfolio", field="constraints.max_weight"))
+    )
+    assert type(err) is InfeasibleConstraintError and (str(err), err.field, err.rows) == (
+        "no portfolio",
+        "constraints.max_weight",
+        None,
+    )

@@ -23,8 +23,17 @@ pytestmark = pytest.mark.slow
 def test_up_serves_all_services_and_stops_cleanly(tmp_path: Path, data_dir: Path) -> None:
     ports = {name: free_port() for name in SERVICES}
     dashboard, gcs, client = free_port(), free_port(), free_port()
-    args = [sys.executable, "-m", "services.cli", "up", f"--dashboard-port={dashboard}", f"--gcs-port={gcs}",
-            f"--client-port={client}", f"--state-dir={tmp_path / 'state'}", "--num-cpus=2"]
+    args = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        f"--dashboard-port={dashboard}",
+        f"--gcs-port={gcs}",
+        f"--client-port={client}",
+        f"--state-dir={tmp_path / 'state'}",
+        "--num-cpus=2",
+    ]
     args += [f"--{name}-port={port}" for name, port in ports.items()]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(tmp_path / "results"))
     env.pop("RAY_AUTH_MODE", None)  # `up` decides: token auth, as on Kubernetes
@@ -48,7 +57,9 @@ def test_up_serves_all_services_and_stops_cleanly(tmp_path: Path, data_dir: Path
             health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
             assert health == {"status": "ok", "service": name}
             status = httpx.get(f"http://127.0.0.1:{port}/status", timeout=5).json()
-            assert status["ray"]["mode"] == "client" and status["ray"]["address"] == f"ray://127.0.0.1:{client}"
+            assert (
+                status["ray"]["mode"] == "client" and status["ray"]["address"] == f"ray://127.0.0.1:{client}"
+            )
             assert status["ray"]["cpus"] == 2.0
         assert httpx.get(f"http://127.0.0.1:{dashboard}/api/version", timeout=5).status_code in (200, 401)
         family = {p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)}
@@ -76,7 +87,11 @@ def test_up_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         taken = s.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "services.cli", "up", f"--garch-port={taken}", f"--state-dir={tmp_path}"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", f"--garch-port={taken}", f"--state-dir={tmp_path}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 2
     assert f"{taken} (--garch-port)" in r.stderr

@@ -48,11 +48,17 @@ PROBE = textwrap.dedent(
 
 
 def _run_probe(cluster: LocalCluster, address: str, *extra: str) -> dict:
-    env = cluster.env | {"RAY_ADDRESS": address, "RAYSVC_JOBS_ADDRESS": cluster.jobs_address, "RAYSVC_LOG_JSON": "false"}
-    proc = subprocess.run([sys.executable, "-c", PROBE, *extra], env=env, capture_output=True, text=True, timeout=400)
+    env = cluster.env | {
+        "RAY_ADDRESS": address,
+        "RAYSVC_JOBS_ADDRESS": cluster.jobs_address,
+        "RAYSVC_LOG_JSON": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *extra], env=env, capture_output=True, text=True, timeout=400
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"probe failed (rc={proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +86,9 @@ def test_client_mode_and_jobs_api(cluster: LocalCluster) -> None:
     assert out["result"]["sum_of_squares"] == sum(i * i for i in range(64))
     job = out["job"]
     assert job["status"] == "SUCCEEDED", job
-    assert job["result"]["cluster_cpus"] == 2.0 and job["result"]["sum_of_squares"] == sum(i * i for i in range(16))
+    assert job["result"]["cluster_cpus"] == 2.0 and job["result"]["sum_of_squares"] == sum(
+        i * i for i in range(16)
+    )
 
 
 RECONNECT = textwrap.dedent(
@@ -97,7 +105,8 @@ RECONNECT = textwrap.dedent(
     print("LOST " + json.dumps({"lost": not lost, "error": err}), flush=True)
     sys.stdin.readline()          # the test starts a new cluster on the same ports
     back = conn.connect_with_retry(120)
-    print("RESULT " + json.dumps({"first": first, "back": back, "connects": conn.state.connects, "nodes": conn.state.nodes}), flush=True)
+    result = {"first": first, "back": back, "connects": conn.state.connects, "nodes": conn.state.nodes}
+    print("RESULT " + json.dumps(result), flush=True)
     conn.close()
     """
 )
@@ -107,7 +116,9 @@ def test_reconnects_when_the_cluster_comes_back(tmp_path) -> None:
     first = LocalCluster()
     first.start(workers=0, cpus_per_node=1)
     env = first.env | {"RAY_ADDRESS": first.client_address, "RAYSVC_LOG_JSON": "false"}
-    proc = subprocess.Popen([sys.executable, "-c", RECONNECT], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RECONNECT], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     second = None
     try:
         assert proc.stdout.readline().strip() == "READY"
@@ -116,7 +127,9 @@ def test_reconnects_when_the_cluster_comes_back(tmp_path) -> None:
         proc.stdin.flush()
         lost = json.loads(proc.stdout.readline().split(" ", 1)[1])
         assert lost["lost"] and lost["error"]
-        second = LocalCluster(gcs_port=first.gcs_port, client_port=first.client_port, dashboard_port=first.dashboard_port)
+        second = LocalCluster(
+            gcs_port=first.gcs_port, client_port=first.client_port, dashboard_port=first.dashboard_port
+        )
         second.start(workers=0, cpus_per_node=1)
         proc.stdin.write("\n")
         proc.stdin.flush()

@@ -42,8 +42,11 @@ def garch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClien
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-@pytest.mark.parametrize("job_id", ["a" * 300, "a%00b", "raysvc-none-x-1", "raysvc-garch-rolling-0123456789AB"],
-                         ids=["300-chars", "nul", "no-hex-suffix", "upper-case"])
+@pytest.mark.parametrize(
+    "job_id",
+    ["a" * 300, "a%00b", "raysvc-none-x-1", "raysvc-garch-rolling-0123456789AB"],
+    ids=["300-chars", "nul", "no-hex-suffix", "upper-case"],
+)
 def test_a_malformed_job_id_is_422_naming_it(garch: TestClient, method: str, job_id: str) -> None:
     r = garch.request(method, f"/v1/jobs/{job_id}")
     assert r.status_code == 422, r.text
@@ -63,7 +66,10 @@ def test_each_service_reads_lists_and_stops_only_its_own_jobs(garch: TestClient)
     assert garch.get(f"/v1/jobs/{SENTIMENT_JOB}").status_code == 404
     assert garch.delete(f"/v1/jobs/{SENTIMENT_JOB}").status_code == 404
     listed = garch.get("/v1/jobs").json()
-    assert sorted(j["job_id"] for j in listed["data"]) == sorted([GARCH_JOB, OLD_SPEC_JOB]) and listed["count"] == 2
+    assert (
+        sorted(j["job_id"] for j in listed["data"]) == sorted([GARCH_JOB, OLD_SPEC_JOB])
+        and listed["count"] == 2
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "1001", "many"])
@@ -100,8 +106,9 @@ def test_the_openapi_document_states_the_job_routes_contract(garch: TestClient) 
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 1000)
 
 
-def test_stopping_a_running_job_answers_stopped_at_once(garch: TestClient, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stopping_a_running_job_answers_stopped_at_once(
+    garch: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ray reports a stopped job RUNNING for a moment: the answer to DELETE says STOPPED all the same."""
     from services.core.app import get_platform
 
@@ -109,7 +116,9 @@ def test_stopping_a_running_job_answers_stopped_at_once(garch: TestClient, tmp_p
     _job(tmp_path, running, "garch", progress={"progress": 0.5, "message": "half"})
     stopped: list[str] = []
     ray_jobs = SimpleNamespace(
-        get_job_info=lambda job_id: SimpleNamespace(status="RUNNING", start_time=None, end_time=None, message=""),
+        get_job_info=lambda job_id: SimpleNamespace(
+            status="RUNNING", start_time=None, end_time=None, message=""
+        ),
         stop_job=stopped.append,
     )
     monkeypatch.setattr(get_platform().jobs, "_jobs_client", lambda: ray_jobs)
@@ -131,8 +140,12 @@ def test_stopping_a_pending_job_ray_has_no_record_of_answers_stopped(
     def stop_job(job_id: str) -> None:
         raise RuntimeError(f"Request failed with status code 404: Job {job_id} does not exist.")
 
-    ray_jobs = SimpleNamespace(get_job_info=lambda job_id: (_ for _ in ()).throw(
-        RuntimeError("Request failed with status code 404")), stop_job=stop_job)
+    ray_jobs = SimpleNamespace(
+        get_job_info=lambda job_id: (_ for _ in ()).throw(
+            RuntimeError("Request failed with status code 404")
+        ),
+        stop_job=stop_job,
+    )
     monkeypatch.setattr(get_platform().jobs, "_jobs_client", lambda: ray_jobs)
     assert garch.get(f"/v1/jobs/{pending}").json()["status"] == "PENDING"
     r = garch.delete(f"/v1/jobs/{pending}")

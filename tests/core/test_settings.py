@@ -7,10 +7,19 @@ from services.core.settings import Settings
 
 @pytest.mark.parametrize(
     ("address", "mode"),
-    [(None, "embedded"), ("", "embedded"), ("local", "embedded"), ("ray://head:10001", "client"), ("auto", "driver"), ("10.0.0.1:6379", "driver")],
+    [
+        (None, "embedded"),
+        ("", "embedded"),
+        ("local", "embedded"),
+        ("ray://head:10001", "client"),
+        ("auto", "driver"),
+        ("10.0.0.1:6379", "driver"),
+    ],
     ids=["unset", "blank", "local", "client", "auto", "host-port"],
 )
-def test_ray_mode_follows_ray_address(monkeypatch: pytest.MonkeyPatch, address: str | None, mode: str) -> None:
+def test_ray_mode_follows_ray_address(
+    monkeypatch: pytest.MonkeyPatch, address: str | None, mode: str
+) -> None:
     if address is None:
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
     else:

@@ -10,8 +10,14 @@ from services.core.shapes import BarsIn, PanelIn, SeriesIn
 
 DATES = ["2024-01-02", "2024-01-03"]
 STAMPS = ["2024-01-02T09:30:00", "2024-01-02T09:35:00"]
-BARS = {"datetime": STAMPS, "open": [10, 10.5], "high": [11, 11], "low": [9.5, 10], "close": [10.5, 10.8],
-        "volume": [100, 200]}
+BARS = {
+    "datetime": STAMPS,
+    "open": [10, 10.5],
+    "high": [11, 11],
+    "low": [9.5, 10],
+    "close": [10.5, 10.8],
+    "volume": [100, 200],
+}
 
 
 def _fields(exc: ValidationError) -> set[tuple]:
@@ -20,7 +26,10 @@ def _fields(exc: ValidationError) -> set[tuple]:
 
 def test_ints_and_floats_are_numbers_and_iso_strings_are_dates() -> None:
     assert SeriesIn.model_validate({"dates": DATES, "prices": [1, 2.5]}).prices == [1.0, 2.5]
-    assert PanelIn.model_validate({"dates": DATES, "columns": ["A"], "values": [[1], [2.0]]}).values == [[1.0], [2.0]]
+    assert PanelIn.model_validate({"dates": DATES, "columns": ["A"], "values": [[1], [2.0]]}).values == [
+        [1.0],
+        [2.0],
+    ]
     assert len(BarsIn.model_validate(BARS).to_frame()) == 2
 
 

@@ -22,9 +22,20 @@ pytestmark = pytest.mark.slow
 def test_up_auth_makes_an_admin_key_and_the_services_require_it(tmp_path: Path, data_dir: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "services.cli", "up", "--auth", "--only=garch", f"--garch-port={port}",
-            f"--dashboard-port={free_port()}", f"--gcs-port={free_port()}", f"--client-port={free_port()}",
-            f"--state-dir={tmp_path / 'state'}", "--num-cpus=1"]
+    args = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--auth",
+        "--only=garch",
+        f"--garch-port={port}",
+        f"--dashboard-port={free_port()}",
+        f"--gcs-port={free_port()}",
+        f"--client-port={free_port()}",
+        f"--state-dir={tmp_path / 'state'}",
+        "--num-cpus=1",
+    ]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(tmp_path / "results"))
     env.pop("RAYSVC_API_KEYS_FILE", None)
     log = tmp_path / "up.log"
@@ -39,8 +50,16 @@ def test_up_auth_makes_an_admin_key_and_the_services_require_it(tmp_path: Path, 
         assert [k["name"] for k in json.loads(store.read_text())["keys"]] == ["admin"]
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{url}/v1/jobs", timeout=10).status_code == 401
-        assert httpx.get(f"{url}/v1/jobs", headers={"Authorization": "Bearer rsk_wrong"}, timeout=10).status_code == 401
-        assert httpx.get(f"{url}/v1/jobs", headers={"Authorization": f"Bearer {keys[0]}"}, timeout=10).status_code == 200
+        assert (
+            httpx.get(f"{url}/v1/jobs", headers={"Authorization": "Bearer rsk_wrong"}, timeout=10).status_code
+            == 401
+        )
+        assert (
+            httpx.get(
+                f"{url}/v1/jobs", headers={"Authorization": f"Bearer {keys[0]}"}, timeout=10
+            ).status_code
+            == 200
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

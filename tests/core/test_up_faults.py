@@ -26,7 +26,13 @@ from tests.utils.cluster import free_port, wait_ready
 pytestmark = pytest.mark.slow
 
 MODEL = {"vol": "garch", "dist": "t"}
-LONG_JOB = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2018-01-01", "mode": "job"}  # ~2,000 refits
+LONG_JOB = {
+    "symbol": "SIM",
+    "model": MODEL,
+    "window": 250,
+    "start": "2018-01-01",
+    "mode": "job",
+}  # ~2,000 refits
 
 
 @dataclass
@@ -64,9 +70,19 @@ def _wait_job(url: str, until: set[str], timeout_s: float = 400) -> dict:
 def platform(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Platform:
     tmp = tmp_path_factory.mktemp("up")
     garch = free_port()
-    args = [sys.executable, "-m", "services.cli", "up", "--only=garch", f"--garch-port={garch}",
-            f"--dashboard-port={free_port()}", f"--gcs-port={free_port()}", f"--client-port={free_port()}",
-            f"--state-dir={tmp / 'state'}", "--num-cpus=2"]
+    args = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--only=garch",
+        f"--garch-port={garch}",
+        f"--dashboard-port={free_port()}",
+        f"--gcs-port={free_port()}",
+        f"--client-port={free_port()}",
+        f"--state-dir={tmp / 'state'}",
+        "--num-cpus=2",
+    ]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(tmp / "results"))
     env.pop("RAY_AUTH_MODE", None)
     with open(tmp / "up.log", "wb") as log:
@@ -112,8 +128,12 @@ def test_killed_service_is_restarted_and_its_running_job_succeeds(platform: Plat
 
 
 def _drivers(job_id: str) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if any(job_id in a for a in p.info["cmdline"] or [])
-            and "services.garch.job" in " ".join(p.info["cmdline"] or [])]
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any(job_id in a for a in p.info["cmdline"] or [])
+        and "services.garch.job" in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def _wait_for(found: Callable[[], object], timeout_s: float, what: str) -> None:
@@ -125,7 +145,11 @@ def _wait_for(found: Callable[[], object], timeout_s: float, what: str) -> None:
 
 def _listening(proc: psutil.Process) -> list[tuple[str, int, str]]:
     try:
-        return [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        return [
+            (c.laddr.ip, c.laddr.port, proc.name())
+            for c in proc.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
     except psutil.NoSuchProcess:
         return []
 
@@ -139,7 +163,9 @@ def _is_loopback(ip: str) -> bool:
 def test_nothing_listens_beyond_loopback(platform: Platform) -> None:
     """GCS, raylet, object manager, workers, agents, Ray Client, dashboard and the service: all on loopback,
     checked while a job runs (so a driver and workers exist)."""
-    r = httpx.post(f"{platform.url}/v1/volatility/rolling", json=LONG_JOB | {"start": "2022-06-01"}, timeout=60)
+    r = httpx.post(
+        f"{platform.url}/v1/volatility/rolling", json=LONG_JOB | {"start": "2022-06-01"}, timeout=60
+    )
     assert r.status_code == 202, r.text
     job_id, job_url = r.json()["job_id"], platform.url + r.headers["location"]
     assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
@@ -163,7 +189,13 @@ def test_a_long_url_is_a_414_problem_through_the_real_server(platform: Platform)
     assert "60,0" in json.loads(body)["detail"]
 
 
-INLINE = {"symbol": "SIM", "model": MODEL, "window": 250, "start": "2019-12-01", "mode": "inline"}  # ~1,400 refits
+INLINE = {
+    "symbol": "SIM",
+    "model": MODEL,
+    "window": 250,
+    "start": "2019-12-01",
+    "mode": "inline",
+}  # ~1,400 refits
 
 
 @dataclass
@@ -179,7 +211,9 @@ class InFlight:
 
     def _send(self) -> None:
         try:
-            self.answer.append(httpx.post(f"{self.url}/v1/volatility/rolling", json=INLINE, timeout=self.timeout_s))
+            self.answer.append(
+                httpx.post(f"{self.url}/v1/volatility/rolling", json=INLINE, timeout=self.timeout_s)
+            )
         except httpx.HTTPError as exc:
             self.answer.append(repr(exc))
 
@@ -203,7 +237,9 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
     assert r.status_code == 202, r.text
     job_id, job_url = r.json()["job_id"], platform.url + r.headers["location"]
     assert _wait_job(job_url, {"RUNNING", "SUCCEEDED", "FAILED"})["status"] == "RUNNING"
-    _wait_for(lambda: _drivers(job_id), timeout_s=60, what="the job's driver process")  # Ray says RUNNING before it spawns
+    _wait_for(
+        lambda: _drivers(job_id), timeout_s=60, what="the job's driver process"
+    )  # Ray says RUNNING before it spawns
     service = _garch_service(platform)
     request = InFlight(platform.url, timeout_s=120).start()
     gcs = [p for p in platform.family() if p.name() == "gcs_server"]
@@ -213,7 +249,10 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
     response = request.response()
     print(f"request in flight: {response} after {time.monotonic() - killed_at:.1f}s")
     assert response.status_code == 503 and response.headers["retry-after"], response.text
-    assert response.headers["content-type"] == "application/problem+json" and response.json()["dependency"] == "Ray"
+    assert (
+        response.headers["content-type"] == "application/problem+json"
+        and response.json()["dependency"] == "Ray"
+    )
 
     info = _wait_job(job_url, {"FAILED", "SUCCEEDED", "STOPPED"}, timeout_s=180)
     assert info["status"] == "FAILED" and "the local Ray head exited" in info["problem"]["detail"], info
@@ -221,9 +260,14 @@ def test_head_killed_with_a_request_and_a_job_in_flight(platform: Platform) -> N
     _wait_ready(platform, timeout_s=240)
     print(f"garch ready again {time.monotonic() - killed_at:.1f}s after the GCS was killed")
     assert _garch_service(platform).pid == service.pid  # reconnected, not restarted
-    forecast = httpx.post(f"{platform.url}/v1/volatility/forecast", json={"symbols": ["SIM"], "model": MODEL}, timeout=60)
+    forecast = httpx.post(
+        f"{platform.url}/v1/volatility/forecast", json={"symbols": ["SIM"], "model": MODEL}, timeout=60
+    )
     assert forecast.status_code == 200, forecast.text
-    assert "(restart 1); the services reconnect" in platform.tail() and "stopped the driver(s) of 1 job(s)" in platform.tail()
+    assert (
+        "(restart 1); the services reconnect" in platform.tail()
+        and "stopped the driver(s) of 1 job(s)" in platform.tail()
+    )
 
 
 def test_sigterm_answers_the_request_in_flight_and_stops_everything_within_10s(platform: Platform) -> None:
@@ -239,7 +283,10 @@ def test_sigterm_answers_the_request_in_flight_and_stops_everything_within_10s(p
     alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     print(f"SIGTERM → {len(family)} processes gone in {took:.1f}s; the request in flight got {response}")
     assert response.status_code == 503 and response.headers["retry-after"], response.text
-    assert response.headers["content-type"] == "application/problem+json" and "shutting down" in response.json()["detail"]
+    assert (
+        response.headers["content-type"] == "application/problem+json"
+        and "shutting down" in response.json()["detail"]
+    )
     assert not alive, [p.cmdline()[:3] for p in alive]
     assert platform.proc.wait(10) == 0
     took = max(took, time.monotonic() - start)

@@ -27,25 +27,49 @@ def cluster():
     c.stop()
 
 
-def test_driver_stops_and_records_the_cause_when_its_cluster_dies(cluster: LocalCluster, tmp_path: Path, data_dir: Path) -> None:
+def test_driver_stops_and_records_the_cause_when_its_cluster_dies(
+    cluster: LocalCluster, tmp_path: Path, data_dir: Path
+) -> None:
     job_dir = tmp_path / "job"
-    env = cluster.env | {"RAY_ADDRESS": cluster.driver_address, "RAYSVC_JOB_CLUSTER_LOST_AFTER_S": str(LOST_AFTER_S),
-                         "RAYSVC_DATA_DIR": str(data_dir), "RAYSVC_LOG_JSON": "false"}
-    cmd = [sys.executable, "-m", "services.garch.job", "rolling", "--symbols=SIM", "--window=250", "--start=2015-01-01",
-           f"--job-dir={job_dir}", f"--out={tmp_path / 'out.csv'}"]
+    env = cluster.env | {
+        "RAY_ADDRESS": cluster.driver_address,
+        "RAYSVC_JOB_CLUSTER_LOST_AFTER_S": str(LOST_AFTER_S),
+        "RAYSVC_DATA_DIR": str(data_dir),
+        "RAYSVC_LOG_JSON": "false",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.garch.job",
+        "rolling",
+        "--symbols=SIM",
+        "--window=250",
+        "--start=2015-01-01",
+        f"--job-dir={job_dir}",
+        f"--out={tmp_path / 'out.csv'}",
+    ]
     with open(tmp_path / "driver.log", "wb") as log:
         driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and driver.poll() is None:
-            progress = json.loads((job_dir / "progress.json").read_text()) if (job_dir / "progress.json").exists() else {}
+            progress = (
+                json.loads((job_dir / "progress.json").read_text())
+                if (job_dir / "progress.json").exists()
+                else {}
+            )
             if progress.get("progress", 0) > 0:
                 break
             time.sleep(0.5)
-        assert driver.poll() is None and progress.get("progress", 0) > 0, (tmp_path / "driver.log").read_text()[-3000:]
+        assert driver.poll() is None and progress.get("progress", 0) > 0, (
+            tmp_path / "driver.log"
+        ).read_text()[-3000:]
         # the head's GCS crashes (SIGKILL); the node's raylet lives on, as a worker node's does when the head goes
-        gcs = [p for p in psutil.process_iter(["name", "cmdline"])
-               if p.info["name"] == "gcs_server" and any(cluster.temp_dir in a for a in p.info["cmdline"] or [])]
+        gcs = [
+            p
+            for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "gcs_server" and any(cluster.temp_dir in a for a in p.info["cmdline"] or [])
+        ]
         assert len(gcs) == 1
         killed = time.monotonic()
         gcs[0].kill()

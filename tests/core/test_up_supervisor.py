@@ -23,8 +23,20 @@ def _run_until_settled(s: Supervised, timeout_s: float) -> list[tuple[float, str
 
 def test_crash_loop_backs_off_then_gives_up(tmp_path: Path) -> None:
     seen = tmp_path / "restarts.txt"
-    crash = [sys.executable, "-c", f"import os; open({str(seen)!r}, 'a').write(os.environ['RAYSVC_RESTARTS'] + ' '); raise SystemExit(3)"]
-    s = Supervised("crashy", crash, dict(os.environ), tmp_path / "crashy.log", backoff_s=0.2, max_backoff_s=0.8, give_up_after=4)
+    crash = [
+        sys.executable,
+        "-c",
+        f"import os; open({str(seen)!r}, 'a').write(os.environ['RAYSVC_RESTARTS'] + ' '); raise SystemExit(3)",
+    ]
+    s = Supervised(
+        "crashy",
+        crash,
+        dict(os.environ),
+        tmp_path / "crashy.log",
+        backoff_s=0.2,
+        max_backoff_s=0.8,
+        give_up_after=4,
+    )
     s.start()
     lines = _run_until_settled(s, 30)
     assert s.gave_up and s.restarts == 4
@@ -34,15 +46,22 @@ def test_crash_loop_backs_off_then_gives_up(tmp_path: Path) -> None:
     assert "crashy crashed 5 times in a row" in lines[-1][1] and "not restarting" in lines[-1][1]
     died = [t for t, line in lines if "exited" in line]
     restarted = [t for t, line in lines if "restarted" in line]
-    waits = [b - a for a, b in zip(died, restarted)]
-    assert all(w >= d for w, d in zip(waits, [0.2, 0.4, 0.8, 0.8])), waits
+    waits = [b - a for a, b in zip(died, restarted, strict=False)]
+    assert all(w >= d for w, d in zip(waits, [0.2, 0.4, 0.8, 0.8], strict=False)), waits
     s.check()
     assert s.proc is not None and s.proc.poll() is not None  # stays down
 
 
 def test_a_run_that_lasted_restarts_quickly_again(tmp_path: Path) -> None:
-    s = Supervised("steady", [sys.executable, "-c", "import time; time.sleep(0.5)"], dict(os.environ), tmp_path / "s.log",
-                   backoff_s=0.1, stable_s=0.3, give_up_after=1)
+    s = Supervised(
+        "steady",
+        [sys.executable, "-c", "import time; time.sleep(0.5)"],
+        dict(os.environ),
+        tmp_path / "s.log",
+        backoff_s=0.1,
+        stable_s=0.3,
+        give_up_after=1,
+    )
     s.start()
     lines = _run_until_settled(s, 6)
     assert not s.gave_up and s.restarts >= 3, lines  # each run outlived stable_s: never a crash loop

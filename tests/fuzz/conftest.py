@@ -22,8 +22,11 @@ READY_TIMEOUT_S = 300  # a cold start on a busy 2-CPU machine takes up to ~2 min
 
 
 def _log_tails(logs: Path, names: set[str]) -> str:
-    return "\n".join(f"--- {n}\n{(logs / f'{n}.log').read_text(errors='replace')[-2000:]}"
-                     for n in sorted(names) if (logs / f"{n}.log").exists())
+    return "\n".join(
+        f"--- {n}\n{(logs / f'{n}.log').read_text(errors='replace')[-2000:]}"
+        for n in sorted(names)
+        if (logs / f"{n}.log").exists()
+    )
 
 
 # module scope: torn down before the next test file. A `ray start` cluster left running beside the session's
@@ -33,15 +36,25 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iter
     """Service name → base URL of a running ``raysvc up``."""
     state = tmp_path_factory.mktemp("fuzz-up")
     ports = {name: free_port() for name in SERVICES}
-    cmd = [sys.executable, "-m", "services.cli", "up", "--num-cpus=2", f"--state-dir={state}",
-           f"--dashboard-port={free_port()}", f"--gcs-port={free_port()}", f"--client-port={free_port()}",
-           f"--ready-timeout={READY_TIMEOUT_S}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--num-cpus=2",
+        f"--state-dir={state}",
+        f"--dashboard-port={free_port()}",
+        f"--gcs-port={free_port()}",
+        f"--client-port={free_port()}",
+        f"--ready-timeout={READY_TIMEOUT_S}",
+    ]
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(state / "results"))
     env.pop("RAYSVC_API_KEYS_FILE", None)  # `raysvc up`'s local default: no API keys
-    log = open(state / "up.log", "wb")  # noqa: SIM115 - closed at teardown
-    up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                          start_new_session=True)
+    log = open(state / "up.log", "wb")
+    up = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         pending = set(SERVICES)
@@ -56,8 +69,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iter
             time.sleep(1)
         if pending:
             up_log = (state / "up.log").read_text(errors="replace")[-2000:]
-            pytest.fail(f"raysvc up: not ready {sorted(pending)} (exit {up.poll()})\n{up_log}\n"
-                        f"{_log_tails(state / 'logs', pending)}")
+            pytest.fail(
+                f"raysvc up: not ready {sorted(pending)} (exit {up.poll()})\n{up_log}\n"
+                f"{_log_tails(state / 'logs', pending)}"
+            )
         _warm_garch_signal(urls["intraday"])
         yield urls
     finally:

@@ -90,17 +90,21 @@ class GateResult:
     def message(self, report_dir: Path | None = None) -> str:
         """The failure message: every finding grouped by operation, each with its reproducer."""
         ops = self.report.get("operations") or {}
-        head = (f"schemathesis on {self.service}: {len(self.findings)} failing case(s), "
-                f"{len(self.errors)} error(s), {len(self.untested)} operation(s) untested; "
-                f"{ops.get('tested', '?')}/{ops.get('selected', '?')} operations tested in "
-                f"{self.report.get('running_time', 0):.0f} s (stop: {self.report.get('stop_reason')})")
+        head = (
+            f"schemathesis on {self.service}: {len(self.findings)} failing case(s), "
+            f"{len(self.errors)} error(s), {len(self.untested)} operation(s) untested; "
+            f"{ops.get('tested', '?')}/{ops.get('selected', '?')} operations tested in "
+            f"{self.report.get('running_time', 0):.0f} s (stop: {self.report.get('stop_reason')})"
+        )
         parts = [head]
         if report_dir is not None:
             parts.append(f"full reports: {report_dir}")
         parts += [str(f) for f in sorted(self.findings, key=lambda f: (f.operation, sorted(f.codes)))]
         parts += [f"ERROR {e}" for e in self.errors]
         if self.reported:
-            parts.append(f"reported, not gating ({', '.join(sorted(REPORTED_ONLY))}): {len(self.reported)} case(s)")
+            parts.append(
+                f"reported, not gating ({', '.join(sorted(REPORTED_ONLY))}): {len(self.reported)} case(s)"
+            )
             parts += [str(f) for f in sorted(self.reported, key=lambda f: (f.operation, sorted(f.codes)))]
         if self.untested:
             parts.append(f"not reached within the time cap: {', '.join(self.untested)}")
@@ -116,14 +120,16 @@ def _findings(operation: str, text: str) -> list[Finding]:
         explained = block[: status.start()] if status else block
         curl = _CURL.search(block)
         body = _BODY.search(block)
-        out.append(Finding(
-            operation=operation,
-            checks=checks,
-            status=int(status.group(1)) if status else None,
-            curl=curl.group(1) if curl else "(no reproducer in the report)",
-            details=tuple(dict.fromkeys(_DETAIL.findall(explained))),
-            body=body.group(1) if body else "",
-        ))
+        out.append(
+            Finding(
+                operation=operation,
+                checks=checks,
+                status=int(status.group(1)) if status else None,
+                curl=curl.group(1) if curl else "(no reproducer in the report)",
+                details=tuple(dict.fromkeys(_DETAIL.findall(explained))),
+                body=body.group(1) if body else "",
+            )
+        )
     return out
 
 
@@ -160,8 +166,15 @@ def parse_reports(service: str, junit: Path, summary: Path, output: str) -> Gate
     return result
 
 
-def fuzz(service: str, base_url: str, workdir: Path, *, max_examples: int = MAX_EXAMPLES,
-         max_time_s: int | None = None, timeout_s: float = 600) -> GateResult:
+def fuzz(
+    service: str,
+    base_url: str,
+    workdir: Path,
+    *,
+    max_examples: int = MAX_EXAMPLES,
+    max_time_s: int | None = None,
+    timeout_s: float = 600,
+) -> GateResult:
     """Fuzz ``base_url``'s ``/openapi.json`` with all checks; reports land in ``workdir``.
 
     ``max_time_s`` caps the run (schemathesis then repeats fuzzing and stateful testing until it is spent);
@@ -172,21 +185,44 @@ def fuzz(service: str, base_url: str, workdir: Path, *, max_examples: int = MAX_
     workdir.mkdir(parents=True, exist_ok=True)
     junit, summary = workdir / "junit.xml", workdir / "report.json"
     cmd = [
-        *SCHEMATHESIS, "run", f"{base_url}/openapi.json", "--checks", "all",
-        "--max-examples", str(max_examples), "--generation-deterministic",
-        "--max-response-time", str(MAX_RESPONSE_TIME_S), "--request-timeout", str(REQUEST_TIMEOUT_S),
+        *SCHEMATHESIS,
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(max_examples),
+        "--generation-deterministic",
+        "--max-response-time",
+        str(MAX_RESPONSE_TIME_S),
+        "--request-timeout",
+        str(REQUEST_TIMEOUT_S),
         # unsanitized: it would print `"session_open": "[Filtered]"` in a reproducer (no secrets here)
-        "--workers", "1", "--no-color", "--output-sanitize", "false",
-        "--report", "junit,json", "--report-junit-path", str(junit), "--report-json-path", str(summary),
+        "--workers",
+        "1",
+        "--no-color",
+        "--output-sanitize",
+        "false",
+        "--report",
+        "junit,json",
+        "--report-junit-path",
+        str(junit),
+        "--report-json-path",
+        str(summary),
     ]
     if max_time_s is not None:
         cmd += ["--max-time", str(max_time_s)]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.fuzz.hooks",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        SCHEMATHESIS_HOOKS="tests.fuzz.hooks",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s)
     output = proc.stdout + proc.stderr
     (workdir / "output.txt").write_text(output)
     result = parse_reports(service, junit, summary, output)
-    if proc.returncode != 0 and result.passed and not result.reported:  # a failure the reports did not explain
+    if (
+        proc.returncode != 0 and result.passed and not result.reported
+    ):  # a failure the reports did not explain
         result.errors.append(f"schemathesis exited {proc.returncode}; its output ends:\n{output[-3000:]}")
     return result

@@ -14,8 +14,9 @@ import schemathesis
 
 
 @schemathesis.hook
-def after_call(context: schemathesis.HookContext, case: schemathesis.Case,
-               response: schemathesis.Response) -> None:
+def after_call(
+    context: schemathesis.HookContext, case: schemathesis.Case, response: schemathesis.Response
+) -> None:
     if response.status_code != 202:
         return
     try:

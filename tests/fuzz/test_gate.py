@@ -65,7 +65,9 @@ def stricter_app() -> FastAPI:
     @app.post("/items", responses={400: {"description": "the body is not JSON"}})
     def create(item: Item) -> Item:
         if item.qty == 0:
-            raise HTTPException(422, [{"loc": ["body", "qty"], "msg": "must be positive", "type": "value_error"}])
+            raise HTTPException(
+                422, [{"loc": ["body", "qty"], "msg": "must be positive", "type": "value_error"}]
+            )
         return item
 
     return app

@@ -11,11 +11,11 @@ from numpy.testing import assert_allclose
 from services.core.errors import DomainError
 from services.garch.engine import SCALE, Dist, Mean, ModelSpec, Vol, fit_model
 
-SPECS = [
-    ModelSpec(vol=v, p=1, o=0 if v is Vol.GARCH else 1, q=1, dist=d)
-    for v in Vol
-    for d in Dist
-] + [ModelSpec(mean=Mean.ZERO, dist=Dist.T), ModelSpec(mean=Mean.AR1, vol=Vol.GJR, o=1), ModelSpec(p=2, q=1)]
+SPECS = [ModelSpec(vol=v, p=1, o=0 if v is Vol.GARCH else 1, q=1, dist=d) for v in Vol for d in Dist] + [
+    ModelSpec(mean=Mean.ZERO, dist=Dist.T),
+    ModelSpec(mean=Mean.AR1, vol=Vol.GJR, o=1),
+    ModelSpec(p=2, q=1),
+]
 HORIZON = 5
 
 
@@ -60,10 +60,14 @@ def test_loglik_and_criteria_equal_arch(pair):
 def test_std_errors_and_pvalues_equal_arch(pair):
     spec, ours, direct = pair
     se = np.array(list(ours.std_errors.values()))
-    scale = np.array([SCALE if n in ("mu", "Const") else SCALE**2 if n == "omega" else 1.0 for n in ours.params])
+    scale = np.array(
+        [SCALE if n in ("mu", "Const") else SCALE**2 if n == "omega" else 1.0 for n in ours.params]
+    )
     keep = np.array([not (n == "omega" and spec.vol is Vol.EGARCH) for n in ours.params])
     assert_allclose((se * scale)[keep], direct.std_err.to_numpy()[keep], rtol=1e-8)
-    assert_allclose(np.array(list(ours.pvalues.values()))[keep], direct.pvalues.to_numpy()[keep], rtol=1e-6, atol=1e-12)
+    assert_allclose(
+        np.array(list(ours.pvalues.values()))[keep], direct.pvalues.to_numpy()[keep], rtol=1e-6, atol=1e-12
+    )
 
 
 def test_params_really_in_return_units(pair, sim_returns):
@@ -75,7 +79,7 @@ def test_params_really_in_return_units(pair, sim_returns):
 
 
 def test_forecast_equals_arch(pair):
-    spec, ours, direct = pair
+    _spec, ours, direct = pair
     fc = direct.forecast(horizon=ours.horizon, reindex=False).variance.to_numpy()[-1]
     assert_allclose(np.array(ours.forecast_variance) * SCALE**2, fc, rtol=1e-10)
     assert ours.annualization == 252  # business-day dates
@@ -137,8 +141,13 @@ def test_bad_input_is_a_domain_error(sim_returns, mutate, field, text):
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"vol": "gjr", "o": 0}, "model.o"), ({"vol": "garch", "o": 1}, "model.o"), ({"dist": "cauchy"}, "model.dist"),
-     ({"p": 0}, "model.p"), ({"q": 9}, "model.q")],
+    [
+        ({"vol": "gjr", "o": 0}, "model.o"),
+        ({"vol": "garch", "o": 1}, "model.o"),
+        ({"dist": "cauchy"}, "model.dist"),
+        ({"p": 0}, "model.p"),
+        ({"q": 9}, "model.q"),
+    ],
     ids=["gjr-without-o", "garch-with-o", "unknown-dist", "p-zero", "q-too-large"],
 )
 def test_bad_spec_is_a_domain_error(kwargs, field):
@@ -157,7 +166,7 @@ def test_only_arch_fitting_noise_is_silenced():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with quiet_arch():
-            warnings.warn("did not converge", ConvergenceWarning)
-            warnings.warn("overflow", RuntimeWarning)
-            warnings.warn("this argument goes away", DeprecationWarning)
+            warnings.warn("did not converge", ConvergenceWarning, stacklevel=2)
+            warnings.warn("overflow", RuntimeWarning, stacklevel=2)
+            warnings.warn("this argument goes away", DeprecationWarning, stacklevel=2)
     assert [w.category for w in seen] == [DeprecationWarning]

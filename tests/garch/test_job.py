@@ -14,8 +14,21 @@ from services.garch.job import main
 def test_universe_to_parquet_equals_engine(ray_local, data_dir, tmp_path):
     out = tmp_path / "rolling.parquet"
     res_json = tmp_path / "result.json"
-    argv = ["rolling", "--symbols", "SIM,AAPL", "--start", "2022-06-01", "--end", "2022-06-20", "--horizon", "2",
-            "--out", str(out), "--result-json", str(res_json)]
+    argv = [
+        "rolling",
+        "--symbols",
+        "SIM,AAPL",
+        "--start",
+        "2022-06-01",
+        "--end",
+        "2022-06-20",
+        "--horizon",
+        "2",
+        "--out",
+        str(out),
+        "--result-json",
+        str(res_json),
+    ]
     assert main(argv) == 0
     table = pd.read_parquet(out)
     result = json.loads(res_json.read_text())
@@ -39,7 +52,13 @@ def test_universe_to_parquet_equals_engine(ray_local, data_dir, tmp_path):
 
 def test_http_style_request_returns_the_http_body(ray_local, data_dir, tmp_path):
     spec = tmp_path / "spec.json"
-    request = {"symbol": "SIM", "model": {"dist": "t"}, "window": 180, "start": "2023-01-01", "end": "2023-01-10"}
+    request = {
+        "symbol": "SIM",
+        "model": {"dist": "t"},
+        "window": 180,
+        "start": "2023-01-01",
+        "end": "2023-01-10",
+    }
     spec.write_text(json.dumps({"service": "garch", "command": "rolling", "params": {"request": request}}))
     job_dir = tmp_path / "job"
     assert main(["rolling", "--params-file", str(spec), "--job-dir", str(job_dir)]) == 0
@@ -72,7 +91,10 @@ def test_cli_takes_model_names_as_the_api_does():
 
 def test_forecast_from_flags(ray_local, data_dir, tmp_path):
     job_dir = tmp_path / "job"
-    assert main(["forecast", "--symbols", "SIM", "--vol", "GARCH", "--horizon", "2", "--job-dir", str(job_dir)]) == 0
+    assert (
+        main(["forecast", "--symbols", "SIM", "--vol", "GARCH", "--horizon", "2", "--job-dir", str(job_dir)])
+        == 0
+    )
     (fit,) = json.loads((job_dir / "result.json").read_text())["results"]
     assert fit["symbol"] == "SIM" and fit["model"]["vol"] == "garch" and len(fit["forecast_variance"]) == 2
     assert main(["forecast", "--all", "--job-dir", str(tmp_path / "bad")]) != 0  # --all needs --dataset

@@ -7,7 +7,16 @@ import pytest
 from arch import arch_model
 from numpy.testing import assert_allclose
 
-from services.garch.engine import SCALE, Dist, Mean, ModelSpec, Vol, fit_window, forecast_variance, window_model
+from services.garch.engine import (
+    SCALE,
+    Dist,
+    Mean,
+    ModelSpec,
+    Vol,
+    fit_window,
+    forecast_variance,
+    window_model,
+)
 
 SPECS = [ModelSpec(vol=v, o=0 if v is Vol.GARCH else 1, dist=d) for v in Vol for d in Dist] + [
     ModelSpec(mean=Mean.AR1, dist=Dist.T),
@@ -40,7 +49,10 @@ def test_warm_start_is_used_and_cuts_iterations(sim_returns):
     y = SCALE * sim_returns.to_numpy()
     spec = ModelSpec(dist=Dist.T)
     cold = [fit_window(window_model(y[s : s + 250], spec)) for s in range(500, 520)]
-    warm = [fit_window(window_model(y[s + 1 : s + 251], spec), c.params) for s, c in zip(range(500, 520), cold)]
+    warm = [
+        fit_window(window_model(y[s + 1 : s + 251], spec), c.params)
+        for s, c in zip(range(500, 520), cold, strict=True)
+    ]
     assert all(w.warm for w in warm)
     assert np.mean([w.iterations for w in warm]) < np.mean([c.iterations for c in cold])
 

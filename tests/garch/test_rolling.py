@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from arch import arch_model
-from threadpoolctl import threadpool_limits
 from numpy.testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
 
 from services.core.errors import DomainError
 from services.garch.engine import (
@@ -31,7 +33,9 @@ def _direct(returns: np.ndarray, t: int, horizon: int = 1, window: int = WINDOW,
 
 
 def _direct_fit(returns, t, horizon, window, spec):
-    res = arch_model(SCALE * returns[t - window + 1 : t + 1], **spec.arch_kwargs()).fit(disp="off", show_warning=False)
+    res = arch_model(SCALE * returns[t - window + 1 : t + 1], **spec.arch_kwargs()).fit(
+        disp="off", show_warning=False
+    )
     return res, res.forecast(horizon=horizon, reindex=False).variance.to_numpy()[-1] / SCALE**2
 
 
@@ -44,14 +48,16 @@ def seed_rolling(seed_returns):
 
 
 def test_rolling_forecast_equals_direct_fit_at_t(seed_rolling):
-    r, plan, res = seed_rolling
+    r, _plan, res = seed_rolling
     assert res.converged.all() and res.refit.all() and not res.warm.any()
     for i in (0, 17, 33, 59):
         t = int(res.origins[i])
         direct, fc = _direct(r, t, horizon=3)
         assert_allclose(res.variance[i], fc, rtol=1e-4)
         assert_allclose(res.loglik[i], direct.loglikelihood + direct.nobs * np.log(SCALE), rtol=0, atol=1e-5)
-        assert_allclose(res.params[i, 2:], direct.params.to_numpy()[2:], rtol=1e-3, atol=1e-4)  # alpha, beta, nu
+        assert_allclose(
+            res.params[i, 2:], direct.params.to_numpy()[2:], rtol=1e-3, atol=1e-4
+        )  # alpha, beta, nu
 
 
 def test_pieces_cut_at_refits_join_to_the_whole(seed_rolling):
@@ -59,7 +65,7 @@ def test_pieces_cut_at_refits_join_to_the_whole(seed_rolling):
     r, plan, whole = seed_rolling
     blocks = plan.blocks()
     cuts = [blocks[i * len(blocks) // 4][0] for i in range(4)] + [plan.origins.size]
-    chunks = [plan.rows(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    chunks = [plan.rows(a, b) for a, b in itertools.pairwise(cuts)]
     assert len(chunks) == 4 and all(c.refit[0] for c in chunks)
     assert_array_equal(np.concatenate([c.origins for c in chunks]), plan.origins)
     parts = [run_rolling(r, SPEC, c) for c in reversed(chunks)]
@@ -122,8 +128,13 @@ def test_realized_squared_alignment(seed_rolling):
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"window": 30}, "window"), ({"refit_every": 0}, "refit_every"), ({"horizon": 0}, "horizon"),
-     ({"window": 5000}, "window"), ({"first": 4000}, "start")],
+    [
+        ({"window": 30}, "window"),
+        ({"refit_every": 0}, "refit_every"),
+        ({"horizon": 0}, "horizon"),
+        ({"window": 5000}, "window"),
+        ({"first": 4000}, "start"),
+    ],
     ids=["window-too-short", "refit-zero", "horizon-zero", "window-longer-than-data", "no-origins"],
 )
 def test_bad_plans(kwargs, field):

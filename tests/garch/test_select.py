@@ -10,7 +10,18 @@ from arch import arch_model
 from numpy.testing import assert_allclose
 
 from services.core.errors import DomainError
-from services.garch.engine import SCALE, Criterion, Dist, Mean, ModelSpec, Vol, check_grid, default_grid, rank_candidates, score_model
+from services.garch.engine import (
+    SCALE,
+    Criterion,
+    Dist,
+    Mean,
+    ModelSpec,
+    Vol,
+    check_grid,
+    default_grid,
+    rank_candidates,
+    score_model,
+)
 
 GRID = [
     ModelSpec(dist=Dist.NORMAL),

@@ -29,7 +29,7 @@ def mark_factor(side: int, entry: float, price: float, fee: float) -> float:
 def reference_backtest(
     o,
     h,
-    l,
+    lo,
     c,
     session_first,
     session_last,
@@ -92,7 +92,7 @@ def reference_backtest(
                     hit = ("stop_loss", o[i])
                 elif tp is not None and o[i] >= tp:
                     hit = ("take_profit", o[i])
-                elif sl is not None and l[i] <= sl:
+                elif sl is not None and lo[i] <= sl:
                     hit = ("stop_loss", sl)
                 elif tp is not None and h[i] >= tp:
                     hit = ("take_profit", tp)
@@ -103,7 +103,7 @@ def reference_backtest(
                     hit = ("take_profit", o[i])
                 elif sl is not None and h[i] >= sl:
                     hit = ("stop_loss", sl)
-                elif tp is not None and l[i] <= tp:
+                elif tp is not None and lo[i] <= tp:
                     hit = ("take_profit", tp)
             if hit:
                 exit_at(i, hit[1], hit[0], i - entry_i + 1)

@@ -93,16 +93,16 @@ def test_kernel_equals_reference_in_sessions(seed):
     b = prepare_bars(session_bars(8, seed=seed), "session")
     targets = random_targets(len(b), seed, p_change=0.08)
     costs, execution = Costs(4, 2), Execution(stop_loss=0.004, flat_at_session_end=True)
-    stats, equity, positions, rows, ref_eq, ref_trades = run_both(b, targets, costs, execution)
+    _stats, equity, positions, rows, ref_eq, ref_trades = run_both(b, targets, costs, execution)
     assert [int(r) for r in rows[:, 1]] == [t["exit_i"] for t in ref_trades]
     assert_allclose(equity, ref_eq, rtol=0, atol=PNL_TOL)
     # flat over every session end
     assert (positions[b.session_last] == 0).all()
 
 
-def tiny_bars(o, h, l, c) -> pd.DataFrame:
+def tiny_bars(o, h, lo, c) -> pd.DataFrame:
     idx = pd.date_range("2024-01-01", periods=len(c), freq="5min")
-    return pd.DataFrame({"open": o, "high": h, "low": l, "close": c, "volume": 1.0}, index=idx)
+    return pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": 1.0}, index=idx)
 
 
 def test_one_long_trade_by_hand():
@@ -110,7 +110,9 @@ def test_one_long_trade_by_hand():
     b = prepare_bars(
         tiny_bars([100, 101, 103, 105], [101, 104, 106, 106], [99, 100, 102, 104], [100.5, 103, 104, 105.5])
     )
-    stats, (eq, pos, rows) = run_kernel(b, np.array([1, 1, 0, 0], np.int8), Costs(), Execution(), record=True)
+    _stats, (eq, pos, rows) = run_kernel(
+        b, np.array([1, 1, 0, 0], np.int8), Costs(), Execution(), record=True
+    )
     assert rows.shape[0] == 1
     assert rows[0, 3] == 101 and rows[0, 4] == 105
     assert_allclose(rows[0, 5], 105 / 101 - 1, rtol=1e-15)

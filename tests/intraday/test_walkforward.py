@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -27,7 +29,7 @@ def test_fold_bounds_follow_sessions(bars):
     assert folds[1][0] == int(starts[2])
     assert folds[-1][2] == len(bars)
     # test windows tile the data after the first training window
-    assert all(a[2] == b[1] for a, b in zip(folds, folds[1:]))
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(folds))
 
 
 def test_walk_forward_folds_are_sweeps_and_backtests(bars):
@@ -38,7 +40,7 @@ def test_walk_forward_folds_are_sweeps_and_backtests(bars):
     )
     bounds = fold_bounds(bars, 3, 2)
     assert len(wf.folds) == len(bounds)
-    for fold, (a, b, c) in zip(wf.folds, bounds):
+    for fold, (a, b, c) in zip(wf.folds, bounds, strict=True):
         best, in_sample = sweep(bars, grid, costs, execution, start=a, stop=b).best("sharpe")
         assert fold.best_params == best.params() and fold.in_sample == in_sample
         oos = backtest(bars, best, costs, execution, start=b, stop=c)

@@ -17,8 +17,8 @@ from .chartlib import (  # noqa: E402
     RELEASE,
     SCENARIOS,
     env_of,
-    loader_jobs,
     load_values,
+    loader_jobs,
     of_kind,
     one,
     pod_specs,
@@ -207,7 +207,11 @@ def test_ray_pods_have_requests_equal_to_limits_unless_lowered(
             req, lim = c["resources"]["requests"], c["resources"]["limits"]
             assert set(lim) == set(req) == {"cpu", "memory"}, (name, c["resources"])
             if lowered:
-                assert req["memory"] == lim["memory"] and quantity(req["cpu"]) < quantity(lim["cpu"]), (name, req, lim)
+                assert req["memory"] == lim["memory"] and quantity(req["cpu"]) < quantity(lim["cpu"]), (
+                    name,
+                    req,
+                    lim,
+                )
             else:
                 assert req == lim, (name, c["resources"])
 
@@ -221,7 +225,7 @@ def test_renders_several_worker_groups_when_configured(rendered: dict[str, list[
     spec = highmem["template"]["spec"]
     assert spec["containers"][0]["resources"]["limits"] == {"cpu": "4", "memory": "16Gi"}
     assert spec["tolerations"][0]["key"] == "highmem"
-    shm = [v for v in spec["volumes"] if v["name"] == "shared-mem"][0]
+    shm = next(v for v in spec["volumes"] if v["name"] == "shared-mem")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "6Gi"}
 
 
@@ -257,15 +261,29 @@ def test_renders_gcs_fault_tolerance_with_password_from_a_secret(
         assert secret not in made
         assert ft["externalStorageNamespace"] == "ray-services-prod"
     assert "gcsFaultToleranceOptions" not in raycluster(rendered["default"])["spec"]
+
     # the services' batch drivers go to any Ray node but KubeRay's head group: a head restart spares them
     def selector(objs: list[dict[str, Any]]) -> set[str | None]:
-        return {next((e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
-                      if e["name"] == "RAYSVC_JOB_DRIVER_SELECTOR"), None) for d in of_kind(objs, "Deployment")}
+        return {
+            next(
+                (
+                    e.get("value")
+                    for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+                    if e["name"] == "RAYSVC_JOB_DRIVER_SELECTOR"
+                ),
+                None,
+            )
+            for d in of_kind(objs, "Deployment")
+        }
 
-    assert selector(objects) == {'{"ray.io/node-group": "!headgroup"}'} and selector(rendered["default"]) == {None}
+    assert selector(objects) == {'{"ray.io/node-group": "!headgroup"}'} and selector(rendered["default"]) == {
+        None
+    }
 
 
-def test_uninstall_hook_deletes_the_raycluster_first_with_rights_to_it_only(default: list[dict[str, Any]]) -> None:
+def test_uninstall_hook_deletes_the_raycluster_first_with_rights_to_it_only(
+    default: list[dict[str, Any]],
+) -> None:
     """helm uninstall: a pre-delete hook Job deletes the RayCluster and waits for KubeRay (its Redis cleanup
     needs the claims and Secrets Helm deletes after); its Role reaches that one RayCluster; all of it goes
     when it succeeded. The script it runs is plain Python that compiles."""
@@ -273,9 +291,14 @@ def test_uninstall_hook_deletes_the_raycluster_first_with_rights_to_it_only(defa
     assert sorted(o["kind"] for o in hooks) == ["Job", "Role", "RoleBinding", "ServiceAccount"]
     assert all("hook-succeeded" in o["metadata"]["annotations"]["helm.sh/hook-delete-policy"] for o in hooks)
     (role,) = [o for o in hooks if o["kind"] == "Role"]
-    assert role["rules"] == [{"apiGroups": ["ray.io"], "resources": ["rayclusters"],
-                              "resourceNames": [raycluster(default)["metadata"]["name"]],
-                              "verbs": ["get", "patch", "delete"]}]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["ray.io"],
+            "resources": ["rayclusters"],
+            "resourceNames": [raycluster(default)["metadata"]["name"]],
+            "verbs": ["get", "patch", "delete"],
+        }
+    ]
     (job,) = [o for o in hooks if o["kind"] == "Job"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][:2] == ["python", "-c"]
@@ -356,14 +379,23 @@ def test_renders_an_api_key_store_with_one_admin_key_by_default(
     for dep in deployments:
         path, volumes, mounts = api_keys_wiring(dep)
         assert path == API_KEYS_FILE
-        assert volumes == [{"name": "api-keys", "secret": {
-            "secretName": secret["metadata"]["name"], "items": [{"key": "api-keys.json", "path": "api-keys.json"}],
-            "defaultMode": 0o440}}]
+        assert volumes == [
+            {
+                "name": "api-keys",
+                "secret": {
+                    "secretName": secret["metadata"]["name"],
+                    "items": [{"key": "api-keys.json", "path": "api-keys.json"}],
+                    "defaultMode": 0o440,
+                },
+            }
+        ]
         # a directory mount (no subPath): the kubelet's update of a changed Secret reaches the running pod
         assert mounts == [{"name": "api-keys", "mountPath": "/etc/raysvc/api-keys", "readOnly": True}]
 
 
-def test_renders_the_api_keys_of_an_existing_secret_when_set(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_renders_the_api_keys_of_an_existing_secret_when_set(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
     objects = rendered["existing-claims"]
     assert f"{RELEASE}-api-keys" not in {s["metadata"]["name"] for s in of_kind(objects, "Secret")}
     for dep in of_kind(objects, "Deployment"):
@@ -378,10 +410,13 @@ def test_api_keys_off_leaves_the_services_open(rendered: dict[str, list[dict[str
 
 
 def test_probes_need_an_open_path_when_api_keys_are_on(chart: Any) -> None:
-    with pytest.raises(helm_python.HelmError, match="probes.readiness.path /status needs an API key"):
+    with pytest.raises(helm_python.HelmError, match=r"probes\.readiness\.path /status needs an API key"):
         chart.render({"probes": {"readiness": {"path": "/status"}}}, name=RELEASE, namespace=NAMESPACE)
-    chart.render({"probes": {"readiness": {"path": "/status"}}, "apiKeys": {"enabled": False}},
-                 name=RELEASE, namespace=NAMESPACE)
+    chart.render(
+        {"probes": {"readiness": {"path": "/status"}}, "apiKeys": {"enabled": False}},
+        name=RELEASE,
+        namespace=NAMESPACE,
+    )
 
 
 # --- exposure and network policy ------------------------------------------------------------------------
@@ -513,7 +548,7 @@ def test_renders_the_loader_job_as_a_plain_job_named_by_its_template(
     assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert [c["command"][0], *c["args"]] == ["raysvc", "data", "generate", "--out", "/data"]
-    claim = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"][0]
+    claim = next(v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "data")
     assert claim["persistentVolumeClaim"]["claimName"] == f"{RELEASE}-data"
     (same,) = loader_jobs(render({}))
     (other,) = loader_jobs(render({"image": {"ref": "ray-services:other"}}))

@@ -93,7 +93,7 @@ def test_loader_job_command_parses_and_writes_to_the_data_mount(objects: list[di
     c = job["spec"]["template"]["spec"]["containers"][0]
     command, params = cli_params(c["args"])
     assert command == "data generate"
-    data_mount = [m for m in c["volumeMounts"] if m["name"] == "data"][0]
+    data_mount = next(m for m in c["volumeMounts"] if m["name"] == "data")
     assert params["out"] == Path(data_mount["mountPath"]) and not data_mount["readOnly"]
 
 

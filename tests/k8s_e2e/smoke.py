@@ -6,6 +6,7 @@ Every request to a service carries ``key``, the services' API key (the chart's a
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import urllib.error
@@ -34,7 +35,6 @@ def http(
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
-
 
 
 # --- one real request per service ---------------------------------------------------------------------------
@@ -66,7 +66,9 @@ def smoke_garch(base: str, key: str | None) -> str:
         assert r["converged"], r["message"]
         var, vol = r["forecast_variance"], r["forecast_vol_annualized"]
         assert len(var) == 5 and finite(var) and min(var) > 0, var
-        assert all(abs(v - math.sqrt(s * r["annualization"])) <= 1e-9 * v for s, v in zip(var, vol, strict=True)), (
+        assert all(
+            abs(v - math.sqrt(s * r["annualization"])) <= 1e-9 * v for s, v in zip(var, vol, strict=True)
+        ), (
             var,
             vol,
         )
@@ -121,12 +123,18 @@ def smoke_portfolio(base: str, key: str | None) -> str:
     assert front["count"] == 200 and front["computed_on"] == "ray", {
         k: front[k] for k in ("count", "computed_on")
     }
-    assert all(b >= a - 1e-9 for a, b in zip(rets, rets[1:], strict=False)), rets
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(rets)), rets
     bt = post_ok(
         f"{base}/v1/portfolio/backtest",
         # monthly over the sentiment data's 14 months, an HRP fit (~20 ms) per date: work for Ray
-        {"strategy": "sentiment_top_n", "top_n": 5, "optimize_picks": True, "objective": "hrp",
-         "dataset": "prices", "rebalance": "M"},
+        {
+            "strategy": "sentiment_top_n",
+            "top_n": 5,
+            "optimize_picks": True,
+            "objective": "hrp",
+            "dataset": "prices",
+            "rebalance": "M",
+        },
         key,
     )
     assert bt["computed_on"] == "ray" and bt["rebalances"], {
@@ -153,7 +161,10 @@ def smoke_sentiment(base: str, key: str | None) -> str:
     labels = [r["label"] for r in res[:3]]
     assert labels == ["positive", "negative", "neutral"], labels
     assert all(r == res[i % 3] for i, r in enumerate(res)), "order or determinism broken across chunks"
-    assert all(abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) <= 2e-6 for r in res[:3]), "score != P(pos) - P(neg) (results are rounded to 6 digits)"
+    assert all(
+        abs(r["score"] - (r["probabilities"]["positive"] - r["probabilities"]["negative"])) <= 2e-6
+        for r in res[:3]
+    ), "score != P(pos) - P(neg) (results are rounded to 6 digits)"
     ranks = get_ok(f"{base}/v1/sentiment/rankings?top=5", key)
     assert ranks["data"], ranks
     return f"scored {len(texts)} texts ({labels}); {len(ranks['data'])} ranking rows"
@@ -181,9 +192,8 @@ class RayState:
         return body["data"]["result"]["result"]
 
     def finished_tasks(self, node_ids: set[str]) -> int:
-        url = f"{self.dashboard}/api/v0/tasks?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=FINISHED&detail=1"
+        query = "limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=FINISHED&detail=1"
+        url = f"{self.dashboard}/api/v0/tasks?{query}"
         status, body = http(url, token=self.token)
         assert status == 200, (status, body)
         return sum(1 for t in body["data"]["result"]["result"] if t.get("node_id") in node_ids)
-
-

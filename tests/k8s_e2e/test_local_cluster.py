@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from k8s.chartlib import quantity
 
 from .smoke import SMOKE, RayState, get_ok, http, post_ok
@@ -59,7 +58,7 @@ def cluster_env() -> dict[str, str]:
     env = dict(os.environ)
     for line in ENV_FILE.read_text().splitlines():
         if line.startswith("export "):
-            key, value = line[len("export "):].split("=", 1)
+            key, value = line[len("export ") :].split("=", 1)
             env[key] = value.replace("$PATH", env.get("PATH", ""))
     return env
 
@@ -70,7 +69,9 @@ ENV = cluster_env() if os.environ.get("RAYSVC_K8S_E2E") == "1" else dict(os.envi
 def run(*cmd: str, timeout: float = 600, check: bool = True, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout
 
 
@@ -110,7 +111,12 @@ def ready(pod: dict[str, Any]) -> bool:
 def cluster_ready(workers: int) -> bool:
     rc = kget("raycluster", CLUSTER)
     heads, ws = ray_pods("head"), [p for p in ray_pods("worker") if ready(p)]
-    return rc.get("status", {}).get("state") == "ready" and len(heads) == 1 and ready(heads[0]) and len(ws) == workers
+    return (
+        rc.get("status", {}).get("state") == "ready"
+        and len(heads) == 1
+        and ready(heads[0])
+        and len(ws) == workers
+    )
 
 
 def deployments_ready() -> bool:
@@ -134,7 +140,10 @@ class PortForward:
         self.stop()
         self.proc = subprocess.Popen(
             ["kubectl", "-n", NS, "port-forward", self.target, f":{self.port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=ENV,
         )
         line = self.proc.stdout.readline()
         m = re.search(r"127\.0\.0\.1:(\d+) ->", line)
@@ -216,7 +225,6 @@ def memory_sampler() -> Iterator[MemorySampler]:
         log(f"peak memory {pod:60} rss {peak['rss']:5} MiB, charged {peak['usage']:5} MiB")
 
 
-
 @pytest.fixture(scope="module")
 def image() -> str:
     """The project image, built by skaffold offline from the wheelhouse and pushed to the cluster's registry."""
@@ -236,10 +244,23 @@ def image() -> str:
 
 @pytest.fixture(scope="module")
 def release(image: str, memory_sampler: MemorySampler) -> Iterator[dict[str, Any]]:
-    run("helm", "uninstall", RELEASE, "-n", NS, "--ignore-not-found", "--wait")  # a kept cluster's earlier run
+    run(
+        "helm", "uninstall", RELEASE, "-n", NS, "--ignore-not-found", "--wait"
+    )  # a kept cluster's earlier run
     t0 = time.monotonic()
-    run("helm", "install", RELEASE, "helm/ray-services", "-n", NS, "--create-namespace",
-        "-f", "k8s/values-kind.yaml", "--set", f"image.ref={image}")
+    run(
+        "helm",
+        "install",
+        RELEASE,
+        "helm/ray-services",
+        "-n",
+        NS,
+        "--create-namespace",
+        "-f",
+        "k8s/values-kind.yaml",
+        "--set",
+        f"image.ref={image}",
+    )
     secret = kget("secret", f"{RELEASE}-ray-auth")
     token = base64.b64decode(secret["data"]["auth_token"]).decode()
     # the admin key of the services' API key store the chart generated (scopes read and jobs)
@@ -288,7 +309,9 @@ def test_install_reconciles_and_every_pod_gets_ready(release: dict[str, Any]) ->
     assert ray_c["readinessProbe"]["httpGet"]["port"] == 52365, ray_c["readinessProbe"]
     assert ray_c["image"] == release["image"] and worker["spec"]["containers"][0]["image"] == release["image"]
     env = {e["name"]: e for e in ray_c["env"]}
-    assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-ray-auth", env.get("RAY_AUTH_TOKEN")
+    assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-ray-auth", env.get(
+        "RAY_AUTH_TOKEN"
+    )
     assert [c["name"] for c in worker["spec"].get("initContainers", [])] == ["wait-gcs-ready"]
     assert head["spec"]["automountServiceAccountToken"] is False
     svc = kget("service", HEAD_SVC)
@@ -321,25 +344,41 @@ def test_one_real_request_per_service_runs_tasks_on_the_worker(
         before = state.finished_tasks(workers)
         summary = SMOKE[name](forwards[name].url, release["api_key"])
         ran = wait_for(
-            f"{name}: tasks finished on the worker", lambda: max(0, state.finished_tasks(workers) - before), 60, 1
+            f"{name}: tasks finished on the worker",
+            lambda before=before: max(0, state.finished_tasks(workers) - before),
+            60,
+            1,
         )
         log(f"{name}: {summary}; {ran} task(s) on the worker")
 
 
-ROLLING = {"symbol": "SIM", "model": {"dist": "t"}, "window": 250, "refit_every": 1, "horizon": 1, "mode": "job"}
+ROLLING = {
+    "symbol": "SIM",
+    "model": {"dist": "t"},
+    "window": 250,
+    "refit_every": 1,
+    "horizon": 1,
+    "mode": "job",
+}
 
 
 def rolling_job(
     url: str, start: str, key: str, wait: Callable[[str], None] | None = None
 ) -> tuple[dict[str, Any], float]:
     t0 = time.monotonic()
-    status, body = http(f"{url}/v1/volatility/rolling", method="POST", body=ROLLING | {"start": start}, token=key)
+    status, body = http(
+        f"{url}/v1/volatility/rolling", method="POST", body=ROLLING | {"start": start}, token=key
+    )
     assert status == 202, (status, body)
     job_url = f"{url}/v1/jobs/{body['job_id']}"
     if wait:
         wait(job_url)
-    info = wait_for(f"job {body['job_id']} finished", lambda: (
-        i if (i := get_ok(job_url, key))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None), 900, 2)
+    info = wait_for(
+        f"job {body['job_id']} finished",
+        lambda: i if (i := get_ok(job_url, key))["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None,
+        900,
+        2,
+    )
     assert info["status"] == "SUCCEEDED", info
     return info, time.monotonic() - t0
 
@@ -351,7 +390,9 @@ def rolling_start(url: str, key: str, refits: int = 1500) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(end - refits * 86400 * 7 / 5))
 
 
-def test_async_job_through_the_service_succeeds(release: dict[str, Any], forwards: dict[str, PortForward]) -> None:
+def test_async_job_through_the_service_succeeds(
+    release: dict[str, Any], forwards: dict[str, PortForward]
+) -> None:
     url, key = forwards["garch"].url, release["api_key"]
     info, seconds = rolling_job(url, rolling_start(url, key), key)
     report["rolling_job"] = {"seconds": round(seconds, 1), "result": info.get("result")}
@@ -368,15 +409,44 @@ def test_ray_job_submit_with_the_charts_token(
     sub = f"e2e-{int(time.time())}"
     # a batch entrypoint as the docs show it: its driver runs on the head and writes to the results claim
     csv = f"/results/e2e-{sub}.csv"
-    entrypoint = ["python", "-m", "services.garch.job", "rolling", "--symbols", "SIM", "--window", "250",
-                  "--start", rolling_start(forwards["garch"].url, release["api_key"], refits=40), "--out", csv]
-    out = run(RAY, "job", "submit", "--address", dashboard, "--submission-id", sub, "--", *entrypoint,
-              env=env, timeout=600)
+    entrypoint = [
+        "python",
+        "-m",
+        "services.garch.job",
+        "rolling",
+        "--symbols",
+        "SIM",
+        "--window",
+        "250",
+        "--start",
+        rolling_start(forwards["garch"].url, release["api_key"], refits=40),
+        "--out",
+        csv,
+    ]
+    out = run(
+        RAY,
+        "job",
+        "submit",
+        "--address",
+        dashboard,
+        "--submission-id",
+        sub,
+        "--",
+        *entrypoint,
+        env=env,
+        timeout=600,
+    )
     _, body = http(f"{dashboard}/api/jobs/{sub}", token=release["token"])
     assert body["status"] == "SUCCEEDED", (body, out[-2000:])
     # ... and a service pod reads it from the same claim
-    rows = kubectl("exec", f"deploy/{RELEASE}-garch", "--", "python", "-c",
-                   f"import pandas as pd; print(len(pd.read_csv({csv!r})))").strip()
+    rows = kubectl(
+        "exec",
+        f"deploy/{RELEASE}-garch",
+        "--",
+        "python",
+        "-c",
+        f"import pandas as pd; print(len(pd.read_csv({csv!r})))",
+    ).strip()
     assert int(rows) >= 30, rows
     log(f"ray job submit {sub}: {body['status']}; the garch pod reads {rows} rows of {csv}")
 
@@ -399,31 +469,58 @@ def test_sizing_requests_fit_the_node_and_peaks_are_recorded(memory_sampler: Mem
             continue
         req = [c.get("resources", {}).get("requests", {}) for c in pod["spec"]["containers"]]
         init = [c.get("resources", {}).get("requests", {}) for c in pod["spec"].get("initContainers", [])]
-        pcpu = max(sum(quantity(r.get("cpu", "0")) for r in req), *(quantity(r.get("cpu", "0")) for r in init), 0)
-        pmem = max(sum(quantity(r.get("memory", "0")) for r in req), *(quantity(r.get("memory", "0")) for r in init), 0)
+        pcpu = max(
+            sum(quantity(r.get("cpu", "0")) for r in req), *(quantity(r.get("cpu", "0")) for r in init), 0
+        )
+        pmem = max(
+            sum(quantity(r.get("memory", "0")) for r in req),
+            *(quantity(r.get("memory", "0")) for r in init),
+            0,
+        )
         cpu, mem = cpu + pcpu, mem + pmem
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         peak = memory_sampler.peaks.get(key, {})
-        rows.append({"pod": key, "cpu_request": pcpu, "memory_request_mib": round(pmem / 2**20),
-                     "peak_rss_mib": round(peak.get("rss", 0) / 2**20),
-                     "peak_charged_mib": round(peak.get("usage", 0) / 2**20)})
+        rows.append(
+            {
+                "pod": key,
+                "cpu_request": pcpu,
+                "memory_request_mib": round(pmem / 2**20),
+                "peak_rss_mib": round(peak.get("rss", 0) / 2**20),
+                "peak_charged_mib": round(peak.get("usage", 0) / 2**20),
+            }
+        )
     node = json.loads(run("kubectl", "get", "nodes", "-o", "json"))["items"][0]
     alloc = node["status"]["allocatable"]
-    report["sizing"] = {"pods": rows, "cpu_requests": round(cpu, 3), "memory_requests_gib": round(mem / 2**30, 2),
-                        "node_allocatable": {"cpu": alloc["cpu"], "memory": alloc["memory"]},
-                        "peak_rss_gib": round(sum(r["peak_rss_mib"] for r in rows) / 1024, 2),
-                        "peak_charged_gib": round(sum(r["peak_charged_mib"] for r in rows) / 1024, 2)}
+    report["sizing"] = {
+        "pods": rows,
+        "cpu_requests": round(cpu, 3),
+        "memory_requests_gib": round(mem / 2**30, 2),
+        "node_allocatable": {"cpu": alloc["cpu"], "memory": alloc["memory"]},
+        "peak_rss_gib": round(sum(r["peak_rss_mib"] for r in rows) / 1024, 2),
+        "peak_charged_gib": round(sum(r["peak_charged_mib"] for r in rows) / 1024, 2),
+    }
     for r in rows:
-        log(f"  {r['pod']:60} cpu {r['cpu_request']:.2f}  mem req {r['memory_request_mib']:5} MiB  "
-            f"peak rss {r['peak_rss_mib']:5} MiB  charged {r['peak_charged_mib']:5} MiB")
+        log(
+            f"  {r['pod']:60} cpu {r['cpu_request']:.2f}  mem req {r['memory_request_mib']:5} MiB  "
+            f"peak rss {r['peak_rss_mib']:5} MiB  charged {r['peak_charged_mib']:5} MiB"
+        )
     log(f"requests {cpu:.2f} CPU / {mem / 2**30:.2f} GiB of {alloc['cpu']} CPU / {alloc['memory']}")
-    assert cpu <= quantity(alloc["cpu"]) and all(r["peak_rss_mib"] > 0 for r in rows if "/ray-services-" in r["pod"])
+    assert cpu <= quantity(alloc["cpu"]) and all(
+        r["peak_rss_mib"] > 0 for r in rows if "/ray-services-" in r["pod"]
+    )
     # no pod close to its memory limit (an OOM kill in waiting)
     for pod in pods:
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-        limits = [quantity(c.get("resources", {}).get("limits", {}).get("memory", "0")) for c in pod["spec"]["containers"]]
+        limits = [
+            quantity(c.get("resources", {}).get("limits", {}).get("memory", "0"))
+            for c in pod["spec"]["containers"]
+        ]
         if all(limits) and key in memory_sampler.peaks:
-            assert memory_sampler.peaks[key]["rss"] < 0.9 * sum(limits), (key, memory_sampler.peaks[key], limits)
+            assert memory_sampler.peaks[key]["rss"] < 0.9 * sum(limits), (
+                key,
+                memory_sampler.peaks[key],
+                limits,
+            )
 
 
 # --- faults --------------------------------------------------------------------------------------------------
@@ -465,7 +562,7 @@ class RequestLoop:
         while not self.stop.is_set():
             for url in self.urls:
                 self.sent += 1
-                for attempt in range(2):
+                for _attempt in range(2):
                     try:
                         status, _ = http(url, token=self.key, timeout=10)
                     except OSError as exc:
@@ -489,8 +586,10 @@ class RequestLoop:
 
 def garch_rolled() -> bool:
     pods = kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
-    return len(pods) == 1 and ready(pods[0]) and any(
-        e["name"] == "RAYSVC_E2E_UPGRADE" for e in pods[0]["spec"]["containers"][0].get("env", [])
+    return (
+        len(pods) == 1
+        and ready(pods[0])
+        and any(e["name"] == "RAYSVC_E2E_UPGRADE" for e in pods[0]["spec"]["containers"][0].get("env", []))
     )
 
 
@@ -498,9 +597,21 @@ def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any
     key = release["api_key"]  # the same after the upgrade: the chart keeps the key store's Secret (lookup)
     with RequestLoop(key) as loop:
         # new values: a second worker, and a new env value that rolls the garch Deployment
-        run("helm", "upgrade", RELEASE, "helm/ray-services", "-n", NS, "--reuse-values",
-            "--set", "ray.workerGroups.cpu.replicas=2",
-            "--set", "services.garch.env[0].name=RAYSVC_E2E_UPGRADE", "--set-string", "services.garch.env[0].value=1")
+        run(
+            "helm",
+            "upgrade",
+            RELEASE,
+            "helm/ray-services",
+            "-n",
+            NS,
+            "--reuse-values",
+            "--set",
+            "ray.workerGroups.cpu.replicas=2",
+            "--set",
+            "services.garch.env[0].name=RAYSVC_E2E_UPGRADE",
+            "--set-string",
+            "services.garch.env[0].value=1",
+        )
         wait_for("2 workers Ready", lambda: cluster_ready(2), 600)
         wait_for("the garch Deployment rolled: only its new pod left, Ready", garch_rolled, 600)
         wait_for("Deployments Ready", deployments_ready, 600)
@@ -513,10 +624,17 @@ def test_helm_upgrade_scales_workers_and_loses_no_request(release: dict[str, Any
     before = {w: state.finished_tasks({w}) for w in workers}
     fw = PortForward(f"svc/{RELEASE}-garch", 8006)
     try:
-        symbols = [s for d in get_ok(f"{fw.url}/v1/volatility/symbols", key)["datasets"] for s in d["symbols"]][:20]
-        post_ok(f"{fw.url}/v1/volatility/forecast", {"symbols": symbols, "model": {"dist": "t"}, "horizon": 1}, key)
+        symbols = [
+            s for d in get_ok(f"{fw.url}/v1/volatility/symbols", key)["datasets"] for s in d["symbols"]
+        ][:20]
+        post_ok(
+            f"{fw.url}/v1/volatility/forecast",
+            {"symbols": symbols, "model": {"dist": "t"}, "horizon": 1},
+            key,
+        )
     finally:
         fw.stop()
+
     def on_both() -> dict[str, int] | None:
         ran = {w: state.finished_tasks({w}) - before[w] for w in workers}
         return ran if all(v > 0 for v in ran.values()) else None
@@ -546,9 +664,18 @@ def test_head_deleted_services_say_why_then_recover(release: dict[str, Any]) -> 
     log(f"readiness reasons: {reasons['garch']}")
     unready_s = time.monotonic() - t0
     wait_for("RayCluster ready again", lambda: cluster_ready(2) or cluster_ready(1), 600)
-    wait_for("every service ready again", lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()), 600)
-    report["fault_head_deleted"] = {"unready_after_s": round(unready_s), "recovered_after_s": round(time.monotonic() - t0)}
-    log(SMOKE["garch"](urls["garch"], release["api_key"]))  # through the Service: the port-forward's pod was replaced by the upgrade
+    wait_for(
+        "every service ready again",
+        lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()),
+        600,
+    )
+    report["fault_head_deleted"] = {
+        "unready_after_s": round(unready_s),
+        "recovered_after_s": round(time.monotonic() - t0),
+    }
+    log(
+        SMOKE["garch"](urls["garch"], release["api_key"])
+    )  # through the Service: the port-forward's pod was replaced by the upgrade
 
 
 def test_skaffold_run_after_a_source_change_rolls_the_ray_pods(release: dict[str, Any]) -> None:
@@ -566,20 +693,40 @@ def test_skaffold_run_after_a_source_change_rolls_the_ray_pods(release: dict[str
 
     def rolled() -> bool:
         pods = ray_pods("head") + ray_pods("worker")
-        return bool(pods) and all(ready(p) and p["metadata"]["uid"] not in old
-                                  and p["spec"]["containers"][0]["image"] == image for p in pods)
+        return bool(pods) and all(
+            ready(p) and p["metadata"]["uid"] not in old and p["spec"]["containers"][0]["image"] == image
+            for p in pods
+        )
 
     wait_for("head and workers recreated on the new image", rolled, 600)
-    wait_for("Deployments on the new image and Ready", lambda: deployments_ready() and all(
-        d["spec"]["template"]["spec"]["containers"][0]["image"] == image for d in kget("deployments")["items"]), 600)
+    wait_for(
+        "Deployments on the new image and Ready",
+        lambda: (
+            deployments_ready()
+            and all(
+                d["spec"]["template"]["spec"]["containers"][0]["image"] == image
+                for d in kget("deployments")["items"]
+            )
+        ),
+        600,
+    )
     report["skaffold_rebuild_to_rolled_s"] = round(time.monotonic() - t0)
 
 
 def redis_keys(storage_namespace: str) -> int:
     """Keys a Ray cluster's GCS keeps in the Redis of `make k8s-up` (Ray prefixes them `RAY<namespace>@`)."""
-    out = run("kubectl", "-n", "redis", "exec", "deploy/redis", "--", "sh", "-c",
-              'export REDISCLI_AUTH="$(sed "s/^requirepass //" /etc/redis-auth/redis.conf)"; '
-              f"redis-cli --scan --pattern 'RAY{storage_namespace}@*' | wc -l")
+    out = run(
+        "kubectl",
+        "-n",
+        "redis",
+        "exec",
+        "deploy/redis",
+        "--",
+        "sh",
+        "-c",
+        'export REDISCLI_AUTH="$(sed "s/^requirepass //" /etc/redis-auth/redis.conf)"; '
+        f"redis-cli --scan --pattern 'RAY{storage_namespace}@*' | wc -l",
+    )
     return int(out.strip())
 
 
@@ -588,35 +735,69 @@ def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) ->
     `helm upgrade` recreates the Ray pods with the GCS state in Redis and puts the services' batch drivers on
     workers; a rolling job submitted through garch keeps running while the head pod is deleted and recreated,
     the workers stay, and the job ends SUCCEEDED with the result of the same job run before."""
-    password = base64.b64decode(json.loads(run("kubectl", "-n", "redis", "get", "secret", "redis-auth", "-o", "json"))
-                                ["data"]["redis-password"]).decode()
+    password = base64.b64decode(
+        json.loads(run("kubectl", "-n", "redis", "get", "secret", "redis-auth", "-o", "json"))["data"][
+            "redis-password"
+        ]
+    ).decode()
     # the password in a Secret of the user's, as helm/ray-services/ci/gcs-ft-values.yaml has it
     kubectl("delete", "secret", "redis-auth", "--ignore-not-found")  # a kept cluster's earlier run
     kubectl("create", "secret", "generic", "redis-auth", f"--from-literal=password={password}")
     old = {p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}
     n_workers = len(ray_pods("worker"))
-    run("helm", "upgrade", RELEASE, "helm/ray-services", "-n", NS, "--reuse-values",
-        "--set", "ray.gcsFaultTolerance.enabled=true",
-        "--set", "ray.gcsFaultTolerance.redisAddress=redis.redis.svc.cluster.local:6379",
-        "--set", "ray.gcsFaultTolerance.existingSecret=redis-auth",
-        "--set", "ray.gcsFaultTolerance.existingSecretKey=password")
-    wait_for("Ray pods recreated with the GCS in Redis", lambda: cluster_ready(n_workers) and not old & {
-        p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}, 600)
+    run(
+        "helm",
+        "upgrade",
+        RELEASE,
+        "helm/ray-services",
+        "-n",
+        NS,
+        "--reuse-values",
+        "--set",
+        "ray.gcsFaultTolerance.enabled=true",
+        "--set",
+        "ray.gcsFaultTolerance.redisAddress=redis.redis.svc.cluster.local:6379",
+        "--set",
+        "ray.gcsFaultTolerance.existingSecret=redis-auth",
+        "--set",
+        "ray.gcsFaultTolerance.existingSecretKey=password",
+    )
+    wait_for(
+        "Ray pods recreated with the GCS in Redis",
+        lambda: (
+            cluster_ready(n_workers)
+            and not old & {p["metadata"]["uid"] for p in ray_pods("head") + ray_pods("worker")}
+        ),
+        600,
+    )
     wait_for("Deployments rolled and Ready", deployments_ready, 600)
     urls = {n: f"http://{service_ip(f'{RELEASE}-{n}')}:{p}" for n, p in PORTS.items()}
-    wait_for("every service ready", lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()), 600)
+    wait_for(
+        "every service ready",
+        lambda: all(http(f"{u}/readyz", timeout=5)[0] == 200 for u in urls.values()),
+        600,
+    )
     (head,) = ray_pods("head")
-    assert {"RAY_REDIS_ADDRESS", "REDIS_PASSWORD"} <= {e["name"] for e in head["spec"]["containers"][0]["env"]}
+    assert {"RAY_REDIS_ADDRESS", "REDIS_PASSWORD"} <= {
+        e["name"] for e in head["spec"]["containers"][0]["env"]
+    }
     storage = head["metadata"]["annotations"]["ray.io/external-storage-namespace"]
-    report["fault_head_deleted_gcs_ft"] = {"redis_storage_namespace": storage, "redis_keys": redis_keys(storage)}
+    report["fault_head_deleted_gcs_ft"] = {
+        "redis_storage_namespace": storage,
+        "redis_keys": redis_keys(storage),
+    }
     assert report["fault_head_deleted_gcs_ft"]["redis_keys"] > 0, "the GCS wrote nothing to Redis"
     workers = {p["metadata"]["uid"] for p in ray_pods("worker")}
+
     # The garch pod itself, as `kubectl port-forward` reaches it: while the head is away every service reads
     # not ready (its /readyz names Ray), so its Service has no endpoint and refuses connections.
     # (the old pod of the rollout may still be terminating: the one that is not)
     def garch_pod() -> dict[str, Any] | None:
-        pods = [p for p in kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
-                if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running"]
+        pods = [
+            p
+            for p in kget("pods", "-l", "app.kubernetes.io/component=garch")["items"]
+            if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running"
+        ]
         return pods[0] if len(pods) == 1 else None
 
     garch = wait_for("one running garch pod", garch_pod, 300, 1)
@@ -634,27 +815,41 @@ def test_gcs_fault_tolerance_a_job_survives_the_head(release: dict[str, Any]) ->
         events["deleted_at"] = time.monotonic()
         log(f"deleted head pod {head['metadata']['name']} during the job")
         # while the head is away the job reads RUNNING (its driver lives on a worker), never FAILED
-        unreachable = wait_for("job status without the Jobs API", lambda: (
-            i if "unreachable" in ((i := get_ok(job_url, key)).get("message") or "") else None), 120, 1)
+        unreachable = wait_for(
+            "job status without the Jobs API",
+            lambda: i if "unreachable" in ((i := get_ok(job_url, key)).get("message") or "") else None,
+            120,
+            1,
+        )
         assert unreachable["status"] == "RUNNING", unreachable
         events["while_down"] = unreachable["message"][:160]
 
     info, seconds = rolling_job(garch_url, rolling_start(garch_url, key), key, wait=delete_head_when_running)
     reference = report["rolling_job"]["result"]
     assert {k: v for k, v in info["result"].items() if k != "seconds"} == {
-        k: v for k, v in reference.items() if k != "seconds"}
+        k: v for k, v in reference.items() if k != "seconds"
+    }
     wait_for("RayCluster ready again", lambda: cluster_ready(n_workers), 600)
     assert {p["metadata"]["uid"] for p in ray_pods("worker")} == workers, "the workers were replaced"
     # Ray's own record on the new head, recovered from Redis (without fault tolerance: 404, no such job)
     head_api = f"http://{ray_pods('head')[0]['status']['podIP']}:8265/api/jobs/{info['job_id']}"
-    record = wait_for("the new head's record of the job", lambda: (
-        b if isinstance(b := http(head_api, token=release["token"], timeout=10)[1], dict) and b.get("status") in (
-            "SUCCEEDED", "FAILED", "STOPPED") else None), 300)
+    record = wait_for(
+        "the new head's record of the job",
+        lambda: (
+            b
+            if isinstance(b := http(head_api, token=release["token"], timeout=10)[1], dict)
+            and b.get("status") in ("SUCCEEDED", "FAILED", "STOPPED")
+            else None
+        ),
+        300,
+    )
     assert record["status"] == "SUCCEEDED", record
     report["fault_head_deleted_gcs_ft"] |= {
-        "outcome": "job SUCCEEDED, same result; workers kept", "job_seconds": round(seconds, 1),
+        "outcome": "job SUCCEEDED, same result; workers kept",
+        "job_seconds": round(seconds, 1),
         "while_head_down": events["while_down"],
-        "succeeded_after_head_deleted_s": round(time.monotonic() - events["deleted_at"])}
+        "succeeded_after_head_deleted_s": round(time.monotonic() - events["deleted_at"]),
+    }
     log(f"GCS fault tolerance: {report['fault_head_deleted_gcs_ft']}")
 
 
@@ -666,17 +861,27 @@ def test_helm_uninstall_leaves_nothing_behind() -> None:
     report["uninstall_s"] = round(time.monotonic() - t0)
     kubectl("delete", "secret", "redis-auth", "--ignore-not-found")  # the user's own Secret for Redis
     if "fault_head_deleted_gcs_ft" in report:
-        report["redis_keys_after_uninstall"] = redis_keys(report["fault_head_deleted_gcs_ft"]["redis_storage_namespace"])
+        report["redis_keys_after_uninstall"] = redis_keys(
+            report["fault_head_deleted_gcs_ft"]["redis_storage_namespace"]
+        )
         assert report["redis_keys_after_uninstall"] == 0, "KubeRay's Redis cleanup left the cluster's keys"
     wait_for("no pods left", lambda: not kget("pods")["items"], 300)
     kinds = run("kubectl", "api-resources", "--verbs=list", "--namespaced", "-o", "name").split()
     left = json.loads(kubectl("get", ",".join(kinds), "-o", "json", "--ignore-not-found"))["items"]
     # what Kubernetes itself puts in every namespace
-    left = [o for o in left if not (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "default")
-            and not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == "kube-root-ca.crt")
-            and o["kind"] != "Event" and not o["kind"].endswith("Event")]
+    left = [
+        o
+        for o in left
+        if not (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "default")
+        and not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == "kube-root-ca.crt")
+        and o["kind"] != "Event"
+        and not o["kind"].endswith("Event")
+    ]
     pvs = [pv["metadata"]["name"] for pv in json.loads(run("kubectl", "get", "pv", "-o", "json"))["items"]]
-    report["uninstall_left"] = {"namespaced": [f"{o['kind']}/{o['metadata']['name']}" for o in left], "pvs": pvs}
+    report["uninstall_left"] = {
+        "namespaced": [f"{o['kind']}/{o['metadata']['name']}" for o in left],
+        "pvs": pvs,
+    }
     assert not left and not pvs, report["uninstall_left"]
 
 

@@ -63,16 +63,28 @@ class LocalCluster:
 
     def start(self, workers: int = 1, cpus_per_node: int = 1) -> LocalCluster:
         head = [
-            self.ray, "start", "--head", f"--port={self.gcs_port}", f"--num-cpus={cpus_per_node}",
-            f"--ray-client-server-port={self.client_port}", "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={self.dashboard_port}", f"--temp-dir={self.temp_dir}", "--disable-usage-stats",
-            "--include-dashboard=true", *self._agent_ports(),
+            self.ray,
+            "start",
+            "--head",
+            f"--port={self.gcs_port}",
+            f"--num-cpus={cpus_per_node}",
+            f"--ray-client-server-port={self.client_port}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={self.dashboard_port}",
+            f"--temp-dir={self.temp_dir}",
+            "--disable-usage-stats",
+            "--include-dashboard=true",
+            *self._agent_ports(),
         ]
         subprocess.run(head, env=self.env, check=True, capture_output=True, timeout=180)
         for _ in range(workers):
             node = [
-                self.ray, "start", f"--address={self.driver_address}", f"--num-cpus={cpus_per_node}",
-                "--disable-usage-stats", *self._agent_ports(),
+                self.ray,
+                "start",
+                f"--address={self.driver_address}",
+                f"--num-cpus={cpus_per_node}",
+                "--disable-usage-stats",
+                *self._agent_ports(),
             ]
             subprocess.run(node, env=self.env, check=True, capture_output=True, timeout=180)
         deadline = time.monotonic() + 120
