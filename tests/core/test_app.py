@@ -103,7 +103,9 @@ def test_validation_errors_are_problem_json_naming_fields(client: TestClient) ->
     body = r.json()
     assert {"type", "title", "status", "detail", "errors"} <= body.keys() and body["status"] == 422
     fields = {e["field"]: e["message"] for e in body["errors"]}
-    assert "body.series.dates" in fields and "not strictly increasing at rows [2]" in fields["body.series.dates"]
+    assert (
+        "body.series.dates" in fields and "not strictly increasing at rows [2]" in fields["body.series.dates"]
+    )
 
 
 def test_nan_and_null_name_the_index(client: TestClient) -> None:
