@@ -13,6 +13,7 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
+from services.portfolio import tasks
 from services.portfolio.engine import (
     Objective,
     OptimizationSpec,
@@ -42,15 +43,25 @@ async def optimize_portfolio(req: S.OptimizeRequest) -> S.OptimizeResponse:
     return await asyncio.to_thread(svc.optimize_blocking, get_platform().catalog, req)
 
 
+FRONTIER_DOC = f"""Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe,
+weights). Blocks of points run as parallel Ray tasks when their estimated work (points × a measured cost per
+point for this many assets) reaches {tasks.RAY_MIN_WORK_MS:g} ms, Ray's fixed cost per call; else in-process.
+The response's ``computed_on`` says which."""
+BACKTEST_DOC = f"""Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
+month or quarter) the strategy sees only data up to that date; blocks of dates run as Ray tasks when their
+estimated work (dates × a measured cost per decision for the strategy) reaches {tasks.RAY_MIN_WORK_MS:g} ms,
+else in-process (the response's ``computed_on``). ``sentiment_top_n`` reads the sentiment service's monthly
+rankings over HTTP (503 naming it when it is down). The response says which dataset priced the backtest."""
+
+
 @router.post(
     "/frontier",
     response_model=S.FrontierResponse,
     responses={**INVALID, **NOT_FOUND, 413: {"description": "too many points: use the batch job"}},
+    description=FRONTIER_DOC,
 )
 async def frontier(req: S.FrontierRequest) -> S.FrontierResponse:
-    """Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe, weights).
-    Blocks of points run as parallel Ray tasks when their estimated work (points × a measured cost per point
-    for this many assets) is worth Ray's fixed cost; else in-process. The response says which (``on_ray``)."""
+    """Efficient frontier (OpenAPI text: :data:`FRONTIER_DOC`, which states the Ray threshold in use)."""
     p = require_ray()
     return await svc.frontier_async(p.catalog, req)
 
@@ -75,13 +86,10 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
         **SENTIMENT_DOWN,
         413: {"description": "too many rebalance dates: use the batch job"},
     },
+    description=BACKTEST_DOC,
 )
 async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
-    """Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
-    month or quarter) the strategy sees only data up to that date; blocks of dates run as Ray tasks when their
-    estimated work is worth Ray's fixed cost, else in-process (``on_ray``).
-    ``sentiment_top_n`` reads the sentiment service's monthly rankings over HTTP (503 naming it when it
-    is down). The response says which dataset priced the backtest."""
+    """Walk-forward backtest (OpenAPI text: :data:`BACKTEST_DOC`, which states the Ray threshold in use)."""
     p = require_ray()
     return await svc.backtest_async(p.catalog, req)
 

@@ -1,15 +1,16 @@
 """Request handling shared by the HTTP routes and the batch job: request models → engine/tasks → responses.
 
-Each price dataset's returns are computed once per process, kept here and put into the object store once
-(through the catalog). Blocking functions (``*_blocking``) serve the job and ``asyncio.to_thread``; the
-``async`` ones await Ray and the sentiment service in routes.
+Each price dataset's returns are computed once per process and kept by the catalog (``Catalog.derived``),
+which also puts them into the object store once. Frontiers and backtests are planned once
+(``_plan_frontier``, ``_plan_backtest``: the request's data, limits and :mod:`tasks` plan) and then run
+blocking (``*_blocking``: the job) or awaited (the ``async`` ones: routes, which also await the sentiment
+service).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +24,11 @@ from services.core.settings import get_settings
 from services.portfolio import schemas as S
 from services.portfolio import tasks
 from services.portfolio.engine import (
+    BacktestResult,
     BacktestSpec,
-    OptimizationSpec,
+    Frontier,
     Strategy,
+    View,
     backtest_dates,
     check_return_bounds,
     optimize,
@@ -43,33 +46,30 @@ INLINE_MAX_REBALANCES = 1000
 """Rebalance dates per backtest request; more → 413 and the batch job."""
 RANKINGS_PATH = "/v1/sentiment/rankings"
 
-_lock = threading.Lock()
-_returns: dict[str, pd.DataFrame] = {}
-_arrays: dict[str, tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]] = {}
+Arrays = tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]
+"""A dataset's returns as (dates, values, column position of each symbol): :func:`dataset_arrays`."""
+RETURNS, ARRAYS = "portfolio:returns", "portfolio:arrays"
+"""Kinds of the derived data this service keeps on the catalog, by dataset name (``Catalog.derived_count``)."""
 
 
 # --- data -----------------------------------------------------------------------------------------
 def dataset_returns(catalog: Catalog, dataset: str) -> pd.DataFrame:
-    """Simple daily returns of every symbol of ``dataset`` (computed once per process; NaN where a
+    """Simple daily returns of every symbol of ``dataset`` (made once, kept by the catalog; NaN where a
     symbol has no price)."""
-    with _lock:
-        if dataset not in _returns:
-            prices = catalog.close_prices(dataset)
-            _returns[dataset] = prices.pct_change(fill_method=None).iloc[1:]
-        return _returns[dataset]
+    return catalog.derived(
+        RETURNS, dataset, lambda: catalog.close_prices(dataset).pct_change(fill_method=None).iloc[1:]
+    )
 
 
-def dataset_arrays(catalog: Catalog, dataset: str) -> tuple[pd.DatetimeIndex, np.ndarray, dict[str, int]]:
-    """:func:`dataset_returns` as (dates, values, column position of each symbol), built once."""
-    arrays = _arrays.get(dataset)
-    if arrays is None:
+def dataset_arrays(catalog: Catalog, dataset: str) -> Arrays:
+    """:func:`dataset_returns` as (dates, values, column position of each symbol), made once, kept by the
+    catalog."""
+
+    def make() -> Arrays:
         frame = dataset_returns(catalog, dataset)
-        arrays = _arrays[dataset] = (
-            frame.index,
-            frame.to_numpy(),
-            {c: i for i, c in enumerate(frame.columns)},
-        )
-    return arrays
+        return frame.index, frame.to_numpy(), {c: i for i, c in enumerate(frame.columns)}
+
+    return catalog.derived(ARRAYS, dataset, make)
 
 
 def weighted_returns(
@@ -121,13 +121,13 @@ def _stamp(d: Any) -> pd.Timestamp | None:
     return None if d is None else pd.Timestamp(d)
 
 
-def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, tasks.View, str]:
+def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, View, str]:
     """(full returns, the request's view of them, dataset name or ``inline``) of a request."""
     if req.returns is not None:
         frame = req.returns.to_frame()
         check_return_bounds(frame.to_numpy(), "returns.values")
         frame.index.name = None
-        view = tasks.View(start=_stamp(req.start), end=_stamp(req.end), complete=True)
+        view = View(start=_stamp(req.start), end=_stamp(req.end), complete=True)
         return frame, view, "inline"
     dataset = pick_dataset(catalog, req.symbols or [], req.dataset)
     full = dataset_returns(catalog, dataset)
@@ -135,7 +135,7 @@ def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, tasks.Vi
     if cols.empty:
         raise DomainError(f"no common return history of {req.symbols} up to {req.end}", field="end")
     start = _stamp(req.start) or cols.index[max(0, len(cols) - DEFAULT_WINDOW)]
-    view = tasks.View(symbols=tuple(req.symbols or ()), start=start, end=_stamp(req.end), complete=True)
+    view = View(symbols=tuple(req.symbols or ()), start=start, end=_stamp(req.end), complete=True)
     return full, view, dataset
 
 
@@ -154,41 +154,38 @@ def optimize_blocking(catalog: Catalog, req: S.OptimizeRequest) -> S.OptimizeRes
 
 
 # --- frontier -------------------------------------------------------------------------------------
-def _frontier_inputs(
+def _plan_frontier(
     catalog: Catalog, req: S.FrontierRequest, limit: int | None = INLINE_MAX_POINTS
-) -> tuple[pd.DataFrame, tasks.View, str, OptimizationSpec]:
+) -> tuple[tasks.Plan[Frontier], str]:
+    """(the frontier's plan, dataset name or ``inline``); more than ``limit`` points → 413."""
     if limit is not None and req.n_points > limit:
         raise ProblemError.too_large(
             f"{req.n_points} frontier points exceed {limit} per request",
             batch_command="raysvc job portfolio frontier --help",
         )
     full, view, dataset = universe(catalog, req)
-    return full, view, dataset, req.to_spec(req.periods_per_year)
-
-
-async def frontier_async(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
-    """``POST /v1/portfolio/frontier``: blocks of points as Ray tasks when there are enough of them."""
-    full, view, dataset, spec = await asyncio.to_thread(_frontier_inputs, catalog, req)
-    ref = await asyncio.to_thread(_ref_for, catalog, dataset)
-    frontier, on_ray = await tasks.frontier_async(
-        full, spec, req.n_points, view=view, ref=ref, chunks_per_cpu=get_settings().chunks_per_cpu
-    )
-    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, on_ray)
-
-
-def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
-    """The same as :func:`frontier_async`, blocking and without the interactive limit (the batch job)."""
-    full, view, dataset, spec = _frontier_inputs(catalog, req, limit=None)
-    frontier = tasks.frontier(
+    plan = tasks.plan_frontier(
         full,
-        spec,
+        req.to_spec(req.periods_per_year),
         req.n_points,
         view=view,
         ref=_ref_for(catalog, dataset),
         chunks_per_cpu=get_settings().chunks_per_cpu,
     )
-    on_ray = tasks.frontier_on_ray(req.n_points, view.cut(full).shape[1])
-    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, on_ray)
+    return plan, dataset
+
+
+async def frontier_async(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
+    """``POST /v1/portfolio/frontier``: blocks of points as Ray tasks when there are enough of them."""
+    plan, dataset = await asyncio.to_thread(_plan_frontier, catalog, req)
+    frontier = await tasks.run_async(plan)
+    return S.FrontierResponse.of(frontier, dataset, req.periods_per_year, plan.on_ray)
+
+
+def frontier_blocking(catalog: Catalog, req: S.FrontierRequest) -> S.FrontierResponse:
+    """The same as :func:`frontier_async`, blocking and without the interactive limit (the batch job)."""
+    plan, dataset = _plan_frontier(catalog, req, limit=None)
+    return S.FrontierResponse.of(tasks.run(plan), dataset, req.periods_per_year, plan.on_ray)
 
 
 # --- metrics --------------------------------------------------------------------------------------
@@ -344,7 +341,7 @@ def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.Data
         start=_stamp(req.start),
         end=_stamp(req.end),
     )
-    view = tasks.View(symbols=tuple(symbols))
+    view = View(symbols=tuple(symbols))
     panel = view.cut(full)
     n = len(backtest_dates(panel, spec, rankings))
     if n > INLINE_MAX_REBALANCES:
@@ -362,18 +359,26 @@ def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.Data
     return full, view, spec, dataset, symbols, bench, bench_name
 
 
-async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
-    """``POST /v1/portfolio/backtest``: rebalance decisions as Ray tasks in blocks of dates."""
-    rankings, source = (None, None)
-    if req.strategy is Strategy.SENTIMENT_TOP_N:
-        rankings, source = await fetch_rankings(req.min_likes, req.min_comments)
-    full, view, spec, dataset, symbols, bench, name = await asyncio.to_thread(
-        _backtest_inputs, catalog, req, rankings
+def _plan_backtest(
+    catalog: Catalog, req: S.BacktestRequest, rankings: pd.DataFrame | None
+) -> tuple[tasks.Plan[BacktestResult], str, list[str], str | None]:
+    """(the backtest's plan, dataset name, universe, benchmark name)."""
+    full, view, spec, dataset, symbols, bench, name = _backtest_inputs(catalog, req, rankings)
+    plan = tasks.plan_backtest(
+        full, spec, view=view, ref=returns_ref(catalog, dataset), rankings=rankings, benchmark=bench
     )
-    ref = await asyncio.to_thread(returns_ref, catalog, dataset)
-    result, on_ray = await tasks.backtest_async(
-        full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench
-    )
+    return plan, dataset, symbols, name
+
+
+def _backtest_response(
+    result: BacktestResult,
+    req: S.BacktestRequest,
+    on_ray: bool,
+    dataset: str,
+    symbols: list[str],
+    name: str | None,
+    source: str | None,
+) -> S.BacktestResponse:
     return S.BacktestResponse.of(
         result,
         req,
@@ -384,6 +389,16 @@ async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.Backtest
         on_ray=on_ray,
         sentiment_source=source,
     )
+
+
+async def backtest_async(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
+    """``POST /v1/portfolio/backtest``: rebalance decisions as Ray tasks in blocks of dates."""
+    rankings, source = (None, None)
+    if req.strategy is Strategy.SENTIMENT_TOP_N:
+        rankings, source = await fetch_rankings(req.min_likes, req.min_comments)
+    plan, dataset, symbols, name = await asyncio.to_thread(_plan_backtest, catalog, req, rankings)
+    result = await tasks.run_async(plan)
+    return _backtest_response(result, req, plan.on_ray, dataset, symbols, name, source)
 
 
 def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestResponse:
@@ -391,17 +406,5 @@ def backtest_blocking(catalog: Catalog, req: S.BacktestRequest) -> S.BacktestRes
     rankings, source = (None, None)
     if req.strategy is Strategy.SENTIMENT_TOP_N:
         rankings, source = asyncio.run(fetch_rankings(req.min_likes, req.min_comments))
-    full, view, spec, dataset, symbols, bench, name = _backtest_inputs(catalog, req, rankings)
-    ref = returns_ref(catalog, dataset)
-    result = tasks.backtest(full, spec, view=view, ref=ref, rankings=rankings, benchmark=bench)
-    on_ray = tasks.runs_on_ray(spec, len(result.rebalances))
-    return S.BacktestResponse.of(
-        result,
-        req,
-        dataset=dataset,
-        description=SPECS[dataset].description,
-        universe=symbols,
-        benchmark=name,
-        on_ray=on_ray,
-        sentiment_source=source,
-    )
+    plan, dataset, symbols, name = _plan_backtest(catalog, req, rankings)
+    return _backtest_response(tasks.run(plan), req, plan.on_ray, dataset, symbols, name, source)

@@ -7,24 +7,31 @@
   the data up to it only; the driver then simulates the (cheap, sequential) holding path. Small
   walk-forwards, by estimated decision work, run in-process (:func:`runs_on_ray`).
 
+Each operation is planned once (:func:`plan_frontier`, :func:`plan_backtest`: the cut of the data, Ray or
+in-process, the blocks and what every task shares) and run by :func:`run` (blocking: ``ray.get``) or
+:func:`run_async` (awaiting the same object refs); ``frontier``/``frontier_async`` and
+``backtest``/``backtest_async`` are the two together.
+
 Tasks receive the returns panel as an object ref — a dataset's returns are put once per process by the
-app (``Catalog.put``), inline returns once per request — plus the :class:`View` (symbols and window) to
-cut from it. Bad input (``PortfolioError``, a ``ValueError``) is never retried.
+app (``Catalog.put``), inline returns once per request — plus the engine's :class:`View` (symbols and
+window) to cut from it. Bad input (``PortfolioError``, a ``ValueError``) is never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
 import ray
 
-from services.core.parallel import map_chunks, map_chunks_async
+from services.core.parallel import n_chunks_for, split
+from services.core.ray_conn import resolve
 from services.portfolio.engine import (
     BacktestResult,
     BacktestSpec,
@@ -34,6 +41,7 @@ from services.portfolio.engine import (
     Objective,
     OptimizationSpec,
     Strategy,
+    View,
     assemble_frontier,
     backtest_dates,
     decide_block,
@@ -41,6 +49,10 @@ from services.portfolio.engine import (
     frontier_targets,
     walk_forward,
 )
+
+R = TypeVar("R")
+WHOLE = View()
+"""The default view: every symbol, every date of the panel."""
 
 DECISION_MS: dict[Objective, float] = {
     Objective.MIN_VARIANCE: 1.0,
@@ -66,23 +78,6 @@ and saves the task overhead and idle gap of a second round."""
 _RETRY: dict[str, Any] = {"max_retries": 2, "retry_exceptions": [ConnectionError, TimeoutError]}
 
 
-@dataclass(frozen=True)
-class View:
-    """Which part of a returns panel a request reads: ``symbols`` (None: all) between ``start`` and ``end``;
-    with ``complete``, only the rows where every chosen symbol has a return (for estimation windows)."""
-
-    symbols: tuple[str, ...] | None = None
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-    complete: bool = False
-
-    def cut(self, returns: pd.DataFrame) -> pd.DataFrame:
-        """The view of ``returns`` (a no-op for an already cut frame)."""
-        out = returns if self.symbols is None else returns.loc[:, list(self.symbols)]
-        out = out.loc[self.start : self.end]
-        return out.dropna(how="any") if self.complete else out
-
-
 @ray.remote(**_RETRY)
 def frontier_block(
     targets: Sequence[float], returns: pd.DataFrame, view: View, spec: OptimizationSpec
@@ -105,8 +100,9 @@ def decide_dates(
 
 @ray.remote
 def _warm() -> bool:
-    from services.portfolio.engine import optimize  # noqa: F401 - imports skfolio and cvxpy in the worker
-
+    """Import the engine (skfolio, cvxpy, Clarabel) in this worker, so its first real task does not pay for
+    it. Explicitly: Ray ships a remote function by value, so running this one imports nothing by itself."""
+    importlib.import_module("services.portfolio.engine")
     return True
 
 
@@ -119,6 +115,49 @@ def warm_up(n: int | None = None) -> None:
 
 def _ref(returns: pd.DataFrame, ref: Any | None) -> Any:
     return ref if ref is not None else ray.put(returns)
+
+
+# --- plan and run ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan(Generic[R]):
+    """One operation, planned once for its blocking and its ``async`` entrypoint (which differ only in how
+    they wait). ``on_ray``: ``task.remote(block, *shared)`` for each of ``blocks``, then ``finish`` of the
+    blocks' results in order; else ``local()``, the whole operation in-process."""
+
+    on_ray: bool
+    local: Callable[[], R]
+    finish: Callable[[list[Any]], R]
+    task: Any = None
+    blocks: Sequence[Sequence[Any]] = ()
+    shared: tuple[Any, ...] = ()
+
+    def submit(self) -> list[Any]:
+        """Submit one task per block; their object refs, in block order."""
+        return [self.task.remote(block, *self.shared) for block in self.blocks]
+
+
+def _blocks(items: Sequence[Any], chunks_per_cpu: int, min_chunk: int) -> list[Sequence[Any]]:
+    """``items`` cut into about ``chunks_per_cpu`` blocks per cluster CPU, each at least ``min_chunk``."""
+    return split(items, n_chunks_for(len(items), chunks_per_cpu=chunks_per_cpu, min_chunk=min_chunk))
+
+
+def _flat(parts: Sequence[Sequence[Any]]) -> list[Any]:
+    return [r for part in parts for r in part]
+
+
+def run(plan: Plan[R]) -> R:
+    """Run ``plan``, blocking (jobs, benchmarks, worker threads)."""
+    if not plan.on_ray:
+        return plan.local()
+    return plan.finish(_flat(ray.get(plan.submit())))
+
+
+async def run_async(plan: Plan[R]) -> R:
+    """Run ``plan`` from an ``async`` route: the same tasks, their refs awaited; in-process work in a thread."""
+    if not plan.on_ray:
+        return await asyncio.to_thread(plan.local)
+    parts = await resolve(plan.submit())
+    return await asyncio.to_thread(plan.finish, _flat(parts))
 
 
 # --- frontier -------------------------------------------------------------------------------------
@@ -137,17 +176,18 @@ def _min_points_per_task(n_assets: int) -> int:
     return max(1, math.ceil(MIN_TASK_MS / point_ms(n_assets)))
 
 
-def frontier(
+def plan_frontier(
     returns: pd.DataFrame,
     spec: OptimizationSpec,
     n_points: int,
     *,
-    view: View = View(),
+    view: View = WHOLE,
     ref: Any | None = None,
     chunks_per_cpu: int = 2,
     use_ray: bool | None = None,
-) -> Frontier:
-    """Efficient frontier, its blocks as Ray tasks (blocking; for jobs and benchmarks).
+) -> Plan[Frontier]:
+    """The plan of an efficient frontier: its target grid (two small solves, here), then blocks of
+    points as Ray tasks, or all of them in-process.
 
     ``returns`` is the full panel (``ref`` its object-store copy, if already put); ``view`` cuts it.
     ``use_ray``: None (the service's choice) runs in-process when the points are too little work for Ray
@@ -155,18 +195,37 @@ def frontier(
     """
     window = view.cut(returns)
     targets = frontier_targets(window, spec, n_points)
-    if not (frontier_on_ray(n_points, window.shape[1]) if use_ray is None else use_ray):
-        return assemble_frontier(window, spec, frontier_points(window, spec, targets))
-    points = map_chunks(
-        frontier_block,
-        list(targets),
-        _ref(returns, ref),
-        view,
-        spec,
-        chunks_per_cpu=chunks_per_cpu,
-        min_chunk=_min_points_per_task(window.shape[1]),
+    on_ray = frontier_on_ray(n_points, window.shape[1]) if use_ray is None else use_ray
+
+    def finish(points: list[FrontierPoint]) -> Frontier:
+        return assemble_frontier(window, spec, points)
+
+    def local() -> Frontier:
+        return finish(frontier_points(window, spec, targets))
+
+    if not on_ray:
+        return Plan(False, local, finish)
+    blocks = _blocks(list(targets), chunks_per_cpu, _min_points_per_task(window.shape[1]))
+    return Plan(True, local, finish, frontier_block, blocks, (_ref(returns, ref), view, spec))
+
+
+def frontier(
+    returns: pd.DataFrame,
+    spec: OptimizationSpec,
+    n_points: int,
+    *,
+    view: View = WHOLE,
+    ref: Any | None = None,
+    chunks_per_cpu: int = 2,
+    use_ray: bool | None = None,
+) -> Frontier:
+    """Efficient frontier, its blocks as Ray tasks (blocking; for jobs and benchmarks): :func:`plan_frontier`,
+    then :func:`run`."""
+    return run(
+        plan_frontier(
+            returns, spec, n_points, view=view, ref=ref, chunks_per_cpu=chunks_per_cpu, use_ray=use_ray
+        )
     )
-    return assemble_frontier(window, spec, points)
 
 
 async def frontier_async(
@@ -174,26 +233,23 @@ async def frontier_async(
     spec: OptimizationSpec,
     n_points: int,
     *,
-    view: View = View(),
+    view: View = WHOLE,
     ref: Any | None = None,
     chunks_per_cpu: int = 2,
+    use_ray: bool | None = None,
 ) -> tuple[Frontier, bool]:
-    """:func:`frontier` for an ``async`` route; also says whether Ray ran it."""
-    window = view.cut(returns)
-    targets = await asyncio.to_thread(frontier_targets, window, spec, n_points)
-    if not frontier_on_ray(n_points, window.shape[1]):
-        points = await asyncio.to_thread(frontier_points, window, spec, targets)
-        return assemble_frontier(window, spec, points), False
-    points = await map_chunks_async(
-        frontier_block,
-        list(targets),
-        _ref(returns, ref),
-        view,
+    """:func:`frontier` for an ``async`` route (the plan made in a thread); also says whether Ray ran it."""
+    plan = await asyncio.to_thread(
+        plan_frontier,
+        returns,
         spec,
+        n_points,
+        view=view,
+        ref=ref,
         chunks_per_cpu=chunks_per_cpu,
-        min_chunk=_min_points_per_task(window.shape[1]),
+        use_ray=use_ray,
     )
-    return assemble_frontier(window, spec, points), True
+    return await run_async(plan), plan.on_ray
 
 
 # --- walk-forward ---------------------------------------------------------------------------------
@@ -216,18 +272,19 @@ def _min_dates_per_task(spec: BacktestSpec) -> int:
     return max(1, math.ceil(MIN_TASK_MS / decision_ms(spec)))
 
 
-def backtest(
+def plan_backtest(
     returns: pd.DataFrame,
     spec: BacktestSpec,
     *,
-    view: View = View(),
+    view: View = WHOLE,
     ref: Any | None = None,
     rankings: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
     chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
     use_ray: bool | None = None,
-) -> BacktestResult:
-    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking).
+) -> Plan[BacktestResult]:
+    """The plan of a walk-forward backtest: its rebalance dates, then the decisions as Ray tasks in blocks
+    of dates and the holding path simulated here, or the whole walk-forward in-process.
 
     ``use_ray``: None (the service's choice) runs in-process when the decisions are too little work for
     Ray (:func:`runs_on_ray`); True and False force the path (benchmarks).
@@ -237,48 +294,69 @@ def backtest(
     """
     panel = view.cut(returns)
     dates = backtest_dates(panel, spec, rankings)
-    if not (runs_on_ray(spec, len(dates)) if use_ray is None else use_ray):
+    on_ray = runs_on_ray(spec, len(dates)) if use_ray is None else use_ray
+
+    def finish(decisions: list[Decision]) -> BacktestResult:
+        return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions)
+
+    def local() -> BacktestResult:
         return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark)
-    decisions = map_chunks(
-        decide_dates,
-        list(dates),
-        _ref(returns, ref),
-        view,
-        spec,
-        rankings,
-        chunks_per_cpu=chunks_per_cpu,
-        min_chunk=_min_dates_per_task(spec),
+
+    if not on_ray:
+        return Plan(False, local, finish)
+    blocks = _blocks(list(dates), chunks_per_cpu, _min_dates_per_task(spec))
+    return Plan(True, local, finish, decide_dates, blocks, (_ref(returns, ref), view, spec, rankings))
+
+
+def backtest(
+    returns: pd.DataFrame,
+    spec: BacktestSpec,
+    *,
+    view: View = WHOLE,
+    ref: Any | None = None,
+    rankings: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+    chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
+    use_ray: bool | None = None,
+) -> BacktestResult:
+    """Walk-forward backtest, the rebalance decisions as Ray tasks in blocks of dates (blocking):
+    :func:`plan_backtest`, then :func:`run`."""
+    return run(
+        plan_backtest(
+            returns,
+            spec,
+            view=view,
+            ref=ref,
+            rankings=rankings,
+            benchmark=benchmark,
+            chunks_per_cpu=chunks_per_cpu,
+            use_ray=use_ray,
+        )
     )
-    return walk_forward(panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions)
 
 
 async def backtest_async(
     returns: pd.DataFrame,
     spec: BacktestSpec,
     *,
-    view: View = View(),
+    view: View = WHOLE,
     ref: Any | None = None,
     rankings: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
     chunks_per_cpu: int = BACKTEST_CHUNKS_PER_CPU,
+    use_ray: bool | None = None,
 ) -> tuple[BacktestResult, bool]:
-    """:func:`backtest` for an ``async`` route; also says whether Ray ran the decisions."""
-    panel = view.cut(returns)
-    dates = backtest_dates(panel, spec, rankings)
-    if not runs_on_ray(spec, len(dates)):
-        result = await asyncio.to_thread(walk_forward, panel, spec, rankings=rankings, benchmark=benchmark)
-        return result, False
-    decisions = await map_chunks_async(
-        decide_dates,
-        list(dates),
-        _ref(returns, ref),
-        view,
+    """:func:`backtest` for an ``async`` route (the plan made in a thread); also says whether Ray ran the
+    decisions."""
+    plan = await asyncio.to_thread(
+        plan_backtest,
+        returns,
         spec,
-        rankings,
+        view=view,
+        ref=ref,
+        rankings=rankings,
+        benchmark=benchmark,
         chunks_per_cpu=chunks_per_cpu,
-        min_chunk=_min_dates_per_task(spec),
+        use_ray=use_ray,
     )
-    result = await asyncio.to_thread(
-        walk_forward, panel, spec, rankings=rankings, benchmark=benchmark, decisions=decisions
-    )
-    return result, True
+    return await run_async(plan), plan.on_ray

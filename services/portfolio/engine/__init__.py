@@ -2,7 +2,8 @@
 
 Optimisation (:func:`optimize`), the efficient frontier in independent blocks (:func:`frontier_targets`,
 :func:`frontier_points`), risk and performance measures as plain functions of return series, and
-walk-forward backtests whose rebalance decisions are independent functions of past data.
+walk-forward backtests whose rebalance decisions are independent functions of past data; :class:`View`, the
+part of a returns panel a request reads, cut the same way in the service and in a Ray task.
 """
 
 from ._backtest import (
