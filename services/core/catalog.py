@@ -165,17 +165,26 @@ class Catalog:
         """A value derived from the datasets (returns, bars, signals…), made once per process under
         ``(kind, key)``; with ``keep``, only the ``keep`` most recently used of that kind stay. ``make`` runs
         outside the lock (two threads may both make a value the first time; one is kept)."""
+        hit = self.cached(kind, key)
+        return hit if hit is not None else self.cache(kind, key, make(), keep=keep)
+
+    def cached(self, kind: str, key: Hashable) -> Any:
+        """The derived value under ``(kind, key)``, or None (see :meth:`derived`)."""
+        with self._lock:
+            cache = self._derived.get(kind)
+            if cache is None or key not in cache:
+                return None
+            cache.move_to_end(key)
+            return cache[key]
+
+    def cache(self, kind: str, key: Hashable, value: T, *, keep: int | None = None) -> T:
+        """Keep ``value`` under ``(kind, key)`` unless a value is there already; return the one kept."""
         with self._lock:
             cache = self._derived.setdefault(kind, OrderedDict())
-            if key in cache:
-                cache.move_to_end(key)
-                return cache[key]
-        value = make()
-        with self._lock:
             value = cache.setdefault(key, value)
             while keep is not None and len(cache) > keep:
                 cache.popitem(last=False)
-        return value
+            return value
 
     def derived_count(self, kind: str) -> int:
         """How many values of ``kind`` this process holds."""

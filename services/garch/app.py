@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.app import Platform, create_app
+from services.core.names import Dataset
 from services.garch import service as svc
 from services.garch.routes import legacy_router, router
 
-DATASETS = ["daily", "prices"]
+DATASETS = [Dataset.DAILY, Dataset.PRICES]
 
 
 def _on_ready(platform: Platform) -> None:

@@ -25,11 +25,13 @@ import pandas as pd
 from services.core.catalog import Catalog
 from services.core.errors import DomainError
 from services.core.jobrun import JobCommand, JobContext, job_main
+from services.core.names import DAILY_DATASETS, SIM
 from services.core.settings import get_settings
 from services.garch import schemas as S
 from services.garch import service as svc
 from services.garch import tasks
 from services.garch.engine import (
+    DEFAULT_WINDOW,
     detect_annualization,
     evaluate_rolling,
     origin_bounds,
@@ -57,7 +59,7 @@ def _symbols(catalog: Catalog, params: dict[str, Any]) -> list[str]:
         if not params.get("dataset"):
             raise DomainError("--all needs --dataset", field="dataset")
         return catalog.symbols(params["dataset"])
-    return [s for s in str(params.get("symbols") or "SIM").split(",") if s]
+    return [s for s in str(params.get("symbols") or SIM).split(",") if s]
 
 
 def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def run_universe(catalog: Catalog, params: dict[str, Any], ctx: JobContext) -> d
             plans[sym] = plan_rolling(
                 len(r),
                 spec,
-                window=int(params.get("window", 180)),
+                window=int(params.get("window", DEFAULT_WINDOW)),
                 refit_every=int(params.get("refit_every", 1)),
                 horizon=int(params.get("horizon", 1)),
                 first=first,
@@ -167,7 +169,7 @@ def _spelled(field: str) -> Any:
 
 def _symbols_and_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbols", help="comma-separated symbols (default SIM)")
-    p.add_argument("--dataset", choices=["daily", "prices", "sp500"], help="dataset of the symbols")
+    p.add_argument("--dataset", choices=DAILY_DATASETS, help="dataset of the symbols")
     p.add_argument("--all", action="store_true", help="every symbol of --dataset")
     p.add_argument("--vol", type=_spelled("vol"), choices=["garch", "gjr", "egarch"], default="garch")
     p.add_argument("--p", type=int, default=1)
@@ -180,7 +182,7 @@ def _symbols_and_model_args(p: argparse.ArgumentParser) -> None:
 def _rolling_args(p: argparse.ArgumentParser) -> None:
     _symbols_and_model_args(p)
     p.add_argument("--returns", choices=["log", "simple"], default="log")
-    p.add_argument("--window", type=int, default=180)
+    p.add_argument("--window", type=int, default=DEFAULT_WINDOW)
     p.add_argument("--refit-every", type=int, default=1)
     p.add_argument("--horizon", type=int, default=1)
     p.add_argument("--start", help="first forecast origin (date)")

@@ -13,10 +13,12 @@ from services.core.app import get_platform, require_ray
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day
 from services.core.jobs import JobAccepted, accepted
+from services.core.names import SIM, Dataset
 from services.garch import schemas as S
 from services.garch import service as svc
 from services.garch import tasks
 from services.garch.engine import (
+    DEFAULT_WINDOW,
     THRESHOLD,
     Dist,
     Mean,
@@ -118,7 +120,7 @@ async def select(req: S.SelectRequest) -> S.SelectResponse:
 
 @router.get("/signal", response_model=S.SignalResponse, responses={**NOT_FOUND, **INVALID})
 async def signal(
-    symbol: str = Query("SIM", description="a daily symbol"),
+    symbol: str = Query(SIM, description="a daily symbol"),
     dataset: S.DailyDataset | None = Query(None),
     date: Day | None = Query(None, description="as-of date within the data (default: the last date)"),
     vol: S.VolIn = Vol.GARCH,
@@ -127,9 +129,15 @@ async def signal(
     q: int = Query(1, ge=0, le=5),
     dist: S.DistIn = Dist.T,
     mean: S.MeanIn = Mean.CONSTANT,
-    window: int = Query(180, ge=20, le=5000, description="fitting window of the rolling forecasts"),
-    realized_window: int = Query(180, ge=2, le=5000, description="window of the realised variance"),
-    std_window: int = Query(180, ge=2, le=5000, description="window of the premium's standard deviation"),
+    window: int = Query(
+        DEFAULT_WINDOW, ge=20, le=5000, description="fitting window of the rolling forecasts"
+    ),
+    realized_window: int = Query(
+        DEFAULT_WINDOW, ge=2, le=5000, description="window of the realised variance"
+    ),
+    std_window: int = Query(
+        DEFAULT_WINDOW, ge=2, le=5000, description="window of the premium's standard deviation"
+    ),
     threshold: float = Query(THRESHOLD, gt=0, le=10),
     refit_every: int = Query(1, ge=1, le=250),
     history: int = Query(
@@ -248,9 +256,9 @@ async def predict_volatility(
             "converged": fit.converged,
             "fit": fit.model_dump(),
         }
-    size = body.window_size or window_size or 180
+    size = body.window_size or window_size or DEFAULT_WINDOW
     raw = body.assets if body.assets is not None else assets
-    names = [a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw or ["SIM"]) if a.strip()]
+    names = [a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw or [SIM]) if a.strip()]
     if not names:
         raise ProblemError.invalid("body.assets", "no asset named")
     plat = require_ray()
@@ -290,14 +298,14 @@ async def load_market_data() -> dict[str, Any]:
     plat = get_platform()
 
     def summary() -> dict[str, Any]:
-        daily = plat.catalog.frame("daily")
+        daily = plat.catalog.frame(Dataset.DAILY)
         ann = detect_annualization(daily.index)
-        r = svc.dataset_returns(plat.catalog, "daily", "log")["SIM"]
+        r = svc.dataset_returns(plat.catalog, Dataset.DAILY, "log")[SIM]
         return {
             "message": "market data loaded once per process and shared through the Ray object store",
             "datasets": plat.catalog.summary(),
             "daily_data": {
-                "symbol": "SIM",
+                "symbol": SIM,
                 "records": len(daily),
                 "columns": [str(c) for c in daily.columns],
                 "date_range": f"{daily.index[0].date()} to {daily.index[-1].date()}",
@@ -312,8 +320,8 @@ async def load_market_data() -> dict[str, Any]:
 
 @legacy_router.get("/calculate-rolling-variance", responses={**NOT_FOUND, **INVALID})
 async def calculate_rolling_variance(
-    window: int = Query(180, ge=2, le=20_000),
-    symbol: str = Query("SIM"),
+    window: int = Query(DEFAULT_WINDOW, ge=2, le=20_000),
+    symbol: str = Query(SIM),
     dataset: S.DailyDataset | None = Query(None),
     limit: int = Query(250, ge=1, le=100_000, description="last points returned"),
     n_simulations: int | None = Query(

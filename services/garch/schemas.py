@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.core.fields import Bool, Day, Int, Num, Spelled, exactly_one_of, num, nums
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
+    DEFAULT_WINDOW,
     Candidate,
     Dist,
     Evaluation,
@@ -143,7 +144,7 @@ class RollingRequest(_Source):
 
     symbol: str | None = Field(None, description="a daily symbol (or send `series`)")
     model: ModelIn = Field(default_factory=ModelIn)
-    window: Int = Field(180, ge=20, le=20_000, description="observations per fitting window")
+    window: Int = Field(DEFAULT_WINDOW, ge=20, le=20_000, description="observations per fitting window")
     refit_every: Int = Field(
         1,
         ge=1,

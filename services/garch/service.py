@@ -1,7 +1,7 @@
 """Request handling shared by the HTTP routes and the batch job: request models → engine/tasks → responses.
 
-Inputs are resolved once per catalog: each daily dataset's returns are computed on first use, kept here
-(per catalog, see :data:`_derived`) and put into the object store once (through the catalog). Dataset
+Inputs are resolved once per catalog: each daily dataset's returns are computed on first use, kept by the
+catalog (:meth:`Catalog.derived`) and put into the object store once (:meth:`Catalog.put`). Dataset
 lookup and its 404 problems live here too; :mod:`services.garch.tasks` holds only the Ray code. The
 routes run these functions in the event loop (the Ray parts awaited) and the job runs their blocking
 twins, so both return the same bodies.
@@ -10,17 +10,14 @@ twins, so both return the same bodies.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import weakref
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from services.core.catalog import DAILY_DATASETS, Catalog
+from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
+from services.core.names import DAILY_DATASETS, Dataset
 from services.garch import schemas as S
 from services.garch import tasks
 from services.garch.engine import (
@@ -50,31 +47,6 @@ SIGNAL_CACHE_SIZE = 64
 Returns = dict[str, pd.Series]
 
 
-@dataclass
-class _Derived:
-    """What this process derived from one catalog's datasets: each dataset's returns per return kind and
-    the last :data:`SIGNAL_CACHE_SIZE` signal responses (LRU)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    returns: dict[tuple[str, str], Returns] = field(default_factory=dict)
-    signals: OrderedDict[tuple[Any, ...], S.SignalResponse] = field(default_factory=OrderedDict)
-
-
-_derived_lock = threading.Lock()
-_derived: weakref.WeakKeyDictionary[Catalog, _Derived] = weakref.WeakKeyDictionary()
-"""Derived data per catalog (the catalog object itself is the key: no two live catalogs share an entry,
-and an entry goes with its catalog), so another catalog's datasets (another data directory) are never
-served from this one's."""
-
-
-def _of(catalog: Catalog) -> _Derived:
-    with _derived_lock:
-        derived = _derived.get(catalog)
-        if derived is None:
-            derived = _derived[catalog] = _Derived()
-        return derived
-
-
 # --- inputs ---------------------------------------------------------------------------------------
 def find_dataset(catalog: Catalog, symbol: str, dataset: str | None = None) -> str:
     """The daily dataset holding ``symbol`` (``dataset`` if given; else the first of daily, prices, sp500).
@@ -84,7 +56,7 @@ def find_dataset(catalog: Catalog, symbol: str, dataset: str | None = None) -> s
     ProblemError
         404 when no daily dataset has the symbol.
     """
-    names = [dataset] if dataset else ["daily", "prices", "sp500"]
+    names = [dataset] if dataset else [Dataset.DAILY, Dataset.PRICES, Dataset.SP500]
     for name in names:
         if name not in DAILY_DATASETS:
             raise ProblemError.not_found("dataset", name, available=list(DAILY_DATASETS))
@@ -104,12 +76,9 @@ def _compute_returns(catalog: Catalog, dataset: str, kind: ReturnKind | str) -> 
 
 def dataset_returns(catalog: Catalog, dataset: str, kind: str) -> Returns:
     """Every symbol's returns of ``dataset`` (computed once per catalog)."""
-    key = (dataset, str(kind))
-    derived = _of(catalog)
-    with derived.lock:
-        if key not in derived.returns:
-            derived.returns[key] = _compute_returns(catalog, dataset, kind)
-        return derived.returns[key]
+    return catalog.derived(
+        "garch:returns", (dataset, str(kind)), lambda: _compute_returns(catalog, dataset, kind)
+    )
 
 
 def returns_ref(catalog: Catalog, dataset: str, kind: str) -> Any:
@@ -368,28 +337,17 @@ def _next_date(index: pd.Index, periods: int) -> str:
 
 def signal_cache_get(catalog: Catalog, key: tuple[Any, ...]) -> S.SignalResponse | None:
     """The cached signal response for ``key`` (request parameters) on ``catalog``'s data, if any."""
-    derived = _of(catalog)
-    with derived.lock:
-        hit = derived.signals.get(key)
-        if hit is not None:
-            derived.signals.move_to_end(key)
-        return hit
+    return catalog.cached("garch:signal", key)
 
 
 def signal_cache_put(catalog: Catalog, key: tuple[Any, ...], value: S.SignalResponse) -> None:
     """Cache ``value`` for ``key``, dropping the least recently used beyond :data:`SIGNAL_CACHE_SIZE`."""
-    derived = _of(catalog)
-    with derived.lock:
-        derived.signals[key] = value
-        while len(derived.signals) > SIGNAL_CACHE_SIZE:
-            derived.signals.popitem(last=False)
+    catalog.cache("garch:signal", key, value, keep=SIGNAL_CACHE_SIZE)
 
 
 def signal_cache_entries(catalog: Catalog) -> int:
     """How many signal responses are cached for ``catalog`` (for ``/status``)."""
-    derived = _of(catalog)
-    with derived.lock:
-        return len(derived.signals)
+    return catalog.derived_count("garch:signal")
 
 
 # --- listings -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ._returns import (
     to_returns,
 )
 from ._rolling import (
+    DEFAULT_WINDOW,
     RollingPlan,
     RollingResult,
     concat_rolling,
@@ -32,6 +33,7 @@ from ._spec import SCALE, Dist, Mean, ModelSpec, ReturnKind, Vol
 
 __all__ = [
     "CALENDAR_DAYS",
+    "DEFAULT_WINDOW",
     "EXCHANGE_DAYS",
     "SCALE",
     "THRESHOLD",

@@ -17,6 +17,10 @@ from ._fit import unscale
 from ._optimize import fit_window, forecast_variance, window_model
 from ._spec import SCALE, ModelSpec
 
+DEFAULT_WINDOW = 180
+"""Observations per fitting window (and per realised-variance window) unless a request says otherwise:
+about nine months of exchange days, six of a 24/7 calendar."""
+
 
 @dataclass(frozen=True)
 class RollingPlan:
@@ -48,7 +52,7 @@ def plan_rolling(
     n_obs: int,
     spec: ModelSpec,
     *,
-    window: int = 180,
+    window: int = DEFAULT_WINDOW,
     refit_every: int = 1,
     horizon: int = 1,
     first: int | None = None,

@@ -21,6 +21,8 @@ import pandas as pd
 
 from services.core.exceptions import DomainError
 
+from ._rolling import DEFAULT_WINDOW
+
 THRESHOLD = 1.0
 
 
@@ -45,8 +47,8 @@ def regime_signal(
     origins: np.ndarray,
     forecast: np.ndarray,
     *,
-    realized_window: int = 180,
-    std_window: int = 180,
+    realized_window: int = DEFAULT_WINDOW,
+    std_window: int = DEFAULT_WINDOW,
     threshold: float = THRESHOLD,
 ) -> RegimeSignal:
     """Compute the signal from one-step variance forecasts made at consecutive ``origins`` of ``returns``."""
