@@ -53,8 +53,8 @@ def test_changing_future_prices_never_changes_past_weights(prices, returns):
     after = shocked.index > cut
     shocked.loc[after] *= np.exp(np.cumsum(rng.normal(0, 0.03, size=(after.sum(), prices.shape[1])), axis=0))
     moved = walk_forward(prices_to_returns(shocked), SHARPE)
-    before = [(a, b) for a, b in zip(base.rebalances, moved.rebalances) if a.date <= cut]
-    later = [(a, b) for a, b in zip(base.rebalances, moved.rebalances) if a.date > cut]
+    before = [(a, b) for a, b in zip(base.rebalances, moved.rebalances, strict=True) if a.date <= cut]
+    later = [(a, b) for a, b in zip(base.rebalances, moved.rebalances, strict=True) if a.date > cut]
     assert len(before) >= 18 and len(later) >= 20
     for a, b in before:
         assert a.date == b.date and a.weights == b.weights
@@ -65,7 +65,9 @@ def test_changing_future_prices_never_changes_past_weights(prices, returns):
 
 def test_decision_sees_only_the_lookback_window(returns):
     d = pd.Timestamp("2021-03-31")
-    spec = BacktestSpec(strategy="optimized", lookback=300, optimization=OptimizationSpec(objective="min_variance"))
+    spec = BacktestSpec(
+        strategy="optimized", lookback=300, optimization=OptimizationSpec(objective="min_variance")
+    )
     window = returns.loc[:d].iloc[-300:]
     got = decide_weights(returns, d, spec).weights
     assert list(got) == list(window.columns)
@@ -124,7 +126,9 @@ def test_simulation_matches_share_holding_loop(prices, returns, bps):
 
 def test_costs_reduce_equity(returns):
     free = walk_forward(returns, BacktestSpec(strategy="equal_weight", start=pd.Timestamp("2018-01-01")))
-    paid = walk_forward(returns, BacktestSpec(strategy="equal_weight", costs_bps=50, start=pd.Timestamp("2018-01-01")))
+    paid = walk_forward(
+        returns, BacktestSpec(strategy="equal_weight", costs_bps=50, start=pd.Timestamp("2018-01-01"))
+    )
     assert paid.equity.iloc[-1] < free.equity.iloc[-1]
     factor = np.prod([1 - r.cost for r in paid.rebalances])
     assert_allclose(paid.equity.iloc[-1], free.equity.iloc[-1] * factor, rtol=1e-12)
@@ -135,7 +139,9 @@ def test_costs_reduce_equity(returns):
 def test_benchmark_and_metrics(returns):
     result = walk_forward(returns, SHARPE, benchmark=returns["AAPL"])
     assert result.benchmark_equity is not None
-    assert_allclose(result.benchmark_equity.iloc[-1], (1 + returns["AAPL"].loc[result.returns.index]).prod(), rtol=1e-12)
+    assert_allclose(
+        result.benchmark_equity.iloc[-1], (1 + returns["AAPL"].loc[result.returns.index]).prod(), rtol=1e-12
+    )
     assert result.metrics.benchmark is not None
     assert result.metrics.n_observations == len(result.returns)
     assert result.equity.index[0] == result.rebalances[0].date
@@ -190,8 +196,12 @@ def test_sentiment_needs_rankings(returns):
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"lookback": 5}, "lookback"), ({"top_n": 0}, "top_n"), ({"costs_bps": -1}, "costs_bps"),
-     ({"start": "2022-01-01", "end": "2021-01-01"}, "start")],
+    [
+        ({"lookback": 5}, "lookback"),
+        ({"top_n": 0}, "top_n"),
+        ({"costs_bps": -1}, "costs_bps"),
+        ({"start": "2022-01-01", "end": "2021-01-01"}, "start"),
+    ],
     ids=["lookback", "top_n", "costs", "dates"],
 )
 def test_bad_spec(kwargs, field):

@@ -35,7 +35,7 @@ def _check_against_skfolio(returns, frontier, **params):
     got = np.array([[p.weights[s] for s in returns.columns] for p in frontier.points])
     assert_allclose(got, ref, atol=WEIGHT_ATOL)
     cov = returns.cov().to_numpy()
-    for w, v in zip(got, ref):
+    for w, v in zip(got, ref, strict=True):
         assert w @ cov @ w <= v @ cov @ v * (1 + 1e-7)
 
 

@@ -83,7 +83,9 @@ def test_max_drawdown_and_dates(series):
 
     dd = max_drawdown(series)
     assert_allclose(dd.max_drawdown, worst, rtol=1e-9)
-    assert_allclose(dd.max_drawdown, skm.max_drawdown(skm.get_drawdowns(series.to_numpy(), compounded=True)), rtol=1e-9)
+    assert_allclose(
+        dd.max_drawdown, skm.max_drawdown(skm.get_drawdowns(series.to_numpy(), compounded=True)), rtol=1e-9
+    )
     assert (dd.peak, dd.trough, dd.recovery) == (worst_peak, worst_trough, recovery)
     assert_allclose(calmar_ratio(series), annualised_return(series) / worst, rtol=1e-9)
 
@@ -198,7 +200,8 @@ def test_performance_metrics_collects_everything(series, bench):
 
 
 @pytest.mark.parametrize(
-    "bad", [np.array([0.01]), np.array([0.01, np.nan]), np.array([[0.01, 0.02]]), np.array([0.1, -1.5])],
+    "bad",
+    [np.array([0.01]), np.array([0.01, np.nan]), np.array([[0.01, 0.02]]), np.array([0.1, -1.5])],
     ids=["short", "nan", "2d", "below_minus_one"],
 )
 def test_bad_series(bad):

@@ -205,7 +205,9 @@ def test_infeasible_constraint_is_named(recent, spec, field):
 
 def test_unsupported_constraint_is_named():
     with pytest.raises(UnsupportedConstraintError) as err:
-        OptimizationSpec(objective="hrp", constraints=Constraints(max_turnover=0.1, current_weights={"A": 1.0}))
+        OptimizationSpec(
+            objective="hrp", constraints=Constraints(max_turnover=0.1, current_weights={"A": 1.0})
+        )
     assert err.value.field == "constraints.max_turnover"
 
 
