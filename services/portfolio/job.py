@@ -67,7 +67,7 @@ def run_frontier(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request-json", help="the HTTP request body as JSON (overrides the flags)")
     p.add_argument("--symbols", help="comma-separated symbols")
-    p.add_argument("--dataset", choices=["sp500", "prices"])
+    p.add_argument("--dataset", choices=svc.DATASETS)
     p.add_argument("--start")
     p.add_argument("--end")
     p.add_argument("--covariance", choices=["sample", "ledoit_wolf", "oas", "ewma", "denoised"])

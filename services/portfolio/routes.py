@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
+from services.core.names import Dataset
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
 from services.portfolio import tasks
@@ -125,7 +126,11 @@ async def portfolio_performance() -> dict[str, Any]:
     prices) against the equal-weighted universe, from a walk-forward backtest."""
     p = require_ray()
     req = S.BacktestRequest(
-        strategy=Strategy.SENTIMENT_TOP_N, top_n=5, dataset="prices", benchmark="equal_weight", lookback=20
+        strategy=Strategy.SENTIMENT_TOP_N,
+        top_n=5,
+        dataset=Dataset.PRICES,
+        benchmark="equal_weight",
+        lookback=20,
     )
     res = await svc.backtest_async(p.catalog, req)
     m = res.metrics

@@ -20,6 +20,7 @@ import pandas as pd
 from services.core.catalog import SPECS, Catalog
 from services.core.clients import get_json
 from services.core.errors import DomainError, ProblemError
+from services.core.names import Dataset
 from services.core.settings import get_settings
 from services.portfolio import schemas as S
 from services.portfolio import tasks
@@ -37,7 +38,7 @@ from services.portfolio.engine import (
 
 log = logging.getLogger("services.portfolio")
 
-DATASETS = ("sp500", "prices")
+DATASETS: tuple[str, ...] = (Dataset.SP500.value, Dataset.PRICES.value)
 DEFAULT_WINDOW = 756
 """Rows of the default estimation window (3 years of trading days) when ``start`` is not given."""
 INLINE_MAX_POINTS = 1000
@@ -323,11 +324,13 @@ async def fetch_rankings(min_likes: float, min_comments: float) -> tuple[pd.Data
 
 def _backtest_inputs(catalog: Catalog, req: S.BacktestRequest, rankings: pd.DataFrame | None):
     if req.strategy is Strategy.SENTIMENT_TOP_N:
-        dataset: str = req.dataset or "prices"
+        dataset: str = req.dataset or Dataset.PRICES
         if req.symbols:
             pick_dataset(catalog, req.symbols, dataset)
     else:
-        dataset = pick_dataset(catalog, req.symbols, req.dataset) if req.symbols else (req.dataset or "sp500")
+        dataset = (
+            pick_dataset(catalog, req.symbols, req.dataset) if req.symbols else (req.dataset or Dataset.SP500)
+        )
     full = dataset_returns(catalog, dataset)
     symbols = list(req.symbols) if req.symbols else list(full.columns)
     spec = BacktestSpec(
