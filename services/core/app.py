@@ -74,7 +74,7 @@ class Platform:
         for name, err in self.catalog.errors().items():
             reasons.append(f"dataset {name} failed to load: {err}")
         missing = [
-            d for d in self.datasets if d not in self.catalog._loaded and d not in self.catalog.errors()
+            d for d in self.datasets if not self.catalog.is_loaded(d) and d not in self.catalog.errors()
         ]
         if missing:
             reasons.append(f"datasets still loading: {missing}")

@@ -138,6 +138,10 @@ class Catalog:
                 pass
         return {n: self._errors[n] for n in names if n in self._errors}
 
+    def is_loaded(self, name: str) -> bool:
+        """Whether ``name`` is loaded in this process."""
+        return name in self._loaded
+
     def frame(self, name: str) -> pd.DataFrame:
         """The in-process frame of ``name`` (loading it on first use). Do not mutate it."""
         loaded = self._loaded.get(name)

@@ -46,7 +46,7 @@ def ray_stats_fn(
     *,
     progress: Callable[[int, int], None] | None = None,
     chunks_per_cpu: int | None = None,
-) -> E._sweep.StatsFn:
+) -> E.StatsFn:
     """A blocking ``stats_fn`` for :func:`engine.sweep` / :func:`engine.walk_forward` that spreads the
     combinations over Ray (bars given by ``bars_ref``, already in the object store). Use it in jobs and
     worker threads, never inside ``async def``."""

@@ -172,7 +172,8 @@ def frontier_on_ray(n_points: int, n_assets: int) -> bool:
     return n_points * point_ms(n_assets) >= RAY_MIN_WORK_MS
 
 
-def _min_points_per_task(n_assets: int) -> int:
+def min_points_per_task(n_assets: int) -> int:
+    """Frontier points per task so that a task is worth :data:`MIN_TASK_MS` of work."""
     return max(1, math.ceil(MIN_TASK_MS / point_ms(n_assets)))
 
 
@@ -205,7 +206,7 @@ def plan_frontier(
 
     if not on_ray:
         return Plan(False, local, finish)
-    blocks = _blocks(list(targets), chunks_per_cpu, _min_points_per_task(window.shape[1]))
+    blocks = _blocks(list(targets), chunks_per_cpu, min_points_per_task(window.shape[1]))
     return Plan(True, local, finish, frontier_block, blocks, (_ref(returns, ref), view, spec))
 
 
@@ -268,7 +269,8 @@ def runs_on_ray(spec: BacktestSpec, n_dates: int) -> bool:
     return n_dates * decision_ms(spec) >= RAY_MIN_WORK_MS
 
 
-def _min_dates_per_task(spec: BacktestSpec) -> int:
+def min_dates_per_task(spec: BacktestSpec) -> int:
+    """Rebalance dates per task so that a task is worth :data:`MIN_TASK_MS` of work."""
     return max(1, math.ceil(MIN_TASK_MS / decision_ms(spec)))
 
 
@@ -304,7 +306,7 @@ def plan_backtest(
 
     if not on_ray:
         return Plan(False, local, finish)
-    blocks = _blocks(list(dates), chunks_per_cpu, _min_dates_per_task(spec))
+    blocks = _blocks(list(dates), chunks_per_cpu, min_dates_per_task(spec))
     return Plan(True, local, finish, decide_dates, blocks, (_ref(returns, ref), view, spec, rankings))
 
 

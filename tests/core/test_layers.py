@@ -5,6 +5,7 @@ and core's two pure modules, never Ray, HTTP or settings), and a service's ``tas
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,18 @@ def test_tasks_hold_ray_code_only(service: str) -> None:
 
 def test_the_engine_reads_the_columns_the_reader_writes() -> None:
     assert list(SOCIAL_COLUMNS) == SENTIMENT_COLUMNS
+
+
+def test_no_module_reads_another_modules_private_names() -> None:
+    """``svc._x``, ``catalog._x``… outside their own module: a public function or count instead. (Other
+    libraries' internals are guarded by tests/core/test_private_internals.py.)"""
+    receivers = "svc|service|tasks|catalog|platform|plat|jobs|conn|S|E|engine|routes|app"
+    pattern = re.compile(rf"(?<![\w.])(?:self\.)?(?:{receivers})\._[a-z][a-z0-9_]*")
+    found = [
+        f"{path.relative_to(ROOT.parent)}:{n}: {m.group(0)}"
+        for path in sorted([*ROOT.rglob("*.py"), *(ROOT.parent / "tests").rglob("*.py")])
+        if path.name != "test_layers.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        for m in pattern.finditer(line.split("#", 1)[0])
+    ]
+    assert not found, found

@@ -113,7 +113,7 @@ def test_blocking_and_async_run_one_plan(sp500_returns):
 )
 def test_frontier_on_ray_by_estimated_work(n_points, n_assets, expected):
     assert tasks.frontier_on_ray(n_points, n_assets) is expected
-    assert tasks._min_points_per_task(n_assets) * tasks.point_ms(n_assets) >= tasks.MIN_TASK_MS
+    assert tasks.min_points_per_task(n_assets) * tasks.point_ms(n_assets) >= tasks.MIN_TASK_MS
 
 
 @pytest.mark.parametrize(
@@ -130,4 +130,4 @@ def test_frontier_on_ray_by_estimated_work(n_points, n_assets, expected):
 def test_runs_on_ray_by_estimated_work(strategy, objective, n_dates, expected):
     spec = BacktestSpec(strategy=strategy, optimization=OptimizationSpec(objective=objective))
     assert tasks.runs_on_ray(spec, n_dates) is expected
-    assert tasks._min_dates_per_task(spec) * tasks.decision_ms(spec) >= tasks.MIN_TASK_MS
+    assert tasks.min_dates_per_task(spec) * tasks.decision_ms(spec) >= tasks.MIN_TASK_MS

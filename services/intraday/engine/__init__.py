@@ -45,7 +45,7 @@ from ._strategies import (
     make_strategy,
     strategy_params,
 )
-from ._sweep import Grid, SweepResult, expand_grid, grid_size, sweep, sweep_stats
+from ._sweep import Grid, StatsFn, SweepResult, expand_grid, grid_size, sweep, sweep_stats
 from ._walkforward import Fold, WalkForwardResult, fold_bounds, walk_forward
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "RsiReversion",
     "SessionSpec",
     "SmaCross",
+    "StatsFn",
     "Strategy",
     "StrategyError",
     "StrategyName",
