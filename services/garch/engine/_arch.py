@@ -48,8 +48,11 @@ def quiet_arch() -> Iterator[None]:
 
 
 def fit_arch(model: ARCHModel) -> tuple[ARCHModelResult | None, str]:
-    """arch's own ``model.fit(disp="off")`` with :data:`ARCH_NOISE` silenced: ``(result, "")``, or
-    ``(None, message)`` when it raises one of :data:`FIT_ERRORS` (see :func:`failure_message`)."""
+    """Run arch's own ``model.fit(disp="off")`` with :data:`ARCH_NOISE` silenced.
+
+    Returns ``(result, "")``, or ``(None, message)`` when the fit raises one of :data:`FIT_ERRORS` (see
+    :func:`failure_message`).
+    """
     try:
         with quiet_arch():
             return model.fit(disp="off", show_warning=False), ""
@@ -63,13 +66,15 @@ def fitted_nobs(n_returns: int, spec: ModelSpec) -> int:
 
 
 def failure_message(exc: BaseException) -> str:
-    """The ``message`` of a fit that raised one of :data:`FIT_ERRORS`."""
+    """Return the ``message`` of a fit that raised one of :data:`FIT_ERRORS`."""
     return f"fit failed: {type(exc).__name__}: {exc}"
 
 
 def returns_loglik(scaled_loglik: float, nobs: int) -> float:
-    """Log-likelihood of the returns as sent from arch's on ``SCALE``-times returns: plus ``nobs * ln(SCALE)``
-    (the Jacobian of the scaling), so it ranks models exactly as arch's does."""
+    """Convert arch's log-likelihood on ``SCALE``-times returns to that of the returns as sent.
+
+    It adds ``nobs * ln(SCALE)`` (the Jacobian of the scaling), so it ranks models exactly as arch's does.
+    """
     return scaled_loglik + nobs * np.log(SCALE)
 
 

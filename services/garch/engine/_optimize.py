@@ -41,14 +41,14 @@ class WindowFit:
 
 
 def window_model(y_scaled: np.ndarray, spec: ModelSpec) -> ARCHModel:
-    """The arch model of ``spec`` on one window of scaled returns, sample set for fitting/forecasting."""
+    """Build the arch model of ``spec`` on one window of scaled returns, sample set for fitting/forecasting."""
     model = arch_model(y_scaled, **spec.arch_kwargs())
     model._adjust_sample(None, None)
     return model
 
 
 def _linear_constraints(model: ARCHModel) -> tuple[np.ndarray, np.ndarray]:
-    """arch's constraints ``a @ x - b >= 0`` of mean, volatility and distribution as one block."""
+    """Stack arch's constraints ``a @ x - b >= 0`` of mean, volatility and distribution into one block."""
     parts = (model.constraints(), model.volatility.constraints(), model.distribution.constraints())
     sizes = (model.num_params, model.volatility.num_params, model.distribution.num_params)
     rows = sum(c[0].shape[0] for c in parts)
@@ -131,7 +131,10 @@ def _fit(model: ARCHModel, start: np.ndarray | None) -> WindowFit:
 
 
 def forecast_method(spec: ModelSpec, horizon: int) -> str:
-    """arch's forecasting method: analytic, except EGARCH beyond one step (no closed form) → simulation."""
+    """Return arch's forecasting method for ``spec`` at ``horizon``.
+
+    Analytic, except EGARCH beyond one step (no closed form) → simulation.
+    """
     return "simulation" if spec.vol is Vol.EGARCH and horizon > 1 else "analytic"
 
 
@@ -164,10 +167,13 @@ def arch_forecast_variance(
     simulations: int = 1000,
     seed: int | list[int] = 0,
 ) -> np.ndarray:
-    """arch's variance forecast of ``model`` at ``params`` for 1..``horizon`` (scaled units), the one forecast
-    of the engine: :func:`forecast_variance` (rolling windows) and ``_fit.fit_model`` (``res.model`` at
-    ``res.params``, as ``res.forecast`` does) both call it. The method is :func:`forecast_method`'s; a
-    simulation draws from ``model``'s distribution at the fitted shape parameters, seeded by ``seed``."""
+    """Return arch's variance forecast of ``model`` at ``params`` for 1..``horizon`` (scaled units).
+
+    This is the one forecast of the engine: :func:`forecast_variance` (rolling windows) and
+    ``_fit.fit_model`` (``res.model`` at ``res.params``, as ``res.forecast`` does) both call it. The method
+    is :func:`forecast_method`'s; a simulation draws from ``model``'s distribution at the fitted shape
+    parameters, seeded by ``seed``.
+    """
     method = forecast_method(spec, horizon)
     kwargs: dict[str, Any] = {}
     if method == "simulation":

@@ -24,9 +24,12 @@ about nine months of exchange days, six of a 24/7 calendar."""
 
 @dataclass(frozen=True)
 class RollingPlan:
-    """Forecast origins ``t`` (positions in the return array; each window is ``returns[t-window+1 : t+1]``,
-    forecasting ``t+1..t+horizon``) and which of them refit the model (the rest reuse the last refit's
-    parameters on their own window)."""
+    """Forecast origins of a rolling forecast and which of them refit the model.
+
+    The origins ``t`` are positions in the return array; each window is ``returns[t-window+1 : t+1]``,
+    forecasting ``t+1..t+horizon``. The origins that do not refit reuse the last refit's parameters on
+    their own window.
+    """
 
     window: int
     horizon: int

@@ -47,8 +47,10 @@ def default_grid(mean: Mean | str = Mean.CONSTANT) -> list[ModelSpec]:
 
 
 def check_grid(specs: list[ModelSpec]) -> None:
-    """Candidates must share one mean model (the AR(1) mean fits one observation fewer, so its
-    likelihood is not comparable with the others')."""
+    """Check that the candidates share one mean model.
+
+    The AR(1) mean fits one observation fewer, so its likelihood is not comparable with the others'.
+    """
     if not specs:
         raise DomainError("the grid is empty", field="grid")
     means = {s.mean for s in specs}
@@ -57,8 +59,10 @@ def check_grid(specs: list[ModelSpec]) -> None:
 
 
 def score_model(returns: pd.Series, spec: ModelSpec, field: str = "series") -> Candidate:
-    """Fit ``spec`` with arch (``arch_model(100 * returns).fit(disp="off")``) and score it; never raises on
-    a failing fit (reported as not converged)."""
+    """Fit ``spec`` with arch (``arch_model(100 * returns).fit(disp="off")``) and score it.
+
+    Never raises on a failing fit (reported as not converged).
+    """
     returns = check_series(returns, field)
     require_obs(len(returns), spec.min_obs, spec.label, field)
     y = SCALE * returns.to_numpy()

@@ -53,8 +53,10 @@ class Costs:
 
 @dataclass(frozen=True)
 class Execution:
-    """Exit rules on top of the signal: stop-loss / take-profit as fractions of the entry fill, and
-    whether to be flat at each session's close."""
+    """Exit rules on top of the signal.
+
+    Stop-loss / take-profit as fractions of the entry fill, and whether to be flat at each session's close.
+    """
 
     stop_loss: float | None = None
     take_profit: float | None = None
@@ -69,7 +71,7 @@ class Execution:
                 )
 
     def for_strategy(self, strategy: Strategy) -> Execution:
-        """These options, with session-end exits forced on when the strategy is defined with them."""
+        """Return these options, with session-end exits forced on when the strategy is defined with them."""
         if strategy.flat_at_session_end and not self.flat_at_session_end:
             return Execution(self.stop_loss, self.take_profit, True)
         return self
@@ -124,7 +126,7 @@ def run_kernel(
 
 
 def trades_frame(rows: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """The kernel's trade rows as a frame with :data:`TRADE_COLUMNS`."""
+    """Turn the kernel's trade rows into a frame with :data:`TRADE_COLUMNS`."""
     ei = rows[:, k.T_ENTRY_I].astype(np.int64)
     xi = rows[:, k.T_EXIT_I].astype(np.int64)
     return pd.DataFrame(
@@ -183,8 +185,11 @@ def backtest(
     stop: int | None = None,
     cache: IndicatorCache | None = None,
 ) -> BacktestResult:
-    """Backtest ``strategy`` on ``bars[start:stop]`` (indicators use all earlier bars, so a later
-    ``start`` begins with warmed-up indicators and the signal standing at ``start - 1``)."""
+    """Backtest ``strategy`` on ``bars[start:stop]``.
+
+    Indicators use all earlier bars, so a later ``start`` begins with warmed-up indicators and the signal
+    standing at ``start - 1``.
+    """
     costs = costs or Costs()
     execution = (execution or Execution()).for_strategy(strategy)
     cache = cache or IndicatorCache(bars)

@@ -42,8 +42,9 @@ class SessionSpec:
 
 
 def validate_bars(bars: pd.DataFrame) -> pd.DataFrame:
-    """Normalise OHLCV bars to a float frame indexed by time, then check them with core's
-    :func:`services.core.checks.validate_bars`.
+    """Normalise OHLCV bars to a float frame indexed by time, then check them.
+
+    The checks are core's :func:`services.core.checks.validate_bars`.
 
     Parameters
     ----------
@@ -130,18 +131,19 @@ class BarData:
         return np.r_[True, self.session[1:] != self.session[:-1]]
 
     def session_dates(self) -> pd.DatetimeIndex:
-        """The local calendar date of each bar (midnight stamps, tz-naive), shape (n,)."""
+        """Return the local calendar date of each bar (midnight stamps, tz-naive), shape (n,)."""
         idx = self.index.tz_localize(None) if self.index.tz is not None else self.index
         return idx.normalize()
 
     def frame(self) -> pd.DataFrame:
-        """The bars as an OHLCV frame."""
+        """Return the bars as an OHLCV frame."""
         return pd.DataFrame({c: getattr(self, c) for c in COLUMNS}, index=self.index.rename("datetime"))
 
 
 def localize(local: pd.DatetimeIndex, timezone: str, *, daily: bool = False) -> pd.DatetimeIndex:
-    """Exchange wall-clock stamps → aware stamps in ``timezone``, shape (n,), with the DST edges resolved
-    on purpose (pandas would raise):
+    """Turn exchange wall-clock stamps into aware stamps in ``timezone``, shape (n,).
+
+    The DST edges are resolved on purpose (pandas would raise):
 
     * a wall time the clock shows twice (fall back, e.g. 01:30 in New York in November) is read as its
       first occurrence, daylight time: naive stamps hold each wall time once, so the series stays

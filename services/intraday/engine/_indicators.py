@@ -39,7 +39,7 @@ def _sma(x, window):
 
 
 def sma(x: np.ndarray, window: int) -> np.ndarray:
-    """Simple moving average: mean of the last ``window`` values (NaN for the first ``window - 1``)."""
+    """Compute the simple moving average of the last ``window`` values (NaN for the first ``window - 1``)."""
     return _sma(np.asarray(x, dtype=np.float64), _check_window(window))
 
 
@@ -140,8 +140,11 @@ def _rolling_mean_std(x, window):
 def bollinger(
     close: np.ndarray, window: int = 20, k: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bollinger bands ``(lower, middle, upper)``: the ``window``-bar simple mean ± ``k`` population
-    standard deviations (ddof = 0, Bollinger's own definition and pandas-ta's default)."""
+    """Compute Bollinger bands ``(lower, middle, upper)``.
+
+    The bands are the ``window``-bar simple mean ± ``k`` population standard deviations (ddof = 0,
+    Bollinger's own definition and pandas-ta's default).
+    """
     if not np.isfinite(k) or k <= 0:
         raise ValueError(f"k must be a positive number, got {k!r}")
     mean, std = _rolling_mean_std(np.asarray(close, dtype=np.float64), _check_window(window))
@@ -160,7 +163,7 @@ def _zscore(x, window):
 
 
 def zscore(x: np.ndarray, window: int = 20) -> np.ndarray:
-    """Rolling z-score ``(x - mean) / std`` over ``window`` bars (population std; NaN where it is 0)."""
+    """Compute the rolling z-score ``(x - mean) / std`` over ``window`` bars (population std; NaN where 0)."""
     return _zscore(np.asarray(x, dtype=np.float64), _check_window(window))
 
 

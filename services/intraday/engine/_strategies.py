@@ -52,7 +52,7 @@ class IndicatorCache:
         self._store: dict[Hashable, Any] = {}
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The value stored under ``key``, computing it on first use."""
+        """Return the value stored under ``key``, computing it on first use."""
         if key not in self._store:
             self._store[key] = compute()
         return self._store[key]
@@ -64,7 +64,7 @@ class IndicatorCache:
         return self.get(("rsi", window), lambda: ind.rsi(self.bars.close, window))
 
     def mean_std(self, window: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rolling mean and population std of the close (Bollinger's middle band and width)."""
+        """Return the rolling mean and population std of the close (Bollinger's middle band and width)."""
         return self.get(("mean_std", window), lambda: ind._rolling_mean_std(self.bars.close, window))
 
     def prior_high(self, lookback: int) -> np.ndarray:
@@ -200,7 +200,7 @@ class Strategy:
             ) from None
 
     def params(self) -> dict[str, Any]:
-        """The parameters as plain JSON-able values (inputs such as a daily series left out)."""
+        """Return the parameters as plain JSON-able values (inputs such as a daily series left out)."""
         out = {}
         for f in dataclasses.fields(self):
             if f.metadata.get("input"):
@@ -250,8 +250,11 @@ class SmaCross(Strategy):
 
 @dataclass(frozen=True)
 class RsiReversion(Strategy):
-    """Long when RSI < ``lower`` until it rises above ``exit_level``; short when RSI > ``upper`` until it
-    falls below ``exit_level``."""
+    """RSI mean reversion.
+
+    Long when RSI < ``lower`` until it rises above ``exit_level``; short when RSI > ``upper`` until it
+    falls below ``exit_level``.
+    """
 
     name: ClassVar[StrategyName] = StrategyName.rsi_reversion
     bar_cost: ClassVar[float] = 4.0
@@ -318,8 +321,11 @@ class BollingerReversion(Strategy):
 
 @dataclass(frozen=True)
 class Breakout(Strategy):
-    """Donchian stop-and-reverse: long when the close breaks above the prior ``lookback``-bar high, short
-    when it breaks below the prior low; held until the opposite breakout."""
+    """Donchian stop-and-reverse on breakouts of the prior ``lookback`` bars.
+
+    Long when the close breaks above the prior ``lookback``-bar high, short when it breaks below the prior
+    low; held until the opposite breakout.
+    """
 
     name: ClassVar[StrategyName] = StrategyName.breakout
     bar_cost: ClassVar[float] = 9.0
@@ -358,7 +364,7 @@ class Momentum(Strategy):
 
 
 def align_daily(daily: pd.Series | None, bars: BarData) -> np.ndarray:
-    """The daily signal of each bar's session date (0 where the series has no value), float64 (n,)."""
+    """Return the daily signal of each bar's session date (0 where the series has no value), float64 (n,)."""
     if daily is None or len(daily) == 0:
         return np.zeros(len(bars))
     s = pd.Series(np.asarray(daily, dtype=np.float64), index=pd.DatetimeIndex(daily.index))
@@ -370,8 +376,10 @@ def align_daily(daily: pd.Series | None, bars: BarData) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GarchRsiBb(Strategy):
-    """The course strategy: the GARCH service's daily signal picks the day's side, 5-minute RSI and
-    Bollinger bands time contrarian entries, and positions close at the end of the session.
+    """The course strategy: GARCH picks the day's side, RSI and Bollinger bands time the entries.
+
+    The GARCH service's daily signal picks the day's side, 5-minute RSI and Bollinger bands time
+    contrarian entries, and positions close at the end of the session.
 
     ``daily_signal`` is a series indexed by date with values in {-1, 0, +1} (the GARCH service's
     ``GET /v1/volatility/signal``, already lagged so the value for day D uses data up to D - 1). On a +1

@@ -60,7 +60,7 @@ class Grid:
 
 
 def grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
-    """Number of combinations in ``grid`` (before validation)."""
+    """Count the combinations in ``grid`` (before validation)."""
     n = 1
     for values in grid.values():
         n *= len(values)
@@ -155,8 +155,10 @@ class SweepResult:
         return pd.concat([pd.DataFrame(self.grid.combos), pd.DataFrame(self.metrics())], axis=1)
 
     def ranked(self, rank_by: str = "sharpe", top: int | None = None) -> pd.DataFrame:
-        """:meth:`table` sorted best first by ``rank_by`` (higher is better; NaN last), ties kept in grid
-        order, cut to ``top`` rows."""
+        """Return :meth:`table` sorted best first by ``rank_by``, cut to ``top`` rows.
+
+        Higher is better and NaN comes last; ties are kept in grid order.
+        """
         if rank_by not in METRICS:
             raise StrategyError(f"rank_by={rank_by!r}: choose one of {list(METRICS)}", field="rank_by")
         t = self.table()
@@ -164,7 +166,7 @@ class SweepResult:
         return t if top is None else t.head(top)
 
     def best(self, rank_by: str = "sharpe") -> tuple[Strategy, dict[str, float]]:
-        """The best combination's spec and metrics."""
+        """Return the best combination's spec and metrics."""
         row = self.ranked(rank_by, 1)
         i = int(row.index[0])
         return self.grid.strategies[i], {m: float(row[m].iloc[0]) for m in METRICS}

@@ -134,8 +134,10 @@ class BacktestResult:
 
 
 def rebalance_dates(index: pd.DatetimeIndex, spec: BacktestSpec) -> pd.DatetimeIndex:
-    """Last trading day of each period in ``[start, end]`` with ``lookback`` rows up to it, excluding the
-    final day of the data (nothing would follow it)."""
+    """Return the last trading day of each period in ``[start, end]`` with ``lookback`` rows up to it.
+
+    The final day of the data is excluded (nothing would follow it).
+    """
     stamps = pd.Series(index, index=index)
     last = stamps.groupby(index.to_period(spec.rebalance.pandas_freq)).max()
     dates = pd.DatetimeIndex(last.to_numpy())
@@ -237,8 +239,10 @@ def decide_block(
     spec: BacktestSpec,
     rankings: pd.DataFrame | None = None,
 ) -> list[Decision]:
-    """:func:`decide_weights` for a block of dates (the unit of work of one Ray task); the block shares
-    one compiled programme per universe."""
+    """Run :func:`decide_weights` for a block of dates (the unit of work of one Ray task).
+
+    The block shares one compiled programme per universe.
+    """
     programs: dict[tuple[str, ...], MeanVarianceProgram] = {}
     return [decide_weights(returns, d, spec, rankings, programs) for d in dates]
 
@@ -247,7 +251,7 @@ def decide_block(
 def _hold(
     values: np.ndarray, bounds: np.ndarray, weights: np.ndarray, member: np.ndarray, rate: float
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """The holding path of :func:`simulate` in one compiled pass.
+    """Compute the holding path of :func:`simulate` in one compiled pass.
 
     ``weights[k]`` (zeros outside ``member[k]``) is held over rows ``bounds[k]:bounds[k + 1]`` of
     ``values``. Returns the net daily returns, the turnover of each rebalance, and the (decision,
@@ -390,7 +394,7 @@ def walk_forward(
 def backtest_dates(
     returns: pd.DataFrame, spec: BacktestSpec, rankings: pd.DataFrame | None = None
 ) -> pd.DatetimeIndex:
-    """The rebalance dates of ``spec``; ``sentiment_top_n`` starts at the first published ranking."""
+    """Return the rebalance dates of ``spec``; ``sentiment_top_n`` starts at the first published ranking."""
     dates = rebalance_dates(returns.index, spec)
     if spec.strategy is Strategy.SENTIMENT_TOP_N:
         if rankings is None or rankings.empty:

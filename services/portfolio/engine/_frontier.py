@@ -124,7 +124,7 @@ def frontier_points(
 def efficient_frontier(
     returns: pd.DataFrame, spec: OptimizationSpec | None = None, n_points: int = 50
 ) -> Frontier:
-    """The whole frontier in one process (the sequential reference of the Ray path)."""
+    """Compute the whole frontier in one process (the sequential reference of the Ray path)."""
     spec = _frontier_spec(spec or OptimizationSpec())
     targets = frontier_targets(returns, spec, n_points)
     return assemble_frontier(returns, spec, frontier_points(returns, spec, targets))

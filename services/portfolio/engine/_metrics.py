@@ -166,8 +166,9 @@ def _normal_tail(confidence: float) -> tuple[float, float]:
 
 
 class _Moments:
-    """What every VaR/CVaR method needs, computed once per series: the sorted returns, their mean,
-    ``ddof=1`` standard deviation, skew and excess kurtosis.
+    """What every VaR/CVaR method needs, computed once per series.
+
+    That is the sorted returns, their mean, ``ddof=1`` standard deviation, skew and excess kurtosis.
 
     Skew, kurtosis and the historical VaR/CVaR follow skfolio's definitions exactly (the tests compare
     them with ``skfolio.measures``) but come from one pass and one sort: skfolio's general, weighted

@@ -112,7 +112,7 @@ class Constraints:
         )
 
     def current(self, symbols: list[str]) -> np.ndarray | None:
-        """Current weights of shape (n_assets,), or None."""
+        """Return the current weights of shape (n_assets,), or None."""
         if self.current_weights is None:
             return None
         return _expand(dict(self.current_weights), symbols, 0.0, "current_weights")
@@ -254,9 +254,11 @@ def build_prior(spec: OptimizationSpec) -> EmpiricalPrior:
 
 @contextmanager
 def zero_variance_named(spec: OptimizationSpec) -> Iterator[None]:
-    """Turn skfolio's refusal of an asset without variance (a constant price over the window: the
-    covariance is singular) into a :class:`PortfolioError` naming the assets. The shrinkage estimators
-    (ledoit_wolf, oas) keep such a matrix invertible, and skfolio accepts it from them."""
+    """Turn skfolio's refusal of an asset without variance into a :class:`PortfolioError` naming the assets.
+
+    Such an asset has a constant price over the window, so the covariance is singular. The shrinkage
+    estimators (ledoit_wolf, oas) keep such a matrix invertible, and skfolio accepts it from them.
+    """
     try:
         yield
     except NonPositiveVarianceError as err:

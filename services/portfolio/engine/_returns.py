@@ -29,7 +29,7 @@ def check_return_bounds(values: np.ndarray, field: str) -> None:
 
 
 def prices_to_returns(prices: pd.DataFrame) -> pd.DataFrame:
-    """Simple returns of a wide price panel.
+    """Compute simple returns of a wide price panel.
 
     Parameters
     ----------
@@ -79,7 +79,7 @@ def select_returns(
     *,
     min_observations: int = MIN_OBSERVATIONS,
 ) -> pd.DataFrame:
-    """The returns of ``symbols`` between ``start`` and ``end`` (inclusive), checked for estimation.
+    """Select the returns of ``symbols`` between ``start`` and ``end`` (inclusive), checked for estimation.
 
     Raises
     ------

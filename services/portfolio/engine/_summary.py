@@ -21,10 +21,13 @@ compared with, so compounding large returns never overflows to ``inf / inf``."""
 
 @njit(cache=True)
 def series_summary(r: np.ndarray, target: float) -> np.ndarray:
-    """``sum(log1p r)``; the mean; biased central moments 2-4 (deviations re-centred once against the
-    mean's rounding, as skfolio does); ``mean(min(r - target, 0)^2)``; the maximum drawdown of wealth
-    ``1, prod(1 + r[:1]), ...`` with the wealth positions of its peak (last at the running maximum), trough
-    (first maximum of the drawdown) and recovery (first back at the peak; -1 if never)."""
+    """Summarise the return series ``r`` into the vector laid out as ``SUM_LOG1P`` … ``RECOVERY_I``.
+
+    The figures are ``sum(log1p r)``; the mean; biased central moments 2-4 (deviations re-centred once
+    against the mean's rounding, as skfolio does); ``mean(min(r - target, 0)^2)``; the maximum drawdown of
+    wealth ``1, prod(1 + r[:1]), ...`` with the wealth positions of its peak (last at the running maximum),
+    trough (first maximum of the drawdown) and recovery (first back at the peak; -1 if never).
+    """
     n = r.size
     out = np.zeros(10)
     total = 0.0

@@ -9,8 +9,11 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class View:
-    """Which part of a returns panel a request reads: ``symbols`` (None: all) between ``start`` and ``end``;
-    with ``complete``, only the rows where every chosen symbol has a return (for estimation windows)."""
+    """Which part of a returns panel a request reads.
+
+    ``symbols`` (None: all) between ``start`` and ``end``; with ``complete``, only the rows where every
+    chosen symbol has a return (for estimation windows).
+    """
 
     symbols: tuple[str, ...] | None = None
     start: pd.Timestamp | None = None
@@ -18,7 +21,7 @@ class View:
     complete: bool = False
 
     def cut(self, returns: pd.DataFrame) -> pd.DataFrame:
-        """The view of ``returns`` (a no-op for an already cut frame)."""
+        """Cut this view out of ``returns`` (a no-op for an already cut frame)."""
         out = returns if self.symbols is None else returns.loc[:, list(self.symbols)]
         out = out.loc[self.start : self.end]
         return out.dropna(how="any") if self.complete else out

@@ -51,7 +51,7 @@ class Embedder:
 
 @lru_cache(maxsize=1)
 def get_embedder() -> Embedder:
-    """The process-wide :class:`Embedder` (loaded on first use)."""
+    """Return the process-wide :class:`Embedder` (loaded on first use)."""
     return Embedder()
 
 

@@ -42,8 +42,11 @@ class LinearHead:
     def logits_of_nonzeros(
         self, n: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
     ) -> np.ndarray:
-        """:meth:`logits` of the ``n``-row sparse matrix given by its non-zeros in CSR order, accumulated
-        in the same order and precision as scipy's float32 product, so the two agree bit for bit."""
+        """Compute :meth:`logits` of the ``n``-row sparse matrix given by its non-zeros in CSR order.
+
+        The products are accumulated in the same order and precision as scipy's float32 product, so the two
+        agree bit for bit.
+        """
         z = np.zeros((n, self.coef.shape[1]), dtype=np.float32)
         np.add.at(z, rows, self.coef[cols] * values[:, None])
         return z.astype(np.float64) + self.intercept

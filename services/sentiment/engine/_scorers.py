@@ -143,7 +143,7 @@ def builtin_model_folder(name: ModelName | str) -> Path:
 
 
 def load_scorer(name: ModelName | str = ModelName.ml, folder: Path | None = None) -> Scorer:
-    """A ready :class:`Scorer`: lexicons directly, ML models from ``folder`` (default: the shipped one)."""
+    """Load a ready :class:`Scorer`: lexicons directly, ML models from ``folder`` (default: the shipped one)."""
     name = ModelName(name)
     if name in (ModelName.lexicon, ModelName.lexicon_vader):
         return Scorer(name)

@@ -164,7 +164,7 @@ class TrainResult:
     n_holdout: int
 
     def metrics(self) -> dict:
-        """The four headline numbers."""
+        """Return the four headline numbers."""
         return {
             "cv_accuracy": self.cv_accuracy,
             "cv_macro_f1": self.cv_macro_f1,
@@ -246,9 +246,12 @@ def _check_class_counts(y: np.ndarray, folds: int) -> None:
 
 
 def check_training_labels(labels: Sequence[object], spec: TrainSpec, split: bool = True) -> None:
-    """The checks :func:`train_model` makes on the labels before any fitting (so that a request can fail
-    at once): each one readable, and every class with ``spec.folds`` training rows after the hold-out
-    split (``split=False``: an explicit hold-out set is given)."""
+    """Run the checks :func:`train_model` makes on the labels before any fitting.
+
+    Running them first lets a request fail at once: each label must be readable, and every class needs
+    ``spec.folds`` training rows after the hold-out split (``split=False``: an explicit hold-out set is
+    given).
+    """
     y = map_labels(labels)
     _check_class_counts(y[holdout_split(y, spec)[0]] if split else y, spec.folds)
 
