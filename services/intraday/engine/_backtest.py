@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.intraday.engine import _kernel as k
-from services.intraday.engine._bars import BarData
-from services.intraday.engine._errors import DomainError
-from services.intraday.engine._metrics import metrics_dict
-from services.intraday.engine._strategies import IndicatorCache, Strategy
+from . import _kernel as k
+from ._bars import BarData
+from ._errors import DomainError
+from ._metrics import metrics_dict
+from ._strategies import IndicatorCache, Strategy
 
 EXIT_REASONS = ("signal", "stop_loss", "take_profit", "session_end", "open")
 TRADE_COLUMNS = (

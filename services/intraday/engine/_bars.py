@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from services.core.checks import validate_bars as check_bars
-from services.intraday.engine._errors import BarsError, DomainError
+
+from ._errors import BarsError, DomainError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (*PRICE_COLUMNS, "volume")

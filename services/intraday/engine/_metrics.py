@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.intraday.engine import _kernel as k
+from . import _kernel as k
 
 METRICS = (
     "total_return",

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from services.intraday.engine import _indicators as ind
-from services.intraday.engine._bars import BarData
-from services.intraday.engine._errors import StrategyError
+from . import _indicators as ind
+from ._bars import BarData
+from ._errors import StrategyError
 
 
 class Direction(StrEnum):

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.intraday.engine import _kernel as k
-from services.intraday.engine._backtest import Costs, Execution, run_kernel
-from services.intraday.engine._bars import BarData
-from services.intraday.engine._errors import StrategyError
-from services.intraday.engine._metrics import METRICS, metrics_table
-from services.intraday.engine._strategies import (
+from . import _kernel as k
+from ._backtest import Costs, Execution, run_kernel
+from ._bars import BarData
+from ._errors import StrategyError
+from ._metrics import METRICS, metrics_table
+from ._strategies import (
     IndicatorCache,
     Strategy,
     StrategyName,

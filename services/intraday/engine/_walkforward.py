@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.intraday.engine._backtest import Costs, Execution, backtest, run_kernel, trades_frame
-from services.intraday.engine._bars import BarData
-from services.intraday.engine._errors import DomainError
-from services.intraday.engine._metrics import metrics_dict
-from services.intraday.engine._strategies import IndicatorCache
-from services.intraday.engine._sweep import Grid, StatsFn, sweep
+from ._backtest import Costs, Execution, backtest, run_kernel, trades_frame
+from ._bars import BarData
+from ._errors import DomainError
+from ._metrics import metrics_dict
+from ._strategies import IndicatorCache
+from ._sweep import Grid, StatsFn, sweep
 
 
 @dataclass(frozen=True)
