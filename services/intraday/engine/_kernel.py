@@ -56,6 +56,29 @@ def _close(pos, units, cash, price, fee, slip):
     return cash - (req + req * fee), fill
 
 
+@njit(cache=True, inline="always")
+def _tally(pnl, wins, gross_profit, gross_loss):
+    """Add a closed trade's P&L to the win count and the gross profit or loss."""
+    if pnl > 0:
+        return wins + 1, gross_profit + pnl, gross_loss
+    return wins, gross_profit, gross_loss - pnl
+
+
+@njit(cache=True, inline="always")
+def _record(trades_out, nt, entry_i, exit_i, bars, side, entry_px, exit_px, ret, pnl, reason):
+    """Write one closed trade into row ``nt`` of ``trades_out``; return the next row."""
+    trades_out[nt, T_ENTRY_I] = entry_i
+    trades_out[nt, T_EXIT_I] = exit_i
+    trades_out[nt, T_SIDE] = side
+    trades_out[nt, T_ENTRY_PX] = entry_px
+    trades_out[nt, T_EXIT_PX] = exit_px
+    trades_out[nt, T_RET] = ret
+    trades_out[nt, T_PNL] = pnl
+    trades_out[nt, T_REASON] = reason
+    trades_out[nt, T_BARS] = bars
+    return nt + 1
+
+
 @njit(cache=True, error_model="numpy")
 def simulate(
     open_,
@@ -141,22 +164,11 @@ def simulate(
                     ret = pnl / capital
                     closed += 1
                     sum_ret += ret
-                    if pnl > 0:
-                        wins += 1
-                        gp += pnl
-                    else:
-                        gl -= pnl
+                    wins, gp, gl = _tally(pnl, wins, gp, gl)
                     if record:
-                        trades_out[nt, T_ENTRY_I] = entry_i
-                        trades_out[nt, T_EXIT_I] = i
-                        trades_out[nt, T_SIDE] = pos
-                        trades_out[nt, T_ENTRY_PX] = entry_px
-                        trades_out[nt, T_EXIT_PX] = fill
-                        trades_out[nt, T_RET] = ret
-                        trades_out[nt, T_PNL] = pnl
-                        trades_out[nt, T_REASON] = R_SIGNAL
-                        trades_out[nt, T_BARS] = i - entry_i
-                        nt += 1
+                        nt = _record(
+                            trades_out, nt, entry_i, i, i - entry_i, pos, entry_px, fill, ret, pnl, R_SIGNAL
+                        )
                     pos = 0
                     units = 0.0
                 if desired != 0 and cash > 0.0:  # a ruined book (equity <= 0) stays flat
@@ -207,22 +219,11 @@ def simulate(
             ret = pnl / capital
             closed += 1
             sum_ret += ret
-            if pnl > 0:
-                wins += 1
-                gp += pnl
-            else:
-                gl -= pnl
+            wins, gp, gl = _tally(pnl, wins, gp, gl)
             if record:
-                trades_out[nt, T_ENTRY_I] = entry_i
-                trades_out[nt, T_EXIT_I] = i
-                trades_out[nt, T_SIDE] = pos
-                trades_out[nt, T_ENTRY_PX] = entry_px
-                trades_out[nt, T_EXIT_PX] = fill
-                trades_out[nt, T_RET] = ret
-                trades_out[nt, T_PNL] = pnl
-                trades_out[nt, T_REASON] = reason
-                trades_out[nt, T_BARS] = i - entry_i + 1
-                nt += 1
+                nt = _record(
+                    trades_out, nt, entry_i, i, i - entry_i + 1, pos, entry_px, fill, ret, pnl, reason
+                )
             pos = 0
             units = 0.0
         # --- 4. mark to the close and accumulate
