@@ -60,6 +60,7 @@ def agreeing(ray_local):
     return results, calls
 
 
+@pytest.mark.slow
 def test_variants_alternate_after_one_warm_up_each(agreeing):
     _, calls = agreeing
     assert calls == ["sequential", "ray", "peer"] * 4  # warm-ups, then 3 rounds A B C A B C …

@@ -175,6 +175,7 @@ def test_report_markdown_shows_tables_failures_and_skips(tmp_path, bench_results
     )  # the peer's 10/s is not the service's
 
 
+@pytest.mark.slow
 def test_workload_ceiling_runs_the_sequential_variant_in_processes():
     """The per-workload ceiling builds the workload in each process and times its sequential variant
     alone and in two processes at once (tiny size; only the shape is checked, the value is the machine's)."""

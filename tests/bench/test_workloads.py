@@ -24,6 +24,7 @@ def tiny_results(ray_local):
     return Harness(WORKLOADS, Options(size="tiny", repeat=1)).run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.key for w in WORKLOADS])
 def test_tiny_workload_runs_and_every_variant_agrees(tiny_results, workload):
     (w,) = [r for r in tiny_results["workloads"] if r["key"] == workload.key]

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from services.cli import Supervised
 
 
@@ -52,6 +54,7 @@ def test_crash_loop_backs_off_then_gives_up(tmp_path: Path) -> None:
     assert s.proc is not None and s.proc.poll() is not None  # stays down
 
 
+@pytest.mark.slow
 def test_a_run_that_lasted_restarts_quickly_again(tmp_path: Path) -> None:
     s = Supervised(
         "steady",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from services.garch import bench
 
 
+@pytest.mark.slow
 def test_rolling_variants_agree(ray_local):
     inputs = bench.build_rolling("tiny")
     assert inputs["refits"] == 40

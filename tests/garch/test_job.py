@@ -50,6 +50,7 @@ def test_universe_to_parquet_equals_engine(ray_local, data_dir, tmp_path):
     assert table["converged"].all()
 
 
+@pytest.mark.slow
 def test_http_style_request_returns_the_http_body(ray_local, data_dir, tmp_path):
     spec = tmp_path / "spec.json"
     request = {
@@ -67,6 +68,7 @@ def test_http_style_request_returns_the_http_body(ray_local, data_dir, tmp_path)
     assert json.loads((job_dir / "progress.json").read_text())["progress"] == 1.0
 
 
+@pytest.mark.slow
 def test_bad_params_write_a_problem(ray_local, data_dir, tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"params": {"request": {"symbol": "SIM", "window": 30}}}))
@@ -89,6 +91,7 @@ def test_cli_takes_model_names_as_the_api_does():
         parser.parse_args(["--vol", "figarch"])
 
 
+@pytest.mark.slow
 def test_forecast_from_flags(ray_local, data_dir, tmp_path):
     job_dir = tmp_path / "job"
     assert (

@@ -105,6 +105,7 @@ def test_refit_every_reuses_parameters_on_the_new_window(seed_returns):
     assert_allclose(res.params[3], res.params[0], rtol=0)
 
 
+@pytest.mark.slow
 def test_seed_rolling_vol_is_sane(seed_returns):
     """Rolling one-step forecasts across the whole seed series, annualised with 365, track realised vol."""
     r = seed_returns.to_numpy()

@@ -56,6 +56,7 @@ def test_find_dataset_lives_in_the_service_and_answers_404(catalogs):
         assert not hasattr(tasks, name), f"tasks.py is Ray code only; {name} belongs to the service"
 
 
+@pytest.mark.slow
 def test_blocking_and_async_entrypoints_run_the_same_plan(ray_local, catalogs):
     from services.garch.engine import ModelSpec, plan_rolling
 

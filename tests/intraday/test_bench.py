@@ -24,6 +24,7 @@ def vbt():
         pytest.skip(str(exc))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("costs", [Costs(), Costs(5, 2)], ids=["no-costs", "costs"])
 @pytest.mark.parametrize("direction", ["both", "long", "short"])
 def test_vectorbt_trades_equal_ours(vbt, costs, direction):

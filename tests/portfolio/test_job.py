@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from numpy.testing import assert_allclose
 
 from services.core.jobrun import JobContext
@@ -52,6 +53,7 @@ def test_backtest_request_body_equals_engine(ray_local, data_dir, sp500_returns)
     assert_allclose(out["equity"]["values"], local.equity.to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_command_line_entrypoint(tmp_path, data_dir):
     """``python -m services.portfolio.job backtest`` in its own process (its own embedded Ray)."""
     result = tmp_path / "bt.json"

@@ -24,6 +24,7 @@ def texts_csv(tmp_path_factory, twitter_valid):
     return path, frame
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"], ids=["csv", "parquet"])
 def test_score_job_streams_blocks_and_equals_engine(ray_local, data_dir, tmp_path, texts_csv, suffix):
     src, frame = texts_csv
@@ -62,6 +63,7 @@ def test_score_job_streams_blocks_and_equals_engine(ray_local, data_dir, tmp_pat
     assert sum(result["labels"].values()) == int(keep.sum())
 
 
+@pytest.mark.slow
 def test_score_job_bad_column_writes_a_problem(ray_local, data_dir, tmp_path, texts_csv):
     src, _ = texts_csv
     spec = tmp_path / "spec.json"
@@ -83,6 +85,7 @@ def test_score_job_bad_column_writes_a_problem(ray_local, data_dir, tmp_path, te
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.slow
 def test_train_job_from_the_cli(ray_local, data_dir, tmp_path, twitter_train):
     sample = twitter_train.groupby("label", group_keys=False).sample(n=120, random_state=5)
     data = tmp_path / "train.csv"

@@ -60,6 +60,7 @@ def test_fast_reproduces_its_card_on_the_valid_split(fast):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lexicon", ["lexicon", "lexicon:vader"], ids=["textblob", "vader"])
 def test_ml_models_beat_the_lexicons(fast, stacked, valid_sample, lexicon):
     texts, y = valid_sample["text"].tolist(), map_labels(valid_sample["label"])
