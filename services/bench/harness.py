@@ -286,7 +286,7 @@ class Harness:
                     )
                     try:
                         st.ceiling = workload_ceiling(w.key, self.opts.size, top)
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - a ceiling that fails is reported, the run goes on
                         st.ceiling = {"error": _error_text(exc)}
         return self._results(started, time.perf_counter() - t0, sessions, session_info, load_start, ceiling)
 
@@ -308,7 +308,7 @@ class Harness:
                 st.inputs = w.build(self.opts.size)
                 st.build_s = time.perf_counter() - b0
                 st.units = int(w.units(st.inputs)) if w.units is not None else None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a build that fails is reported, the run goes on with the others
                 st.error = f"build failed: {_error_text(exc)}"
                 log.error("%s: %s", w.key, st.error)
             self.progress(1, f"{w.key}: built")
@@ -328,7 +328,7 @@ class Harness:
             if w.warm_up is not None and kind_of(v) == "ray" and cpus is not None:
                 try:
                     w.warm_up()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - reported, not fatal
                     log.warning("%s: warm_up() failed: %s", w.key, exc)
             ok = self._warm_and_check(st, v, run)
             if v == "sequential" and not ok:
@@ -349,7 +349,7 @@ class Harness:
                 try:
                     seconds, result = self._call(w.variants[v], st.inputs)
                     run.times.append(seconds)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a variant that fails is reported, the run goes on
                     run.error = f"timed run failed: {_error_text(exc)}"
                     log.error("%s/%s: %s", w.key, label, run.error)
                 else:
@@ -372,7 +372,7 @@ class Harness:
             self.progress(0, f"{w.key}: {run.label} warm-up")
             try:
                 _, result = self._call(w.variants[v], st.inputs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a warm-up failure is a skipped peer or a reported error
                 if kind_of(v) == "peer" and is_peer_unavailable(exc, w):
                     st.skipped[v] = f"peer not available: {exc}"
                     st.runs.pop(run.label, None)
@@ -399,7 +399,7 @@ class Harness:
         run.checks += 1
         try:
             same = bool(st.workload.same_result(st.reference, result))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is a failed check
             same, run.check_error = False, _error_text(exc)
         if not same:
             run.differing += 1
@@ -541,7 +541,7 @@ def _ceiling_init(key: str, size: str, barrier: Any) -> None:
         (w,) = [w for w in discover([service])[0] if w.key == key]
         _CEILING_INPUTS.update(fn=w.variants["sequential"], inputs=w.build(size), barrier=barrier)
         _CEILING_INPUTS["fn"](_CEILING_INPUTS["inputs"])  # warm: imports, numba, caches
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - re-raised by the first call
         _CEILING_INPUTS["error"] = exc
 
 

@@ -112,7 +112,7 @@ def load_service(service: str) -> tuple[list[Workload], str | None]:
         return [], f"services/{service}/bench.py does not exist yet"
     try:
         module = importlib.import_module(modname)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one broken service must not stop the others
         return [], f"importing {modname} failed: {type(exc).__name__}: {exc}"
     raw = getattr(module, "WORKLOADS", None)
     if callable(raw):

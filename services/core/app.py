@@ -303,7 +303,7 @@ def create_app(
                         on_ready(platform)
                     platform.startup_error = None
                     break
-                except Exception as exc:
+                except Exception as exc:  # reported by /readyz, retried
                     platform.startup_error = f"{type(exc).__name__}: {exc}"[:500]
                     log.exception("start-up of %s failed; retrying in %.0fs", service, STARTUP_RETRY_S)
                     time.sleep(STARTUP_RETRY_S)

@@ -134,7 +134,7 @@ class Catalog:
         for name in names:
             try:
                 self.load(name)
-            except Exception:
+            except Exception:  # noqa: BLE001 - reported via readiness
                 pass
         return {n: self._errors[n] for n in names if n in self._errors}
 

@@ -245,7 +245,7 @@ def job_main(service: str, commands: list[JobCommand], argv: list[str] | None = 
             write_json(args.result_json, result)
         log.info("%s %s finished in %.2fs", service, cmd.name, seconds)
         return 0
-    except Exception as exc:
+    except Exception as exc:  # every failure becomes a problem body the service can serve
         lost = watchdog.lost_problem() if watchdog is not None else None
         if lost is not None:  # Ray's own error (a dead raylet, a lost object) hides the real cause
             log.exception("%s %s failed", service, cmd.name)

@@ -74,7 +74,7 @@ def _connected_gcs_address() -> str | None:
         import ray
 
         return str(ray.get_runtime_context().gcs_address) if ray.is_initialized() else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - e.g. not available through Ray Client: Ray's own resolution stays
         return None
 
 
@@ -311,7 +311,7 @@ class JobManager:
             return call.result(timeout=JOBS_API_TIMEOUT_S), None
         except FuturesTimeout:
             reason = f"no answer within {JOBS_API_TIMEOUT_S:.0f}s"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the SDK raises RuntimeError for HTTP errors, OSError etc.
             if "status code 404" in str(exc):
                 return None, None
             reason = str(exc).splitlines()[0][:200]

@@ -129,7 +129,7 @@ def read_bars_csv(data: bytes) -> pd.DataFrame:
         df = pd.read_csv(io.BytesIO(data))
     except DomainError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's file
         raise DomainError(f"cannot read the CSV: {type(exc).__name__}: {exc}", field="file") from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     df = df.drop(columns=[c for c in df.columns if c.startswith("unnamed") and df[c].isna().all()])

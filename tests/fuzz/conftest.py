@@ -51,7 +51,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iter
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
     env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir), RAYSVC_RESULTS_DIR=str(state / "results"))
     env.pop("RAYSVC_API_KEYS_FILE", None)  # `raysvc up`'s local default: no API keys
-    log = open(state / "up.log", "wb")
+    log = open(state / "up.log", "wb")  # closed at teardown
     up = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
