@@ -206,6 +206,7 @@ class RayConnection:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._failures = 0
+        self._started = False  # whether this connection's ray.init made the process's Ray session
         self.on_connect: list[Any] = []  # callbacks run after every (re)connect, e.g. re-put datasets
 
     # -- connect ---------------------------------------------------------------------------------
@@ -242,6 +243,7 @@ class RayConnection:
                 if self.settings.ray_mode == "client":
                     _owner.call(drop_half_open_client)
                 return False
+            self._started = True
             dash = getattr(ctx, "dashboard_url", None)
             _dashboard_url = f"http://{dash}" if dash and not dash.startswith("http") else dash
             self.state.dashboard_url = _dashboard_url
@@ -311,14 +313,17 @@ class RayConnection:
         self._watcher = watcher
 
     def close(self, shutdown: bool = True) -> None:
-        """Stop watching and disconnect (an embedded cluster shuts down with it)."""
+        """Stop watching and, with ``shutdown``, end the Ray session this connection started (an embedded
+        cluster shuts down with it). A session found already running (another connection's, e.g. a batch job
+        run inside a service or a test process) is left alone."""
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         if shutdown:
             with self._lock:
-                if ray.is_initialized():
+                if self._started and ray.is_initialized():
                     _owner.call(ray.shutdown)
+                self._started = False
                 self.state.connected = False
 
     def jobs_address(self) -> str | None:

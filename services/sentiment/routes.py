@@ -29,7 +29,6 @@ from services.sentiment.engine import (
     monthly_rankings,
     parse_month,
     symbol_aggregates,
-    symbols_summary,
 )
 
 log = logging.getLogger("services.sentiment")
@@ -118,8 +117,7 @@ async def train(req: S.TrainRequest, request: Request, response: Response) -> Jo
 @router.get("/symbols", response_model=S.SymbolsResponse)
 async def symbols() -> S.SymbolsResponse:
     """Symbols of the social-media dataset with row counts and date ranges."""
-    frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
-    rows = symbols_summary(frame).to_dict(orient="records")
+    rows = await asyncio.to_thread(svc.symbol_rows, get_platform().catalog)
     return S.SymbolsResponse(dataset=Dataset.SENTIMENT, data=rows, count=len(rows))
 
 
@@ -241,6 +239,5 @@ async def analyze_tickers(req: S.AnalyzeTickersRequest) -> dict[str, Any]:
 @legacy_router.get("/available-tickers")
 async def available_tickers() -> dict[str, Any]:
     """Symbols of the social-media dataset."""
-    frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
-    tickers = sorted(frame["symbol"].unique().tolist())
+    tickers = await asyncio.to_thread(svc.tickers, get_platform().catalog)
     return {"tickers": tickers, "count": len(tickers)}

@@ -28,6 +28,7 @@ from services.sentiment.engine import (
     builtin_model_folder,
     load_scorer,
     prepare_social,
+    symbols_summary,
 )
 
 BUILTIN = S.BUILTIN
@@ -186,6 +187,24 @@ def social_frame(catalog: Catalog) -> pd.DataFrame:
     """The ``sentiment`` dataset prepared for analytics (once per process, kept by the catalog)."""
     return catalog.derived(
         "sentiment:social", Dataset.SENTIMENT, lambda: prepare_social(catalog.frame(Dataset.SENTIMENT))
+    )
+
+
+def symbol_rows(catalog: Catalog) -> list[dict[str, Any]]:
+    """``symbol, rows, start, end`` of every symbol of the social data (once per process)."""
+    return catalog.derived(
+        "sentiment:symbols",
+        Dataset.SENTIMENT,
+        lambda: symbols_summary(social_frame(catalog)).to_dict(orient="records"),
+    )
+
+
+def tickers(catalog: Catalog) -> list[str]:
+    """The social data's symbols, sorted (once per process)."""
+    return catalog.derived(
+        "sentiment:tickers",
+        Dataset.SENTIMENT,
+        lambda: sorted(social_frame(catalog)["symbol"].unique().tolist()),
     )
 
 
