@@ -212,6 +212,35 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* Labels of a monitoring object: the component's, `monitoring.labels` and the object's own `labels` (which
+     win); call with (dict "root" $ "component" "<name>" "labels" <map>). */}}
+{{- define "ray-services.monitoringLabels" -}}
+{{ include "ray-services.componentLabels" (dict "root" .root "component" .component) }}
+{{- with merge (deepCopy (default dict .labels)) .root.Values.monitoring.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace of the monitoring objects. */}}
+{{- define "ray-services.monitoringNamespace" -}}
+{{- default .Release.Namespace .Values.monitoring.namespace }}
+{{- end }}
+
+{{/* Whether Prometheus scrapes the Ray pods (a PodMonitor or the annotations): "true" or "". */}}
+{{- define "ray-services.rayScraped" -}}
+{{- if or .Values.monitoring.podMonitor.enabled .Values.monitoring.annotations.enabled }}true{{ end }}
+{{- end }}
+
+{{/* `prometheus.io/*` annotations of a scraped pod, empty unless `monitoring.annotations.enabled`; call with
+     (dict "root" $ "port" <metrics port>). */}}
+{{- define "ray-services.scrapeAnnotations" -}}
+{{- if .root.Values.monitoring.annotations.enabled -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
+
 {{/* Checks of values the schema cannot express. */}}
 {{- define "ray-services.validate" -}}
 {{- $gcs := .Values.ray.gcsFaultTolerance }}
