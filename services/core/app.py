@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import ray
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 import services
@@ -37,6 +37,12 @@ from services.core.errors import (
 )
 from services.core.jobs import JobManager, jobs_router
 from services.core.logs import install_request_id, setup_logging
+from services.core.metrics import (
+    PLATFORMS,
+    RequestMetrics,
+    exposition,
+    set_build_info,
+)
 from services.core.ray_conn import RayConnection
 from services.core.settings import Settings, get_settings
 
@@ -116,9 +122,23 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def health_router(service: str) -> APIRouter:
-    """``/healthz``, ``/readyz`` and ``/status`` — served by every service from here."""
+def health_router(service: str, metrics: bool = True) -> APIRouter:
+    """``/healthz``, ``/readyz``, ``/status`` and ``/metrics`` — served by every service from here."""
     router = APIRouter(tags=["health"])
+
+    if metrics:
+
+        @router.get(
+            "/metrics",
+            response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+        )
+        async def metrics_endpoint() -> Response:
+            """Prometheus metrics of this process: requests by route template and status, latency
+            histograms, in-flight requests, Ray connection, jobs, where work ran, datasets, build info
+            (docs/observability.md). Never needs an API key."""
+            body, content_type = await asyncio.to_thread(exposition)  # ~1-30 ms of formatting: off the loop
+            return Response(body, media_type=content_type)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -257,6 +277,13 @@ async def _cluster_gone(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, ProblemError.unavailable("Ray", reason))
 
 
+def _install_metrics(platform: Platform) -> None:
+    """Export this platform's state (Ray connection, datasets) and build info; a service sets ``MODEL_INFO``
+    for its models in ``on_ready``. The app's shutdown takes the platform out again."""
+    set_build_info(platform.service, services.__version__)
+    PLATFORMS.platforms[platform.service] = platform
+
+
 def create_app(
     service: str,
     *,
@@ -285,6 +312,8 @@ def create_app(
             service, settings, conn, catalog, JobManager(settings, conn, service), tuple(datasets)
         )
         _platform = app.state.platform = platform
+        if settings.metrics:
+            _install_metrics(platform)
 
         def _start() -> None:
             # Data first: it needs no Ray. On a cluster the loader Job may still be writing the data volume.
@@ -322,6 +351,8 @@ def create_app(
             # process reuses one embedded cluster across apps instead of paying ~5-15 s per start
             conn.close(shutdown=False)
             await close_client()
+            if PLATFORMS.platforms.get(service) is platform:
+                del PLATFORMS.platforms[service]
             _platform = None
 
     app = FastAPI(
@@ -337,9 +368,11 @@ def create_app(
         app.add_exception_handler(exc_type, _cluster_gone)
     install_request_id(app)
     app.add_middleware(_SizeLimits, limit=settings.max_body_bytes)
+    if settings.metrics:  # outside the size limits and the request id: a 413 or 414 is counted too
+        app.add_middleware(RequestMetrics, service=service)
     if settings.api_keys_file is not None:  # outermost: no body is read for a request without a valid key
         app.add_middleware(BearerAuth, store=KeyStore(settings.api_keys_file))
-    app.include_router(health_router(service))
+    app.include_router(health_router(service, settings.metrics))
     app.include_router(jobs_router(lambda: get_platform().jobs))
     for router in routers:
         app.include_router(router)

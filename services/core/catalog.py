@@ -220,6 +220,10 @@ class Catalog:
             return [SIM]
         return list(self.close_prices(dataset).columns)
 
+    def load_stats(self) -> list[tuple[str, int, float]]:
+        """``(name, rows, load seconds)`` of every loaded dataset (for the metrics)."""
+        return [(name, len(d.frame), d.seconds) for name, d in sorted(self._loaded.items())]
+
     def summary(self) -> list[dict[str, Any]]:
         """What is loaded (for ``/status``)."""
         out = []

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from pydantic import BaseModel, Field
 
 from services.core.auth import require_scope
 from services.core.errors import ProblemError, Responses
+from services.core.metrics import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED
 from services.core.ray_conn import RayConnection
 from services.core.settings import Settings
 
@@ -46,6 +48,8 @@ log = logging.getLogger("services.jobs")
 # Ray's Jobs SDK sets no timeout: a head pod that vanished leaves a connection hanging for minutes. Its calls
 # for a job's status run here, bounded; a Jobs API found down is not asked again for that long.
 JOBS_API_TIMEOUT_S = 5.0
+#: Seconds between looks at the jobs this process submitted and has not yet seen end (for the metrics).
+JOB_WATCH_S = 5.0
 _JOBS_API_CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-api")
 
 #: The shape of the ids :meth:`JobManager.submit` generates: ``raysvc-<service>-<command>-<12 hex digits>``.
@@ -84,6 +88,9 @@ class JobStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     STOPPED = "STOPPED"
+
+
+FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED})
 
 
 class JobAccepted(BaseModel):
@@ -140,6 +147,9 @@ class JobManager:
         self._client: Any = None
         self._client_address: str | None = None
         self._down_until, self._down_reason = 0.0, ""
+        # submitted here and not yet seen to end: job id → (command, submitted_at), for the job metrics
+        self._unfinished: dict[str, tuple[str, float]] = {}
+        self._watcher: threading.Thread | None = None
 
     @property
     def results_dir(self) -> Path:
@@ -236,6 +246,9 @@ class JobManager:
                 write_json(job_dir / ERROR_FILE, problem.body())
                 raise problem from exc
         log.info("submitted job %s: %s", job_id, entrypoint)
+        JOBS_SUBMITTED.labels(self.service, command).inc()
+        self._unfinished[job_id] = (command, submitted)
+        self._watch()
         return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}", submitted_at=submitted)
 
     # -- query -------------------------------------------------------------------------------------
@@ -299,7 +312,33 @@ class JobManager:
             info.problem = ProblemError(
                 500, "the job ended without writing a result", title="Job Failed"
             ).body()
+        if info.status in FINAL and (seen := self._unfinished.pop(job_id, None)) is not None:
+            command, submitted = seen
+            ended = info.ended_at or time.time()
+            JOBS_FINISHED.labels(self.service, command, info.status.value).inc()
+            JOB_DURATION.labels(self.service, command, info.status.value).observe(max(0.0, ended - submitted))
         return info
+
+    def _watch(self) -> None:
+        """Look at the unfinished jobs every :data:`JOB_WATCH_S` until none is left, so the job metrics count
+        a job's end whether or not anybody asks for its status."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+
+        def _loop() -> None:
+            while self._unfinished:
+                time.sleep(JOB_WATCH_S)
+                for job_id in list(self._unfinished):
+                    try:
+                        self.info(job_id)
+                    except ProblemError as exc:
+                        if exc.status == 404:  # its folder is gone: nothing will ever say how it ended
+                            self._unfinished.pop(job_id, None)
+                    except Exception:  # a look for the metrics; the next one tries again
+                        log.debug("job %s: status not readable now", job_id, exc_info=True)
+
+        self._watcher = threading.Thread(target=_loop, name="job-metrics", daemon=True)
+        self._watcher.start()
 
     def _ray_job_info(self, job_id: str) -> tuple[Any, str | None]:
         """Ray's record of ``job_id`` (None if the cluster has forgotten it), or why the Jobs API did not

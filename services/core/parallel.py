@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import ray
 
+from services.core.metrics import ran_on_ray
 from services.core.ray_conn import cluster_cpus, resolve
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ def map_chunks(
     ``async def`` routes use :func:`map_chunks_async`.
     """
     chunks = split(items, n_chunks_for(len(items), chunks_per_cpu=chunks_per_cpu, min_chunk=min_chunk))
+    ran_on_ray()
     max_in_flight = max(2, int(cluster_cpus() * MAX_IN_FLIGHT_PER_CPU))
     if progress is None and len(chunks) <= max_in_flight:  # nothing to report or throttle: one get
         parts = ray.get([remote_fn.remote(chunk, *shared, **kwargs) for chunk in chunks])

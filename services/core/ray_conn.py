@@ -22,6 +22,7 @@ from typing import Any
 
 import ray
 
+from services.core.metrics import ran_on_ray
 from services.core.settings import Settings
 
 log = logging.getLogger("services.ray")
@@ -336,6 +337,7 @@ async def resolve(refs: Any) -> Any:
 
     Works the same with a local driver and with Ray Client, whose refs are resolved in a worker thread.
     """
+    ran_on_ray()
     if isinstance(refs, list):
         if not refs:
             return []

@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     max_inline_rows: int = Field(default=500_000, gt=0, description="rows of inline series or bars")
     chunks_per_cpu: int = Field(default=2, ge=1, description="Ray chunks per CPU when work is split")
 
-    # --- logging ---------------------------------------------------------------------------------
+    # --- logging and metrics ---------------------------------------------------------------------
+    metrics: bool = Field(
+        default=True, description="Prometheus metrics on /metrics and the request metrics middleware"
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

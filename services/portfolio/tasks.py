@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import ray
 
+from services.core.metrics import ran_on_ray
 from services.core.parallel import n_chunks_for, split
 from services.core.ray_conn import resolve
 from services.portfolio.engine import (
@@ -149,6 +150,7 @@ def run(plan: Plan[R]) -> R:
     """Run ``plan``, blocking (jobs, benchmarks, worker threads)."""
     if not plan.on_ray:
         return plan.local()
+    ran_on_ray()
     return plan.finish(_flat(ray.get(plan.submit())))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.app import Platform, create_app
+from services.core.metrics import MODEL_INFO
 from services.core.names import Dataset
 from services.sentiment import service as svc
 from services.sentiment.engine import ModelName
@@ -16,7 +17,8 @@ DATASETS = [Dataset.SENTIMENT]
 def _on_ready(platform: Platform) -> None:
     """Load the shipped models and the social data once; put the default scorers into the object store."""
     for model in ModelName:
-        svc.get_scorer(platform.settings, model)
+        scorer = svc.get_scorer(platform.settings, model)
+        MODEL_INFO.labels(platform.service, model.value, scorer.version).set(1)
     for model in (ModelName.ml, ModelName.ml_fast):
         svc.scorer_ref(platform.catalog, platform.settings, model)
     svc.social_frame(platform.catalog)

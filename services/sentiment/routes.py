@@ -15,6 +15,7 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
+from services.core.metrics import TEXTS_SCORED
 from services.core.names import Dataset
 from services.sentiment import schemas as S
 from services.sentiment import service as svc
@@ -48,12 +49,13 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
     if scorer is None:
         scorer = await asyncio.to_thread(svc.get_scorer, p.settings, model, version)
     if len(texts) <= svc.INLINE_TEXTS[model.value]:
-        return await run_blocking(
-            scorer.score, texts, on_loop=svc.score_on_loop(texts, model)
-        ), scorer.version
-    require_ray()
-    ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
-    return await tasks.score_ray_async(texts, ref, model.value), scorer.version
+        batch = await run_blocking(scorer.score, texts, on_loop=svc.score_on_loop(texts, model))
+    else:
+        require_ray()
+        ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
+        batch = await tasks.score_ray_async(texts, ref, model.value)
+    TEXTS_SCORED.labels(p.service, model.value).inc(len(texts))
+    return batch, scorer.version
 
 
 @router.post("/score", response_model=S.ScoreResponse, responses={**INVALID, **TOO_LARGE})

@@ -259,10 +259,25 @@ def test_405_allows_every_method_of_the_path(bare: TestClient) -> None:
 
 @pytest.mark.slow
 def test_job_runs_on_ray_jobs_api_and_survives_a_new_manager(client: TestClient) -> None:
+    from services.core.metrics import REGISTRY
+
+    def count(name: str, **labels: str) -> float:
+        return (
+            REGISTRY.get_sample_value(name, {"service": "demo", "command": "cluster-info", **labels}) or 0.0
+        )
+
     platform = get_platform()
+    submitted, succeeded = (
+        count("raysvc_jobs_submitted_total"),
+        count("raysvc_jobs_finished_total", status="SUCCEEDED"),
+    )
     job = platform.jobs.submit("cluster-info", {"items": 40}, service="core")
     info = wait_for_job(client, job.status_url)
     assert info["status"] == "SUCCEEDED", info
+    # the job metrics: one submission, one success, its duration observed once
+    assert count("raysvc_jobs_submitted_total") == submitted + 1
+    assert count("raysvc_jobs_finished_total", status="SUCCEEDED") == succeeded + 1
+    assert count("raysvc_job_duration_seconds_count", status="SUCCEEDED") == succeeded + 1
     assert info["progress"] == 1.0
     assert info["result"]["sum_of_squares"] == sum(i * i for i in range(40))
     # a restarted service (a new manager over the same results directory) still serves the result

@@ -163,6 +163,7 @@ COMMON = [
     ("GET", "/healthz", {}, 200),
     ("GET", "/readyz", {}, 200),
     ("GET", "/status", {}, 200),
+    ("GET", "/metrics", {}, 200),
     ("GET", "/v1/jobs", {}, 200),
     ("GET", "/v1/jobs/{job_id}", {}, 404),
     ("DELETE", "/v1/jobs/{job_id}", {}, 404),
