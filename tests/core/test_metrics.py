@@ -121,7 +121,9 @@ def test_ray_datasets_build_and_models_are_exported(client: TestClient) -> None:
     samples = scrape(client)
     status = client.get("/status").json()
     assert value(samples, "raysvc_ray_connected", service="sentiment") == 1
-    assert value(samples, "raysvc_ray_connects_total", service="sentiment") == get_platform().ray.state.connects
+    assert (
+        value(samples, "raysvc_ray_connects_total", service="sentiment") == get_platform().ray.state.connects
+    )
     assert value(samples, "raysvc_ray_cluster_cpus", service="sentiment") == status["ray"]["cpus"]
     rows = {d["name"]: d["rows"] for d in status["datasets"]}
     assert (
