@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,7 +144,8 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _agent_port(default: int = 52365) -> int:
-    """Ray's dashboard agent port: its default, or a free one when another Ray on this host holds it."""
+    """A Ray port (the dashboard agent's by default): its default, or a free one when another Ray on this
+    host holds it."""
     if _port_free(LOOPBACK, default):
         return default
     with socket.socket() as s:
@@ -490,11 +492,17 @@ def up(
         bool, typer.Option(help=f"API keys for the services (store: STATE_DIR/{API_KEYS_FILE})")
     ] = False,
     ready_timeout: Annotated[float, typer.Option(help="seconds to wait for every /readyz")] = 120.0,
+    monitor: Annotated[
+        bool, typer.Option(help="a local Prometheus scraping the services and Ray, with the alert rules")
+    ] = False,
+    prometheus_port: Annotated[int, typer.Option(help="Prometheus' port (with --monitor)")] = 9090,
 ) -> None:
     """Start a local Ray head and the four services connected to it through RAY_ADDRESS (like Kubernetes).
 
     A service that dies is restarted (with backoff); SIGTERM or Ctrl-C stops everything within ~10 s.
+    With --monitor, a Prometheus (docs/observability.md) runs beside them and stops with them.
     """
+    from services import monitor as mon
     from services.core import datagen
     from services.core.settings import get_settings
 
@@ -511,12 +519,19 @@ def up(
         "--gcs-port": gcs_port,
         "--client-port": client_port,
     }
+    if monitor:
+        wanted["--prometheus-port"] = prometheus_port
     taken = [f"{port} ({opt})" for opt, port in wanted.items() if not _port_free(LOOPBACK, port)]
     if taken:
         console.print(
             f"[red]port(s) already in use: {', '.join(taken)}[/red]; choose others with those options"
         )
         raise typer.Exit(2)
+    try:
+        prometheus_bin, rules = (mon.prometheus_binary(), mon.rules_file()) if monitor else ("", None)
+    except mon.MonitorError as e:
+        console.print(f"[red]{e}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from e
 
     state_dir = state_dir.resolve()
     results_dir = (
@@ -555,6 +570,16 @@ def up(
     )
     head: RayHead | None = None
     services: dict[str, Supervised] = {}
+    prometheus: Supervised | None = None
+    prometheus_tsdb = ""
+    targets_file = state_dir / "prometheus-targets.json"
+    scraped: dict[str, int] = {}
+
+    def _scrape(name: str) -> None:  # from a service's first readiness on (see monitor.write_targets)
+        if prometheus is not None and name not in scraped:
+            scraped[name] = ports[name]
+            mon.write_targets(targets_file, scraped)
+
     stopping = False
     exit_code = 0
 
@@ -567,7 +592,28 @@ def up(
     start = time.monotonic()
     try:
         ray_bin = shutil.which("ray", path=env["PATH"]) or "ray"
-        agent_port = _agent_port()
+        agent_port, metrics_port = _agent_port(), _agent_port(8080)
+        # the head's autoscaler and dashboard metrics: Ray's fixed defaults unless another Ray holds them
+        head_env_ports = {
+            "AUTOSCALER_METRIC_PORT": _agent_port(44217),
+            "DASHBOARD_METRIC_PORT": _agent_port(44227),
+        }
+        head_env = _ray_head_env(env, host) | {k: str(v) for k, v in head_env_ports.items()}
+        if rules is not None:
+            mon.write_targets(targets_file, {})
+            config = mon.write_config(state_dir / "prometheus.yml", targets_file, ray_tmp, rules)
+            prometheus_tsdb = tempfile.mkdtemp(prefix="raysvc-prom-")
+            prom_cmd = mon.command(prometheus_bin, config, prometheus_tsdb, host, prometheus_port)
+            (logs_dir / "prometheus.log").write_bytes(b"")
+            prometheus = Supervised("prometheus", prom_cmd, env, logs_dir / "prometheus.log")
+            prometheus.start()
+            prom_ready = f"http://127.0.0.1:{prometheus_port}/-/ready"
+            if not _wait_until(lambda: _http_ok(prom_ready), 60, prometheus.proc, lambda: stopping):
+                if stopping:
+                    raise typer.Exit(0)
+                console.print(f"[red]Prometheus did not start; see {logs_dir / 'prometheus.log'}[/red]")
+                raise typer.Exit(1)
+            head_env["RAY_PROMETHEUS_HOST"] = f"http://127.0.0.1:{prometheus_port}"  # the dashboard's metrics
         head_cmd = [
             ray_bin,
             "start",
@@ -581,17 +627,18 @@ def up(
             "--disable-usage-stats",
             "--include-dashboard=true",
             f"--dashboard-agent-listen-port={agent_port}",
+            f"--metrics-export-port={metrics_port}",
         ] + ([f"--num-cpus={num_cpus}"] if num_cpus else [])
         console.print(
             f"starting Ray head (GCS :{gcs_port}, client :{client_port}, dashboard :{dashboard_port})"
         )
         head = RayHead(
             head_cmd,
-            _ray_head_env(env, host),
+            head_env,
             logs_dir / "ray-head.log",
             ray_tmp,
             results_dir,
-            [gcs_port, client_port, dashboard_port, agent_port],
+            [gcs_port, client_port, dashboard_port, agent_port, metrics_port, *head_env_ports.values()],
         )
         if not head.start(dashboard_port, lambda: stopping):
             if not stopping:
@@ -626,17 +673,31 @@ def up(
         table.add_column("URL")
         table.add_row("Ray dashboard / Jobs API", f"http://127.0.0.1:{dashboard_port}")
         table.add_row("Ray Client (RAY_ADDRESS)", f"ray://127.0.0.1:{client_port}")
+        table.add_row("Ray metrics (head node)", f"http://127.0.0.1:{metrics_port}/metrics")
+        if prometheus is not None:
+            table.add_row("Prometheus (alerts: /alerts)", f"http://{host}:{prometheus_port}")
         for n in names:
             table.add_row(n, f"http://{host}:{ports[n]}  (docs: /docs)")
         console.print(table)
-        exit_code = _supervise(head, dashboard_port, services, ports, ready_timeout, start, lambda: stopping)
+        exit_code = _supervise(
+            head,
+            dashboard_port,
+            services,
+            ports,
+            ready_timeout,
+            start,
+            lambda: stopping,
+            (prometheus,) if prometheus else (),
+            _scrape,
+        )
     finally:
         console.print("stopping services and the Ray head…")
         t0 = time.monotonic()
-        _stop_platform(
-            [s.proc for s in services.values() if s.proc is not None], head.proc if head else None, ray_tmp
-        )
+        children = [*services.values(), *([prometheus] if prometheus else [])]
+        _stop_platform([s.proc for s in children if s.proc is not None], head.proc if head else None, ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+        if prometheus_tsdb:
+            shutil.rmtree(prometheus_tsdb, ignore_errors=True)
         console.print(f"stopped in {time.monotonic() - t0:.1f}s")
     raise typer.Exit(exit_code)
 
@@ -649,9 +710,12 @@ def _supervise(
     ready_timeout: float,
     start: float,
     stop: Any,
+    others: tuple[Supervised, ...] = (),
+    on_ready: Callable[[str], None] = lambda name: None,
 ) -> int:
-    """Report readiness, restart a crashed service or Ray head, until ``stop()``; 1 if the head cannot be
-    brought back."""
+    """Report readiness, restart a crashed service, other child (Prometheus) or Ray head, until ``stop()``; 1 if
+    the head cannot be brought back. ``others`` are restarted too, with no readiness to report; ``on_ready(n)``
+    runs each time service ``n`` is ready, and for those still pending when ``ready_timeout`` ends."""
     import httpx
 
     pending = set(services)
@@ -668,10 +732,14 @@ def _supervise(
                 console.print(line)
             if s.restarts != restarts:
                 pending.add(n)  # report when it is ready again
+        for other in others:
+            if line := other.check():
+                console.print(line)
         for n in sorted(pending):
             try:
                 if httpx.get(f"http://127.0.0.1:{ports[n]}/readyz", timeout=2).status_code == 200:
                     pending.discard(n)
+                    on_ready(n)
                     console.print(f"  {n} ready after {time.monotonic() - start:.1f}s")
                     if not pending:
                         console.print(
@@ -685,6 +753,8 @@ def _supervise(
                 f"[yellow]not ready yet: {sorted(pending)}; logs in {head.log_path.parent}[/yellow]"
             )
             ready_by = float("inf")
+            for n in pending:  # scraped from now on: a service that never gets ready is down
+                on_ready(n)
         time.sleep(0.5)
     return 0
 
