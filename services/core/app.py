@@ -27,6 +27,7 @@ import services
 from services.core.auth import OPEN_PATHS, BearerAuth, KeyStore
 from services.core.catalog import Catalog
 from services.core.clients import close_client
+from services.core.docs import install_docs
 from services.core.errors import (
     PROBLEM_JSON,
     RETRY_AFTER_S,
@@ -130,6 +131,7 @@ def health_router(service: str, metrics: bool = True) -> APIRouter:
 
         @router.get(
             "/metrics",
+            summary="Metrics",
             response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
         )
@@ -361,7 +363,10 @@ def create_app(
         description=description,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # services.core.docs serves them without a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     document_problems(app, open_paths=OPEN_PATHS, auth=settings.api_keys_file is not None)
     for exc_type in CLUSTER_GONE:

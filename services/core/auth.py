@@ -39,6 +39,8 @@ KEY_PREFIX = "rsk_"
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
+#: Where the API docs pages' own scripts, styles and icon are served from (open like the pages themselves).
+DOCS_ASSETS = "/docs-assets"
 
 #: Scopes of the key of the request being served; None: authentication is off (everything allowed).
 _scopes: ContextVar[frozenset[str] | None] = ContextVar("raysvc_scopes", default=None)
@@ -173,7 +175,11 @@ class BearerAuth:
         self.app, self.store = app, store
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in OPEN_PATHS
+            or scope["path"].startswith(f"{DOCS_ASSETS}/")
+        ):
             await self.app(scope, receive, send)
             return
         header = dict(scope.get("headers", ())).get(b"authorization", b"")

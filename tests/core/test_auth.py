@@ -93,9 +93,26 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"])
-def test_probes_and_api_docs_are_open(api: TestClient, path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/docs-assets/swagger-ui-bundle.js",
+        "/docs-assets/redoc.js",
+    ],
+)
+def test_probes_metrics_and_api_docs_are_open(api: TestClient, path: str) -> None:
     assert api.get(path).status_code == 200
+
+
+def test_only_the_docs_assets_prefix_is_open(api: TestClient) -> None:
+    assert api.get("/docs-assetsX/redoc.js").status_code == 401
+    assert api.get("/docs-assets/../v1/demo/hello").status_code in (401, 404)
 
 
 @pytest.mark.parametrize(
