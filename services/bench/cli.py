@@ -102,6 +102,8 @@ def bench_parser() -> argparse.ArgumentParser:
 
 
 def http_parser() -> argparse.ArgumentParser:
+    from services.bench.httpload import PATH_SETS
+
     p = argparse.ArgumentParser(
         prog="raysvc bench http",
         description="HTTP load against running services (`raysvc up`, or port-forwarded): requests/s, "
@@ -132,6 +134,13 @@ def http_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--sentiment-model", default="ml:fast", help="model of the scoring request (default: ml:fast)"
+    )
+    p.add_argument(
+        "--paths",
+        choices=PATH_SETS,
+        default="v1",
+        help="v1: a representative /v1 request per service; legacy: the original project's paths with its "
+        "request bodies; all: both (default: v1)",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -301,7 +310,7 @@ def run_http(argv: Sequence[str]) -> int:
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
-    target_list = [t for t in httpload.targets(args.sentiment_model) if t.service in ("*", *urls)]
+    target_list = [t for t in httpload.targets(args.sentiment_model, args.paths) if t.service in ("*", *urls)]
     total = len(target_list) * len(opts.concurrency)
     with progress_bar(total, args.quiet) as update:
         results = asyncio.run(httpload.run_load(urls, opts, target_list=target_list, progress=update))

@@ -54,7 +54,54 @@ class Target:
     light: bool = False  # a light endpoint (the ≥ 1,000 requests/s target applies)
 
 
-def targets(sentiment_model: str = "ml:fast") -> list[Target]:
+#: Which targets ``raysvc bench http --paths`` loads: the ``/v1`` representatives, the original project's
+#: paths with its own request bodies (#19's comparison), or both.
+PATH_SETS = ("v1", "legacy", "all")
+
+
+def targets(sentiment_model: str = "ml:fast", paths: str = "v1") -> list[Target]:
+    """The requests of ``paths`` (:data:`PATH_SETS`)."""
+    if paths not in PATH_SETS:
+        raise ValueError(f"paths must be one of {PATH_SETS}, got {paths!r}")
+    chosen = [] if paths == "legacy" else v1_targets(sentiment_model)
+    return chosen + ([] if paths == "v1" else legacy_targets())
+
+
+def legacy_targets() -> list[Target]:
+    """The original project's paths, with the bodies of its side-by-side comparison (issue #19): five
+    headlines, a 180-day window, four assets, three strategies on two symbols, a 4-asset portfolio."""
+    get = [
+        ("sentiment", "/available-tickers"),
+        ("garch", "/load-market-data"),
+        ("garch", "/calculate-rolling-variance"),
+        ("portfolio", "/select-top-stocks"),
+        ("portfolio", "/portfolio-performance"),
+    ]
+    post: list[tuple[str, str, dict[str, Any]]] = [
+        ("sentiment", "/analyze-sentiment", {"texts": TEXTS}),
+        ("sentiment", "/analyze-tickers", {"tickers": ["AAPL", "MSFT", "TSLA"]}),
+        ("garch", "/predict-volatility", {"window_size": 180}),
+        ("portfolio", "/optimize-portfolio", {"assets": ["AAPL", "MSFT", "KO", "XOM"]}),
+        (
+            "portfolio",
+            "/calculate-portfolio-metrics",
+            {"tickers": ["AAPL", "MSFT", "KO", "XOM"], "weights": [0.25, 0.25, 0.25, 0.25]},
+        ),
+        ("intraday", "/calculate-intraday-signals", {"daily_signal": 1}),
+        (
+            "intraday",
+            "/execute-strategies",
+            {"strategies": ["momentum", "mean_reversion", "breakout"], "symbols": ["AAPL", "MSFT"]},
+        ),
+        ("intraday", "/generate-signals", {"symbols": ["AAPL", "MSFT"], "strategy_type": "momentum"}),
+        ("intraday", "/backtest-strategy", {"strategy_name": "momentum", "symbol": "SIM"}),
+    ]
+    return [Target(f"legacy GET {path}", svc, "GET", path) for svc, path in get] + [
+        Target(f"legacy POST {path}", svc, "POST", path, body) for svc, path, body in post
+    ]
+
+
+def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
     """The representative requests: health, scoring a handful of texts, metrics of a given portfolio,
     a small GARCH forecast, a small intraday backtest."""
     return [
@@ -145,6 +192,9 @@ class Level:
     mean_s: float | None = None
     client_cpu_pct: float = 0.0
     stopped_by: str = ""
+    bytes_mean: float | None = None  # response body bytes, mean over the successful requests
+    # where the service ran the level's computations (raysvc_computations_total of the route, before/after)
+    computed_on: dict[str, int] = field(default_factory=dict)
 
 
 def is_loopback(url: str) -> bool:
@@ -188,6 +238,7 @@ async def run_level(
 
     level = Level(concurrency)
     latencies: list[float] = []
+    body_bytes = 0
     kinds: Counter[str] = Counter()
     headers = {"content-type": "application/json"} if body is not None else {}
     sent = 0
@@ -195,13 +246,13 @@ async def run_level(
     deadline = start + opts.duration_s
 
     async def worker() -> None:
-        nonlocal sent
+        nonlocal sent, body_bytes
         while sent < opts.requests and time.perf_counter() < deadline:
             sent += 1
             t0 = time.perf_counter()
             try:
                 async with session.request(method, url, data=body, headers=headers) as resp:
-                    await resp.read()
+                    size = len(await resp.read())
                     status = resp.status
             except TimeoutError:
                 kinds["timeout"] += 1
@@ -211,6 +262,7 @@ async def run_level(
                 continue
             if 200 <= status < 300:
                 latencies.append(time.perf_counter() - t0)
+                body_bytes += size
             else:
                 kinds[f"HTTP {status}"] += 1
 
@@ -228,7 +280,29 @@ async def run_level(
         level.p50_s, level.p95_s, level.p99_s = (percentile(latencies, q) for q in (50, 95, 99))
         level.max_s = max(latencies)
         level.mean_s = statistics.fmean(latencies)
+        level.bytes_mean = body_bytes / len(latencies)
     return level
+
+
+async def computations(session: Any, base_url: str, route: str) -> dict[str, int] | None:
+    """``raysvc_computations_total`` of ``route`` by ``computed_on``, from the service's ``/metrics``
+    (None when it serves no metrics)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        async with session.get(f"{base_url}/metrics") as resp:
+            if resp.status != 200:
+                return None
+            text = (await resp.read()).decode()
+    except Exception:  # noqa: BLE001 - no metrics: the report says nothing about where the work ran
+        return None
+    out: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "raysvc_computations_total" and sample.labels.get("operation") == route:
+                where = sample.labels["computed_on"]
+                out[where] = out.get(where, 0) + int(sample.value)
+    return out
 
 
 async def _probe(session: Any, url: str) -> str | None:
@@ -314,6 +388,7 @@ async def run_load(
                     except Exception:  # noqa: BLE001 - counted in the level itself if it persists
                         pass
                 hard_limit = opts.duration_s + opts.timeout_s + 10
+                before = await computations(session, url, t.path)
                 try:
                     level = await asyncio.wait_for(
                         run_level(session, t.method, entry["url"], body, c, opts), hard_limit
@@ -325,6 +400,11 @@ async def run_load(
                         errors=1,
                         error_kinds={"level aborted": 1},
                     )
+                after = await computations(session, url, t.path) if before is not None else None
+                if before is not None and after is not None:
+                    level.computed_on = {
+                        k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)
+                    }
             entry["levels"].append(asdict(level))
             progress(1, f"{entry['name']}: concurrency {c} done")
     m = machine()

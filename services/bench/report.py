@@ -295,6 +295,16 @@ def _bench_md(bench: dict[str, Any], pngs: dict[str, str]) -> list[str]:
     return lines
 
 
+def _bytes(n: float | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n:.0f} B"
+
+
+def _ran_on(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "–"
+
+
 def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
     m, opts = http.get("machine", {}), http.get("options", {})
     lines = [
@@ -308,13 +318,19 @@ def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         "- rps = successful requests / wall time of the level; latencies of successful requests; errors = "
         "non-2xx answers, timeouts and connection failures",
         "",
-        "| target | request | concurrency | requests | rps | p50 | p95 | p99 | max | errors | client CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "- bytes = mean response body; ran on = the service's own count of where the level's computations ran "
+        "(`raysvc_computations_total`: `ray` or `in_process`; – when it serves no metrics or computes nothing)",
+        "",
+        "| target | request | concurrency | requests | rps | p50 | p95 | p99 | max | errors | bytes | ran on "
+        "| client CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in http.get("targets", []):
         req = f"{t['method']} {t['url']}"
         if t.get("skipped"):
-            lines.append(f"| {t['name']} | {req} | – | – | – | – | – | – | – | skipped: {t['skipped']} | – |")
+            lines.append(
+                f"| {t['name']} | {req} | – | – | – | – | – | – | – | skipped: {t['skipped']} | – | – | – |"
+            )
             continue
         for lv in t.get("levels", []):
             errs = lv.get("errors", 0)
@@ -326,7 +342,8 @@ def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
             lines.append(
                 f"| {t['name']} | {req} | {lv['concurrency']} | {lv['requests']} | {fmt_rate(lv.get('rps'))} | "
                 f"{fmt_s(lv.get('p50_s'))} | {fmt_s(lv.get('p95_s'))} | {fmt_s(lv.get('p99_s'))} | "
-                f"{fmt_s(lv.get('max_s'))} | {err_txt} | {lv.get('client_cpu_pct', 0):.0f} % |"
+                f"{fmt_s(lv.get('max_s'))} | {err_txt} | {_bytes(lv.get('bytes_mean'))} | "
+                f"{_ran_on(lv.get('computed_on'))} | {lv.get('client_cpu_pct', 0):.0f} % |"
             )
     lines.append("")
     for name, why in http.get("skipped_services", {}).items():

@@ -11,10 +11,20 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from services.bench.httpload import LoadOptions, Target, is_loopback, percentile, run_load
+from services.bench.httpload import LoadOptions, Target, is_loopback, legacy_targets, percentile, run_load
+from services.core.metrics import RequestMetrics, exposition
 
 app = FastAPI()
+app.add_middleware(
+    RequestMetrics, service="intraday"
+)  # the services' own middleware: /echo counts as computed
 hits = {"flaky": 0}
+
+
+@app.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
 
 
 @app.get("/healthz")
@@ -99,6 +109,40 @@ def test_levels_bounded_by_requests_and_counted(results):
             assert 0 < lv["p50_s"] <= lv["p95_s"] <= lv["p99_s"] <= lv["max_s"]
             assert lv["rps"] == pytest.approx(lv["ok"] / lv["wall_s"])
     assert _target(results, "health")["name"] == "health (intraday)"  # the first live service
+
+
+def test_response_bytes_and_where_the_work_ran_are_reported(results):
+    import json
+
+    echo = _target(results, "echo")
+    size = len(json.dumps(echo["body"], separators=(",", ":")))  # FastAPI's compact JSON
+    for lv in echo["levels"]:
+        assert lv["bytes_mean"] == size
+        # the service's own counter moved by exactly the level's successful requests (and its warm-ups: 0 here)
+        assert lv["computed_on"] == {"in_process": lv["ok"]}
+    assert all(
+        lv["computed_on"] == {} for lv in _target(results, "health")["levels"]
+    )  # a probe computes nothing
+
+
+def test_legacy_targets_are_routes_of_the_services_and_their_bodies_valid():
+    """The original project's paths, as ``--paths legacy`` loads them: each is an operation of its service's
+    OpenAPI document and its body valid against that operation's request schema (a 422 would make the
+    comparison measure the error path)."""
+    import importlib
+
+    import jsonschema
+
+    targets = legacy_targets()
+    assert len(targets) == 14 and len({t.path for t in targets}) == 14
+    for t in targets:
+        spec = importlib.import_module(f"services.{t.service}.app").app.openapi()
+        op = spec["paths"][t.path][t.method.lower()]
+        if t.body is not None:
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            jsonschema.validate(t.body, {**schema, "components": spec["components"]})
+        else:
+            assert all(not p.get("required") for p in op.get("parameters", [])), t
 
 
 def test_error_statuses_are_counted_not_timed(results):
