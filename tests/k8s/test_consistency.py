@@ -232,3 +232,21 @@ def test_image_wheelhouse_and_make_install_from_the_lock() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "$(VENV)/.installed: pyproject.toml requirements-dev.lock\n" in makefile
     assert '-m pip install --quiet -c requirements-dev.lock -e ".[dev,bench]"' in makefile
+
+
+def test_the_charts_ray_dashboard_is_what_the_pinned_ray_generates() -> None:
+    """``files/dashboards/ray/ray-default.json`` is Ray's default Grafana dashboard as the installed (pinned) Ray
+    generates it; after a Ray upgrade `python scripts/ray_dashboards.py` regenerates it."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("ray_dashboards", REPO / "scripts" / "ray_dashboards.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = json.loads((module.OUT / "ray-default.json").read_text())
+    generated = module.default_dashboard()
+    assert shipped == generated, "stale: run `python scripts/ray_dashboards.py`"
+    import ray
+
+    assert f"rayVersion:{ray.__version__}" in shipped["tags"]

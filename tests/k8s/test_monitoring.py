@@ -192,7 +192,7 @@ def test_ci_values_render_every_monitoring_object_and_each_validates(
     dashboards = [
         c for c in of_kind(monitored, "ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard")
     ]
-    assert len(dashboards) == len(list((full_chart / DASHBOARDS).glob("*.json"))) >= 1
+    assert len(dashboards) == len(list((full_chart / DASHBOARDS).rglob("*.json"))) >= 1
     errors = {}
     for obj in monitored:
         if obj["kind"] in MONITORING_KINDS:
@@ -347,7 +347,7 @@ def test_prometheus_rule_groups_are_the_rule_files_groups(monitored: Objects, fu
 def test_dashboard_configmaps_carry_the_sidecar_label_and_the_files_json(
     monitored: Objects, full_chart: Path
 ) -> None:
-    files = sorted((full_chart / DASHBOARDS).glob("*.json"))
+    files = sorted((full_chart / DASHBOARDS).rglob("*.json"))
     maps = {
         c["metadata"]["name"]: c
         for c in of_kind(monitored, "ConfigMap")
@@ -397,12 +397,21 @@ def test_a_rule_file_without_groups_fails_the_render(tmp_path: Path) -> None:
 def test_the_real_chart_renders_its_own_dashboards_and_rules(render: Any) -> None:
     """One ConfigMap per dashboard the chart ships and the rule file's groups; none while it ships none."""
     objects = render(monitoring_values())
-    files = sorted((CHART / DASHBOARDS).glob("*.json"))
+    files = sorted((CHART / DASHBOARDS).rglob("*.json"))
     maps = [c for c in of_kind(objects, "ConfigMap") if "grafana_dashboard" in c["metadata"]["labels"]]
-    assert sorted(k for c in maps for k in c["data"]) == [f.name for f in files]
+    by_name = {f.name: f for f in files}
+    assert sorted(k for c in maps for k in c["data"]) == sorted(by_name)
+    assert "ray-default.json" in by_name  # Ray's own default dashboard (monitoring.dashboards.ray, on)
     for cm in maps:
         ((name, text),) = cm["data"].items()
-        assert json.loads(text) == json.loads((CHART / DASHBOARDS / name).read_text())
+        assert json.loads(text) == json.loads(by_name[name].read_text())
+    ours = [
+        c
+        for c in of_kind(render({"monitoring": {"dashboards": {"enabled": True, "ray": False}}}), "ConfigMap")
+    ]
+    assert sorted(k for c in ours for k in c["data"] if k.endswith(".json")) == sorted(
+        f.name for f in (CHART / DASHBOARDS).glob("*.json")
+    )
     rules = of_kind(objects, "PrometheusRule")
     if (CHART / RULES).is_file():
         groups = yaml.safe_load((CHART / RULES).read_text())["groups"]
