@@ -183,6 +183,10 @@ class RequestMetrics:
     def __init__(self, app: Any, service: str) -> None:
         self.app, self.service = app, service
         self.in_flight = IN_FLIGHT.labels(service)
+        # the labelled children, looked up once per label set (``labels()`` costs more than ``inc()``); the
+        # label sets are bounded, so these are too
+        self._timed: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._computed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -208,10 +212,22 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED
             method = scope.get("method", "") if scope.get("method") in METHODS else "other"
-            REQUESTS.labels(self.service, method, template, str(status)).inc()
-            LATENCY.labels(self.service, method, template).observe(time.perf_counter() - start)
+            timed = self._timed.get((method, template, status))
+            if timed is None:
+                timed = self._timed[method, template, status] = (
+                    REQUESTS.labels(self.service, method, template, str(status)),
+                    LATENCY.labels(self.service, method, template),
+                )
+            timed[0].inc()
+            timed[1].observe(time.perf_counter() - start)
             if status < 400 and status != 202 and template != UNMATCHED and _computes(template):
-                COMPUTED.labels(self.service, template, ran_on[0] if ran_on else "in_process").inc()
+                where = ran_on[0] if ran_on else "in_process"
+                computed = self._computed.get((template, where))
+                if computed is None:
+                    computed = self._computed[template, where] = COMPUTED.labels(
+                        self.service, template, where
+                    )
+                computed.inc()
 
 
 def _computes(template: str) -> bool:
