@@ -8,7 +8,8 @@ install (skaffold build, helm install with the kind values) -> operator reconcil
 probes, data loaded -> port-forwards, the services refuse a request without the chart's admin API key (every
 later request to a service carries it; probes stay open) -> one real request per service with Ray tasks on
 the worker -> an async
-job -> `ray job submit` with the chart's token -> the dashboard lists the nodes -> measured sizing ->
+job -> `ray job submit` with the chart's token -> the dashboard lists the nodes -> a Prometheus in the
+cluster scrapes the services and the Ray pods, the chart's alert rules loaded -> measured sizing ->
 faults: worker deleted during a job, scale 1 -> 2 under `helm upgrade` with a request loop, head deleted
 -> `skaffold run` after a source change rolls the Ray pods -> GCS fault tolerance with Redis: a job
 survives the head deleted -> `helm uninstall` leaves nothing behind, in Redis neither.
@@ -24,11 +25,13 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from k8s.chartlib import quantity
 
 from .smoke import SMOKE, RayState, get_ok, http, post_ok
@@ -258,6 +261,9 @@ def release(image: str, memory_sampler: MemorySampler) -> Iterator[dict[str, Any
         "--create-namespace",
         "-f",
         "k8s/values-kind.yaml",
+        # the prometheus.io annotations and the NetworkPolicy rule for the in-cluster Prometheus below
+        "-f",
+        "k8s/monitoring/values.yaml",
         "--set",
         f"image.ref={image}",
     )
@@ -456,6 +462,119 @@ def test_dashboard_lists_the_nodes(state: RayState) -> None:
     alive = [n for n in nodes if n["state"] == "ALIVE"]
     assert sum(n["is_head_node"] for n in alive) == 1 and len(alive) == 2, nodes
     log(f"dashboard: {len(alive)} nodes ALIVE")
+
+
+PROM_NS = "raysvc-monitoring"  # k8s/monitoring/prometheus.sh
+RULES = ROOT / "helm" / "ray-services" / "files" / "alerts" / "raysvc-rules.yaml"
+
+
+def prom_query(url: str, query: str) -> list[dict[str, Any]]:
+    status, body = http(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}", timeout=10)
+    assert status == 200 and body["status"] == "success", (query, status, str(body)[:500])
+    return body["data"]["result"]
+
+
+def test_prometheus_in_the_cluster_scrapes_the_services_and_ray(release: dict[str, Any]) -> None:
+    """A plain Prometheus in its own namespace (k8s/monitoring: Debian's prometheus on the project's base,
+    pods discovered through the API server with a Role in the release namespace) scrapes the four services
+    (job="raysvc", `service` label) and every Ray pod (job="ray", `ray_io_cluster`), loads the chart's alert
+    rules, and the service-down alert does not fire. Removed again afterwards."""
+    # The chart's NetworkPolicies admit it to the Ray pods' metrics port (k8s/monitoring/values.yaml): not
+    # enforced by this cluster's bridge CNI, so the rendered rule is what is checked.
+    for policy in (f"{CLUSTER}-head-ingress", f"{CLUSTER}-workers-ingress"):
+        rules = kget("networkpolicy", policy)["spec"]["ingress"]
+        assert any(
+            {p.get("port") for p in r.get("ports", [])} >= {8080}
+            and any(
+                f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                == PROM_NS
+                for f in r.get("from", [])
+            )
+            for r in rules
+        ), (policy, rules)
+    t0 = time.monotonic()
+    run("bash", "k8s/monitoring/prometheus.sh", "up", timeout=600)
+    deployed_s = time.monotonic() - t0
+    try:
+        ip = json.loads(run("kubectl", "-n", PROM_NS, "get", "service", "prometheus", "-o", "json"))["spec"][
+            "clusterIP"
+        ]
+        url = f"http://{ip}:9090"  # through kube-proxy, as the request loop reaches the services
+        ray = {p["metadata"]["name"]: p for p in ray_pods("head") + ray_pods("worker") if ready(p)}
+        ray_instances = {f"{p['status']['podIP']}:8080": name for name, p in ray.items()}
+
+        def all_up() -> dict[str, dict[str, str]] | None:
+            up = prom_query(url, "up")
+            svc = {r["metric"].get("service"): r["value"][1] for r in up if r["metric"]["job"] == "raysvc"}
+            rays = {r["metric"]["instance"]: r for r in up if r["metric"]["job"] == "ray"}
+            ok = (
+                set(svc) == set(PORTS)
+                and set(svc.values()) == {"1"}
+                and set(rays) == set(ray_instances)
+                and {r["value"][1] for r in rays.values()} == {"1"}
+                and {r["metric"].get("ray_io_cluster") for r in rays.values()} == {CLUSTER}
+            )
+            return {"raysvc": svc, "ray": {k: v["value"][1] for k, v in rays.items()}} if ok else None
+
+        targets = wait_for("Prometheus: the four services and every Ray pod up", all_up, 120, 2)
+        up_s = time.monotonic() - t0
+        # the earlier API requests (not the probes), by service (the series' own `service`, kept by honor_labels)
+        requests = {
+            r["metric"]["service"]: round(float(r["value"][1]))
+            for r in prom_query(
+                url, 'sum by (service) (raysvc_http_requests_total{job="raysvc", route=~"/v1/.+"})'
+            )
+        }
+        assert set(requests) == set(PORTS) and all(v > 0 for v in requests.values()), requests
+
+        # a Ray metric per Ray node: Ray's node CPU utilization, exported by each node's metrics agent
+        def per_node() -> dict[str, str] | None:
+            got = {
+                r["metric"]["instance"]: r["metric"].get("RayNodeType", "")
+                for r in prom_query(url, 'ray_node_cpu_utilization{job="ray"}')
+            }
+            return got if set(got) == set(ray_instances) else None
+
+        nodes = wait_for("Prometheus: ray_node_cpu_utilization of every Ray node", per_node, 60, 2)
+        # the chart's rule groups loaded and evaluated since the targets were up; the service-down alert quiet
+        expected_groups = [g["name"] for g in yaml.safe_load(RULES.read_text())["groups"]]
+        time.sleep(6)  # past one evaluation (evaluation_interval 5s) with every target up
+
+        def evaluated() -> list[dict[str, Any]] | None:
+            groups = http(f"{url}/api/v1/rules", timeout=10)[1]["data"]["groups"]
+            return (
+                groups
+                if all(
+                    r.get("health") == "ok" and not r.get("lastEvaluation", "0001").startswith("0001")
+                    for g in groups
+                    for r in g["rules"]
+                )
+                else None
+            )
+
+        groups = wait_for("Prometheus: the chart's rules evaluated", evaluated, 60, 2)
+        assert sorted(g["name"] for g in groups) == sorted(expected_groups), [g["name"] for g in groups]
+        alerts = http(f"{url}/api/v1/alerts", timeout=10)[1]["data"]["alerts"]
+        active = sorted(f"{a['labels']['alertname']}:{a['state']}" for a in alerts)
+        assert not [a for a in alerts if a["labels"]["alertname"] == "RaysvcServiceDown"], active
+        assert not prom_query(url, 'up{job="raysvc"} == 0')
+        report["prometheus"] = {
+            "deployed_s": round(deployed_s),
+            "targets_up_s": round(up_s),
+            "up": targets,
+            "raysvc_http_requests_total": requests,
+            "ray_node_cpu_utilization_nodes": {ray_instances[i]: t for i, t in nodes.items()},
+            "rule_groups": {g["name"]: len(g["rules"]) for g in groups},
+            "alerts_active": active,
+        }
+        log(f"Prometheus: {json.dumps(report['prometheus'])}")
+    finally:
+        run("bash", "k8s/monitoring/prometheus.sh", "down", timeout=300)
+    # nothing of it left in the release namespace (the Role and its binding)
+    assert not kubectl(
+        "get", "role,rolebinding", "-l", "app.kubernetes.io/part-of=raysvc-monitoring", "-o", "name"
+    )
+    report["prometheus"]["test_s"] = round(time.monotonic() - t0)
 
 
 def test_sizing_requests_fit_the_node_and_peaks_are_recorded(memory_sampler: MemorySampler) -> None:
