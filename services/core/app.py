@@ -373,10 +373,10 @@ def create_app(
         app.add_exception_handler(exc_type, _cluster_gone)
     install_request_id(app)
     app.add_middleware(_SizeLimits, limit=settings.max_body_bytes)
-    if settings.metrics:  # outside the size limits and the request id: a 413 or 414 is counted too
-        app.add_middleware(RequestMetrics, service=service)
-    if settings.api_keys_file is not None:  # outermost: no body is read for a request without a valid key
+    if settings.api_keys_file is not None:  # before the body: none is read for a request without a valid key
         app.add_middleware(BearerAuth, store=KeyStore(settings.api_keys_file))
+    if settings.metrics:  # outermost: a 401, 413 or 414 is counted too (a 401 before routing as <unmatched>)
+        app.add_middleware(RequestMetrics, service=service)
     app.include_router(health_router(service, settings.metrics))
     app.include_router(jobs_router(lambda: get_platform().jobs))
     for router in routers:

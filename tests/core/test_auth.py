@@ -135,9 +135,14 @@ def test_no_key_is_401_with_www_authenticate(api: TestClient, method: str, path:
     "header", ["Bearer rsk_not-a-key", "Basic YWRtaW46YWRtaW4=", "Bearer ", "rsk_no-scheme"]
 )
 def test_a_bad_key_is_401(api: TestClient, keys: dict[str, str], header: str) -> None:
+    from services.core.metrics import REQUEST_STATS
+
+    key = ("demo", "GET", "<unmatched>", 401)  # refused before routing: no route template yet
+    before = REQUEST_STATS.counts.get(key, 0)
     r = api.get("/v1/demo/hello", headers={"Authorization": header})
     problem(r, 401)
     assert r.headers["www-authenticate"].startswith("Bearer")
+    assert REQUEST_STATS.counts.get(key, 0) == before + 1  # refused requests show in the metrics
 
 
 def test_a_read_key_reads_and_computes_inline(api: TestClient, keys: dict[str, str]) -> None:
