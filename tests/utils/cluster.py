@@ -15,14 +15,19 @@ from pathlib import Path
 
 import httpx
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port(avoid: range = range(10002, 20000)) -> int:
-    """A free TCP port on loopback outside ``avoid`` (Ray's worker port range by default)."""
+    """A free TCP port on loopback outside ``avoid`` (Ray's worker port range by default), never one this
+    process was given before: the kernel may offer a port again once its probe socket is closed, and two
+    options of one command line given the same port (CI: garch's and Ray Client's) make one of them fail."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in avoid:
+        if port not in avoid and port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
             return port
 
 
