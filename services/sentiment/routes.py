@@ -132,7 +132,7 @@ async def symbol_detail(
     symbol: str,
     start: Day | None = Query(None, description="first date, YYYY-MM-DD"),
     end: Day | None = Query(None, description="last date, YYYY-MM-DD"),
-) -> S.SymbolDetail:
+) -> Response:
     """Daily and monthly posts, comments, likes, impressions, mean sentiment (blanks excluded and counted)
     and engagement ratio (comments / likes) of one symbol."""
     first, last = (None if d is None else d.isoformat() for d in (start, end))
@@ -143,8 +143,14 @@ async def symbol_detail(
         raise ProblemError.not_found("symbol", symbol) from None
     except DomainError as exc:
         raise ProblemError.from_domain(exc, prefix="query") from None
-    daily, monthly = await asyncio.to_thread(lambda: (_rows(agg.daily), _rows(agg.monthly)))
-    return S.SymbolDetail(symbol=agg.symbol, start=first, end=last, daily=daily, monthly=monthly)
+
+    def body() -> Response:  # hundreds of daily rows: validated and serialized off the event loop
+        detail = S.SymbolDetail(
+            symbol=agg.symbol, start=first, end=last, daily=_rows(agg.daily), monthly=_rows(agg.monthly)
+        )
+        return Response(detail.model_dump_json(by_alias=True), media_type="application/json")
+
+    return await asyncio.to_thread(body)
 
 
 def _rows(frame) -> list[dict[str, Any]]:
