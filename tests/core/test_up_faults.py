@@ -21,7 +21,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.utils.cluster import free_port, wait_ready
+from tests.utils.cluster import free_port, stop_process, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -92,12 +92,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Platfo
         _wait_ready(p)
         yield p
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
 
 
 def _garch_service(platform: Platform) -> psutil.Process:

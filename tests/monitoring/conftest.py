@@ -4,7 +4,6 @@ on free ports, with a short load over every service that the dashboards show."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from services import SERVICES
 from tests.monitoring.promql import tool
-from tests.utils.cluster import free_port, wait_ready
+from tests.utils.cluster import free_port, stop_process, wait_ready
 
 
 @dataclass
@@ -122,12 +121,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Itera
         )
         yield m
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
     # Prometheus stops with the platform, its data directory gone
     assert proc.returncode == 0, m.tail()
     assert prometheus and not prometheus[0].is_running() and tsdb and not Path(tsdb).exists()
