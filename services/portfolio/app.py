@@ -31,8 +31,8 @@ def _on_ready(platform: Platform) -> None:
 
     def status() -> dict[str, Any]:
         return {
-            "objectives": "min_variance, max_sharpe, max_return, min_cvar, risk_parity, hrp, herc, "
-            "inverse_volatility, equal_weight (skfolio)",
+            "objectives": "min_variance, max_sharpe (compiled Clarabel QP, skfolio's answer), max_return, "
+            "min_cvar, risk_parity, hrp, herc, inverse_volatility, equal_weight (skfolio)",
             "covariance": "sample, ledoit_wolf, oas, ewma, denoised",
             "interactive_limits": {
                 "frontier_points": svc.INLINE_MAX_POINTS,

@@ -32,7 +32,7 @@ from services.portfolio.engine import (
     View,
     backtest_dates,
     check_return_bounds,
-    optimize,
+    optimize_compiled,
     performance_metrics,
 )
 
@@ -140,6 +140,34 @@ def universe(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, View, st
     return full, view, dataset
 
 
+def estimation_window(catalog: Catalog, req: S._Universe) -> tuple[pd.DataFrame, str]:
+    """(the request's estimation window, dataset name or ``inline``): :func:`universe` cut by its view,
+    the same frame (``tests/portfolio/test_compiled.py`` checks it), made from the dataset's arrays
+    (:func:`dataset_arrays`, built once) instead of two pandas select / slice / dropna chains, which cost
+    ~2 ms of a ~1 ms optimisation."""
+    if req.returns is not None:
+        full, view, dataset = universe(catalog, req)
+        return view.cut(full), dataset
+    symbols = list(req.symbols or [])
+    dataset = pick_dataset(catalog, symbols, req.dataset)
+    dates, values, column = dataset_arrays(catalog, dataset)
+    ns = dates.asi8
+    end = _stamp(req.end)
+    stop = len(ns) if end is None else int(ns.searchsorted(end.value, "right"))
+    block = values[:stop, [column[s] for s in symbols]]
+    rows = np.flatnonzero(~np.isnan(block).any(axis=1))  # dates where every symbol has a return
+    if rows.size == 0:
+        raise DomainError(f"no common return history of {req.symbols} up to {req.end}", field="end")
+    start = _stamp(req.start)
+    first = (
+        int(ns.searchsorted(start.value, "left"))
+        if start is not None
+        else rows[max(0, rows.size - DEFAULT_WINDOW)]
+    )
+    rows = rows[rows >= first]
+    return pd.DataFrame(block[rows], index=dates[rows], columns=symbols), dataset
+
+
 def _ref_for(catalog: Catalog, dataset: str) -> Any:
     """The dataset's object-store ref; None for inline data (the task layer puts it once)."""
     return returns_ref(catalog, dataset) if dataset in DATASETS else None
@@ -147,10 +175,11 @@ def _ref_for(catalog: Catalog, dataset: str) -> Any:
 
 # --- optimize -------------------------------------------------------------------------------------
 def optimize_blocking(catalog: Catalog, req: S.OptimizeRequest) -> S.OptimizeResponse:
-    """``POST /v1/portfolio/optimize`` (one skfolio fit: runs in the service process)."""
-    full, view, dataset = universe(catalog, req)
-    spec = req.to_spec(req.periods_per_year)
-    result = optimize(view.cut(full), spec)
+    """``POST /v1/portfolio/optimize``, in the service process: minimum variance and maximum Sharpe
+    through the compiled QP (:func:`optimize_compiled`, ~1 ms, skfolio's answer), the other objectives
+    through skfolio (20-40 ms)."""
+    window, dataset = estimation_window(catalog, req)
+    result = optimize_compiled(window, req.to_spec(req.periods_per_year))
     return S.OptimizeResponse.of(result, dataset, req.periods_per_year, req.risk_free_rate)
 
 

@@ -57,7 +57,7 @@ from ._optimize import (
     check_feasible,
     optimize,
 )
-from ._program import PROGRAM_OBJECTIVES, MeanVarianceProgram
+from ._program import PROGRAM_OBJECTIVES, MeanVarianceProgram, optimize_compiled
 from ._returns import (
     MIN_OBSERVATIONS,
     TRADING_DAYS,
@@ -119,6 +119,7 @@ __all__ = [
     "frontier_targets",
     "max_drawdown",
     "optimize",
+    "optimize_compiled",
     "performance_metrics",
     "prices_to_returns",
     "rebalance_dates",

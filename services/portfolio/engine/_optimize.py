@@ -220,6 +220,9 @@ class OptimizationResult:
         hierarchical and naive allocations.
     turnover : float or None
         ``sum |w - w0|`` against the current weights, when given.
+    solver : str
+        What computed the weights: ``skfolio`` (its estimator, through CVXPY for the convex objectives)
+        or ``clarabel`` (:class:`MeanVarianceProgram`, the compiled QP giving skfolio's answer).
     """
 
     weights: dict[str, float]
@@ -233,6 +236,7 @@ class OptimizationResult:
     start: pd.Timestamp
     end: pd.Timestamp
     turnover: float | None = None
+    solver: str = "skfolio"
 
     def weight_array(self, symbols: list[str] | None = None) -> np.ndarray:
         """Weights in the order of ``symbols`` (default: the result's own order); absent symbols are 0."""
@@ -443,6 +447,17 @@ def _explain_failure(spec: OptimizationSpec, returns: pd.DataFrame, err: Excepti
     )
 
 
+def check_estimation_window(returns: pd.DataFrame) -> None:
+    """Reject a returns panel :func:`optimize` cannot estimate from (bad frame, too short, missing values)."""
+    check_panel(returns)
+    if len(returns) < MIN_OBSERVATIONS:
+        raise PortfolioError(
+            f"{len(returns)} return observations; at least {MIN_OBSERVATIONS} needed", field="returns"
+        )
+    if returns.isna().to_numpy().any():
+        raise PortfolioError("returns contain missing values", field="returns")
+
+
 def optimize(returns: pd.DataFrame, spec: OptimizationSpec | None = None) -> OptimizationResult:
     """Optimise a portfolio of the columns of ``returns``.
 
@@ -465,13 +480,7 @@ def optimize(returns: pd.DataFrame, spec: OptimizationSpec | None = None) -> Opt
         Bad returns or spec.
     """
     spec = spec or OptimizationSpec()
-    check_panel(returns)
-    if len(returns) < MIN_OBSERVATIONS:
-        raise PortfolioError(
-            f"{len(returns)} return observations; at least {MIN_OBSERVATIONS} needed", field="returns"
-        )
-    if returns.isna().any().any():
-        raise PortfolioError("returns contain missing values", field="returns")
+    check_estimation_window(returns)
     symbols = [str(s) for s in returns.columns]
     lo, hi = spec.constraints.bounds(symbols)
     check_feasible(spec, symbols)
