@@ -16,9 +16,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._direction import DIRECTION_FEATURES, direction_features
 from ._lexicon import textblob_polarity, vader_compound
 
-__all__ = ["FINANCE_NEGATIVE", "FINANCE_POSITIVE", "LEXICON_FEATURES", "finance_counts", "lexicon_features"]
+__all__ = [
+    "DEFAULT_LEXICON",
+    "FINANCE_NEGATIVE",
+    "FINANCE_POSITIVE",
+    "LEXICON_FEATURES",
+    "finance_counts",
+    "lexicon_features",
+]
 
 FINANCE_POSITIVE: tuple[str, ...] = (
     "accelerat",
@@ -138,7 +146,10 @@ LEXICON_FEATURES: tuple[str, ...] = (
     "pct_down",
     "vader_compound",
     "textblob_polarity",
+    *DIRECTION_FEATURES,
 )
+#: What ``ml`` is trained on by default: all but TextBlob, the slowest (~1,000 texts/s per core).
+DEFAULT_LEXICON: tuple[str, ...] = tuple(n for n in LEXICON_FEATURES if n != "textblob_polarity")
 
 
 def _stem_pattern(stems: Sequence[str]) -> re.Pattern[str]:
@@ -167,28 +178,39 @@ def finance_counts(normalized: str) -> tuple[int, int]:
     return pos, neg
 
 
-def lexicon_features(texts: Sequence[str], normalized: Sequence[str]) -> np.ndarray:
-    """Dense ``(n, 7)`` features named by :data:`LEXICON_FEATURES`.
+def lexicon_features(
+    texts: Sequence[str], normalized: Sequence[str], names: Sequence[str] = LEXICON_FEATURES
+) -> np.ndarray:
+    """Dense ``(n, len(names))`` features, the columns of :data:`LEXICON_FEATURES` that ``names`` lists.
+
+    Only the named columns are computed: TextBlob (~1,000 texts/s per core) is the slowest part, and
+    a model that does not use it does not pay for it.
 
     Parameters
     ----------
     texts
-        Raw texts (VADER and TextBlob read case, punctuation and emoji).
+        Raw texts (VADER and TextBlob read case, punctuation and emoji; the direction rules read
+        the numbers).
     normalized
         The same texts after :func:`~._text.normalize_text`.
+    names
+        Feature names, in the order of the returned columns.
     """
-    counts = np.array([finance_counts(t) for t in normalized], dtype=float).reshape(-1, 2)
-    n_words = np.array([max(len(t.split()), 1) for t in normalized], dtype=float)
-    net = (counts[:, 0] - counts[:, 1]) / np.sqrt(n_words)
-    pct_up = np.array(["xpctup" in t for t in normalized], dtype=float)
-    pct_down = np.array(["xpctdown" in t for t in normalized], dtype=float)
-    return np.column_stack(
-        [
-            np.minimum(counts, 3.0),
-            net,
-            pct_up,
-            pct_down,
-            vader_compound(texts),
-            textblob_polarity(texts),
-        ]
-    )
+    unknown = set(names) - set(LEXICON_FEATURES)
+    if unknown:
+        raise ValueError(f"unknown lexicon features {sorted(unknown)}; known: {list(LEXICON_FEATURES)}")
+    cols: dict[str, np.ndarray] = {}
+    if {"fin_pos", "fin_neg", "fin_net"} & set(names):
+        counts = np.array([finance_counts(t) for t in normalized], dtype=float).reshape(-1, 2)
+        n_words = np.array([max(len(t.split()), 1) for t in normalized], dtype=float)
+        cols["fin_pos"], cols["fin_neg"] = np.minimum(counts, 3.0).T
+        cols["fin_net"] = (counts[:, 0] - counts[:, 1]) / np.sqrt(n_words)
+    cols["pct_up"] = np.array(["xpctup" in t for t in normalized], dtype=float)
+    cols["pct_down"] = np.array(["xpctdown" in t for t in normalized], dtype=float)
+    if "vader_compound" in names:
+        cols["vader_compound"] = vader_compound(texts)
+    if "textblob_polarity" in names:
+        cols["textblob_polarity"] = textblob_polarity(texts)
+    if set(DIRECTION_FEATURES) & set(names):
+        cols.update(zip(DIRECTION_FEATURES, direction_features(texts).T, strict=True))
+    return np.column_stack([cols[name] for name in names]).reshape(len(texts), len(names))

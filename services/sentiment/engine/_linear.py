@@ -51,6 +51,12 @@ class LinearHead:
         np.add.at(z, rows, self.coef[cols] * values[:, None])
         return z.astype(np.float64) + self.intercept
 
+    def scaled(self, factor: float) -> LinearHead:
+        """Return the head with logits multiplied by ``factor`` (temperature scaling: ``factor = 1 / T``)."""
+        return LinearHead(
+            (self.coef * factor).astype(np.float32), (self.intercept * factor).astype(np.float32)
+        )
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``."""
         return softmax(self.logits(X))

@@ -63,6 +63,7 @@ class StackedModel:
     meta_head: LinearHead
     lexicon_mean: np.ndarray
     lexicon_scale: np.ndarray
+    lexicon_names: tuple[str, ...] = LEXICON_FEATURES[:7]  # the features of models saved before 2026-12-07
     kind: str = field(default="ml", init=False)
 
     @property
@@ -82,7 +83,9 @@ class StackedModel:
 
                 embeddings = get_embedder().embed(texts)
             p_embed = self.embedding_head.predict_proba(embeddings)
-        lex = (lexicon_features(texts, normalized) - self.lexicon_mean) / self.lexicon_scale
+        lex = (
+            lexicon_features(texts, normalized, self.lexicon_names) - self.lexicon_mean
+        ) / self.lexicon_scale
         return self.meta_head.predict_proba(stack_features(p_ngram, p_embed, lex))
 
 
@@ -104,10 +107,16 @@ def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Pat
     np.savez_compressed(folder / "model.npz", **arrays)
     card = {**card, "kind": model.kind, "ngrams": model.ngrams.to_dict()}
     if isinstance(model, StackedModel):
-        card["lexicon_features"] = list(LEXICON_FEATURES)
+        card["lexicon_features"] = list(model.lexicon_names)
         card["uses_embeddings"] = model.uses_embeddings
     (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     (folder / "MODEL_CARD.md").write_text(_card_markdown(card))
+    if card.get("calibration", {}).get("holdout"):
+        from ._calibration import reliability_plot
+
+        reliability_plot(
+            card["calibration"]["holdout"], folder / "reliability.png", f"{model.kind} (hold-out)"
+        )
     return folder
 
 
@@ -130,6 +139,7 @@ def load_model(folder: Path) -> tuple[FastModel | StackedModel, dict]:
             LinearHead.from_sparse_arrays(arrays, "meta"),
             arrays["lexicon_mean"].copy(),
             arrays["lexicon_scale"].copy(),
+            tuple(card.get("lexicon_features", LEXICON_FEATURES[:7])),
         )
     return model, card
 
@@ -161,6 +171,23 @@ def _card_markdown(card: dict) -> str:
             "",
         ]
         lines += ["    " + " ".join(f"{v:6d}" for v in row) for row in card["confusion_matrix"]]
+    calib = card.get("calibration", {}).get("holdout")
+    if calib:
+        lines += [
+            "",
+            "## Calibration (hold-out)",
+            "",
+            f"Temperature-scaled (T = {card['calibration']['temperature']:.3f}, fitted on the training CV's "
+            f"out-of-fold probabilities). Brier score {calib['brier']:.4f} (multi-class, 0 best, 2 worst), "
+            f"NLL {calib['nll']:.4f}, top-label ECE {calib['ece']:.4f}. Reliability (`reliability.png`):",
+            "",
+            "| confidence bin | mean confidence | accuracy | texts |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['bin'][0]:.1f}–{r['bin'][1]:.1f} | {r['confidence']:.3f} | {r['accuracy']:.3f} | {r['count']} |"
+            for r in calib["reliability"]
+        ]
     lines += [
         "",
         "Labels: 0 bearish -> negative, 1 bullish -> positive, 2 -> neutral. Licence of the model: MIT "

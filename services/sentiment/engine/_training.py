@@ -26,7 +26,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from services.core.exceptions import DomainError
 
-from ._finance_lexicon import lexicon_features
+from ._calibration import calibration_report, fit_temperature
+from ._finance_lexicon import DEFAULT_LEXICON, LEXICON_FEATURES, lexicon_features
 from ._labels import CLASSES, map_labels
 from ._linear import LinearHead
 from ._models import FastModel, StackedModel, stack_features
@@ -68,6 +69,8 @@ class TrainSpec:
         Inverse L2 strengths of the embedding and meta regressions (``ml`` only).
     use_embeddings
         ``ml`` without the e5 base model (lexicon + n-grams only) when ``False``.
+    lexicon
+        Names of the lexicon features of ``ml`` (:data:`~._finance_lexicon.LEXICON_FEATURES`).
     folds
         k of the stratified k-fold CV.
     holdout_fraction
@@ -85,6 +88,7 @@ class TrainSpec:
     embed_C: tuple[float, ...] = (1.0, 4.0, 16.0)
     meta_C: tuple[float, ...] = (0.1, 1.0, 10.0)
     use_embeddings: bool = True
+    lexicon: tuple[str, ...] = DEFAULT_LEXICON
     folds: int = 5
     holdout_fraction: float = 0.2
     metric: str = "accuracy"
@@ -109,6 +113,11 @@ class TrainSpec:
                 raise DomainError(
                     f"{name} must be a non-empty list of positive numbers, got {values!r}", field=name
                 )
+        if not self.lexicon or not set(self.lexicon) <= set(LEXICON_FEATURES):
+            raise DomainError(
+                f"lexicon must name features among {list(LEXICON_FEATURES)}, got {list(self.lexicon)!r}",
+                field="lexicon",
+            )
         if not self.ngrams:
             raise DomainError("ngrams must name at least one n-gram setting", field="ngrams")
         if not self.class_weight or any(cw not in (None, "balanced") for cw in self.class_weight):
@@ -162,6 +171,8 @@ class TrainResult:
     grid: list[dict]
     n_train: int
     n_holdout: int
+    temperature: float = 1.0
+    calibration: dict = field(default_factory=dict)
 
     def metrics(self) -> dict:
         """Return the four headline numbers."""
@@ -335,11 +346,12 @@ def train_model(
     }
 
     if spec.kind == "ml:fast":
-        model: FastModel | StackedModel = FastModel(ngram_spec, ngram_head)
         final = ngram_best
+        temperature = fit_temperature(final.oof_proba, y)
+        model: FastModel | StackedModel = FastModel(ngram_spec, ngram_head.scaled(1.0 / temperature))
         p_ho = model.predict_proba(ho_texts)
     else:
-        lex = lexicon_features(texts, normalized)
+        lex = lexicon_features(texts, normalized, spec.lexicon)
         mean, scale = lex.mean(axis=0), lex.std(axis=0)
         scale[scale == 0] = 1.0
         lex_std = (lex - mean) / scale
@@ -353,10 +365,13 @@ def train_model(
         )
         stage2 = run_cells(grid_cells(["meta"], spec.meta_C, spec.class_weight), {"meta": Z}, y, folds)
         final = _best(stage2, spec.metric)
-        meta_head = fit_head(Z, y, final.cell.C, final.cell.class_weight, spec.max_iter)
+        temperature = fit_temperature(final.oof_proba, y)
+        meta_head = fit_head(Z, y, final.cell.C, final.cell.class_weight, spec.max_iter).scaled(
+            1.0 / temperature
+        )
         params["meta_C"], params["meta_class_weight"] = final.cell.C, final.cell.class_weight
         grid += [r.row() for r in stage2]
-        model = StackedModel(ngram_spec, ngram_head, embed_head, meta_head, mean, scale)
+        model = StackedModel(ngram_spec, ngram_head, embed_head, meta_head, mean, scale, spec.lexicon)
         p_ho = model.predict_proba(ho_texts, embeddings=E_ho)
 
     pred = p_ho.argmax(axis=1)
@@ -372,6 +387,8 @@ def train_model(
         grid=grid,
         n_train=len(y),
         n_holdout=len(y_ho),
+        temperature=temperature,
+        calibration=calibration_report(y_ho, p_ho),
     )
 
 
@@ -397,6 +414,7 @@ def model_card(
         "grid": result.grid,
         "classes": list(CLASSES),
         "label_mapping": {"0": "negative (bearish)", "1": "positive (bullish)", "2": "neutral"},
+        "calibration": {"temperature": result.temperature, "holdout": result.calibration},
     }
     if embedder is not None:
         card["embedder"] = embedder
