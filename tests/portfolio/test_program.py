@@ -76,3 +76,20 @@ def test_refuses_other_objectives(sp500_returns):
     window = sp500_returns.iloc[-100:]
     with pytest.raises(ValueError, match="solves"):
         MeanVarianceProgram(OptimizationSpec(objective="hrp"), list(window.columns)).solve(window)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 2), (11, 5), (43, 21)])
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_csc_is_scipys_conversion(shape, density):
+    """The programme's dense-to-CSC shortcut gives scipy's very arrays (so Clarabel solves the same QP)."""
+    from scipy import sparse
+
+    from services.portfolio.engine._program import _csc
+
+    rng = np.random.default_rng(0)
+    dense = rng.normal(size=shape) * (rng.random(shape) < density)
+    ours, ref = _csc(dense), sparse.csc_matrix(dense)
+    assert ours.shape == ref.shape and ours.has_sorted_indices
+    for name in ("indptr", "indices", "data"):
+        a, b = getattr(ours, name), getattr(ref, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name

@@ -44,6 +44,19 @@ PROGRAM_OBJECTIVES = frozenset({Objective.MIN_VARIANCE, Objective.MAX_SHARPE})
 """Objectives :class:`MeanVarianceProgram` solves; the others go through :func:`optimize`."""
 
 
+def _csc(dense: np.ndarray) -> sparse.csc_matrix:
+    """Return ``sparse.csc_matrix(dense)`` in about half the time.
+
+    The same arrays (zeros dropped, sorted int32 indices); scipy's conversion from a dense array goes
+    through COO and costs ~0.1 ms, a quarter of a small solve.
+    """
+    t = dense.T
+    nz = t != 0
+    indptr = np.zeros(t.shape[0] + 1, dtype=np.int32)
+    np.cumsum(nz.sum(axis=1), out=indptr[1:])
+    return sparse.csc_matrix((t[nz], np.nonzero(nz)[1].astype(np.int32), indptr), shape=dense.shape)
+
+
 def _settings() -> clarabel.DefaultSettings:
     s = clarabel.DefaultSettings()
     s.verbose = False
@@ -100,7 +113,7 @@ class MeanVarianceProgram:
         """Weights of shape (n,) and a status; ``target`` is a per-period expected-return floor."""
         n = len(self.symbols)
         scale = 1.0 / np.mean(np.diag(cov))  # objective of order 1; the argmin is unchanged
-        P = sparse.csc_matrix(np.triu(2 * scale * cov))
+        P = _csc(np.triu(2 * scale * cov))
         extra = 0 if target is None else 1
         A = np.zeros((1 + 2 * n + extra, n))  # rows: budget | w <= hi | -w <= -lo | -mu'w <= -t
         A[0] = 1.0
@@ -112,7 +125,7 @@ class MeanVarianceProgram:
             A[-1] = -mu / m
             b = np.append(b, -target / m)
         cones = [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(2 * n + extra)]
-        return self._solve(P, np.zeros(n), sparse.csc_matrix(A), b, cones)
+        return self._solve(P, np.zeros(n), _csc(A), b, cones)
 
     def max_sharpe(self, mu: np.ndarray, cov: np.ndarray):
         """Weights of shape (n,) and a status (None weights when no portfolio beats the risk-free rate)."""
@@ -135,7 +148,7 @@ class MeanVarianceProgram:
         b = np.zeros(2 * n + 3)
         b[0] = 1.0
         cones = [clarabel.ZeroConeT(2), clarabel.NonnegativeConeT(2 * n + 1)]
-        x, status = self._solve(sparse.csc_matrix(Pd), np.zeros(n + 1), sparse.csc_matrix(A), b, cones)
+        x, status = self._solve(_csc(Pd), np.zeros(n + 1), _csc(A), b, cones)
         if x is None or not x[n] > 0:
             return None, status
         return x[:n] / x[n], status
