@@ -49,7 +49,7 @@ def bench_parser() -> argparse.ArgumentParser:
         prog="raysvc bench",
         description="Side-by-side benchmarks of each service's workloads: sequential vs Ray (at each CPU "
         "count) vs the peer library, alternated, with same-result checks. `raysvc bench http --help` for "
-        "the HTTP load test.",
+        "the HTTP load test, `raysvc bench sentiment-models --help` for the sentiment models side by side.",
     )
     p.add_argument("--service", type=_names, default=None, help="service(s), comma-separated (default: all)")
     p.add_argument(
@@ -336,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "http":
             return run_http(argv[1:])
+        if argv and argv[0] == "sentiment-models":
+            from services.sentiment.bench import run_model_comparison
+
+            return run_model_comparison(argv[1:])
         return run_bench(argv)
     except SystemExit as exc:  # argparse --help / errors
         return int(exc.code or 0)

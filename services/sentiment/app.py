@@ -41,7 +41,8 @@ app = create_app(
     legacy_router=legacy_router,
     datasets=DATASETS,
     description=(
-        "Financial-text sentiment (a stacked n-gram + e5-small + finance-lexicon model, a fast hashed n-gram "
+        "Financial-text sentiment (a stacked TF-IDF n-gram + finance-lexicon + direction x quantity model, a fast "
+        "hashed n-gram "
         "model, TextBlob and VADER baselines) scored in chunks on Ray; training of new model versions as "
         "Ray jobs; per-symbol social-media analytics and monthly engagement rankings. See docs/sentiment.md."
     ),

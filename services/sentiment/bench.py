@@ -10,8 +10,8 @@ Shape (the same for every workload in :data:`WORKLOADS`, see :mod:`services.benc
 Workloads (one per scorer; throughput in texts/s):
 
 * ``ml_fast`` — the ``ml:fast`` model (hashed word n-grams); target >= 50,000 texts/s on 2 cores (``ray``);
-* ``ml`` — the default stacked model (n-grams + e5-small embeddings + finance lexicon); the e5 embeddings
-  dominate (~20-80 texts/s per core); target: ``ray`` >= 85 % efficient with the number of CPUs;
+* ``ml`` — the default stacked model (two TF-IDF n-gram models + finance lexicon + direction x quantity
+  features); target >= 1,000 texts/s on 2 cores, ``ray`` >= 85 % efficient with the number of CPUs;
 * ``vader`` / ``textblob`` — the lexicon scorers; here ``peer`` is the library called directly
   (``SentimentIntensityAnalyzer().polarity_scores``, ``TextBlob(t).sentiment.polarity``), so it is checked.
 
@@ -37,7 +37,7 @@ from services.bench.spec import Workload
 SIZES = ("tiny", "small", "medium", "large")
 _N = {
     "ml:fast": {"tiny": 2_000, "small": 50_000, "medium": 300_000, "large": 1_000_000},
-    "ml": {"tiny": 32, "small": 256, "medium": 1_024, "large": 4_096},
+    "ml": {"tiny": 500, "small": 5_000, "medium": 30_000, "large": 100_000},
     "lexicon:vader": {"tiny": 500, "small": 5_000, "medium": 30_000, "large": 100_000},
     "lexicon": {"tiny": 200, "small": 2_000, "medium": 10_000, "large": 40_000},
 }
@@ -150,11 +150,11 @@ def same_result(a: Scores, b: Scores) -> bool:
 
 
 def warm_up() -> None:
-    """Load every scorer in the Ray workers (e5 included) so the timed runs measure scoring only."""
+    """Load every scorer in the Ray workers so the timed runs measure scoring only."""
     from services.sentiment.tasks import score_ray
 
     for model in _N:
-        score_ray(_texts(256 if model != "ml" else 8), _scorer_ref(model), model)
+        score_ray(_texts(256), _scorer_ref(model), model)
 
 
 def _workload(name: str, model: str, description: str) -> Workload:
@@ -190,8 +190,126 @@ WORKLOADS: dict[str, Workload] = {
         "ml_fast", "ml:fast", "score texts with ml:fast (hashed n-grams + logistic regression)"
     ),
     "ml": _workload(
-        "ml", "ml", "score texts with ml (n-grams + e5-small embeddings + finance lexicon, stacked)"
+        "ml", "ml", "score texts with ml (TF-IDF n-grams + finance lexicon + direction x quantity, stacked)"
     ),
     "vader": _workload("vader", "lexicon:vader", "score texts with VADER (service path vs the library)"),
     "textblob": _workload("textblob", "lexicon", "score texts with TextBlob (service path vs the library)"),
 }
+
+
+# --- candidate models side by side: accuracy on both checks and speed (`raysvc bench sentiment-models`) ---
+
+#: The formal-news fixture written for the project (``tests/sentiment/data/FORMAL_NEWS.md``).
+FORMAL_NEWS = Path(__file__).resolve().parents[2] / "tests" / "sentiment" / "data"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A labelled evaluation set: raw texts and class indices."""
+
+    name: str
+    texts: list[str]
+    labels: np.ndarray
+
+
+def model_checks() -> list[Check]:
+    """Twitter Financial News valid split (when ``../shared`` is there) and the formal-news dev/test files."""
+    import pandas as pd
+
+    from services.sentiment.engine import map_labels
+
+    out = []
+    repo = Path(__file__).resolve().parents[2]
+    shared = Path(os.environ.get("RAYSVC_SHARED_DIR", repo.parent / "shared"))
+    valid = shared / "data" / "twitter_financial_news" / "sent_valid.csv"
+    files = [("twitter valid", valid)] + [
+        (f"formal {s}", FORMAL_NEWS / f"formal_news_{s}.csv") for s in ("dev", "test")
+    ]
+    for name, path in files:
+        if path.is_file():
+            df = pd.read_csv(path)
+            out.append(Check(name, df["text"].astype(str).tolist(), map_labels(df["label"].tolist())))
+    return out
+
+
+def compare_models(candidates: dict[str, Any], checks: list[Check], repeat: int = 3) -> list[dict]:
+    """Accuracy and macro-F1 of each candidate on each check, and its single-process texts/s.
+
+    ``candidates`` maps a name to a :class:`~services.sentiment.engine.Scorer`. Speed is the best of
+    ``repeat`` rounds over all the checks' texts in one call per check (one process, one core for the
+    Python parts), the candidates alternated within each round. The Brier score (multi-class, lower is
+    better) of the first check says how usable the probabilities are; the lexicons' are polarity splits,
+    not probabilities.
+    """
+    import time
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from services.sentiment.engine._calibration import calibration_report
+
+    rows: dict[str, dict] = {name: {"model": name} for name in candidates}
+    best: dict[str, float] = {name: float("inf") for name in candidates}
+    n_texts = sum(len(c.texts) for c in checks)
+    for _ in range(repeat):
+        for name, scorer in candidates.items():
+            start = time.perf_counter()
+            batches = [scorer.score(c.texts) for c in checks]
+            best[name] = min(best[name], time.perf_counter() - start)
+            for check, batch in zip(checks, batches, strict=True):
+                pred = batch.labels
+                rows[name][f"{check.name} accuracy"] = float(accuracy_score(check.labels, pred))
+                rows[name][f"{check.name} macro-F1"] = float(f1_score(check.labels, pred, average="macro"))
+            if checks:  # calibration on the first check (the Twitter valid split when present)
+                rows[name][f"{checks[0].name} Brier"] = calibration_report(
+                    checks[0].labels, batches[0].probabilities
+                )["brier"]
+    for name in candidates:
+        rows[name]["texts/s (1 process)"] = n_texts / best[name]
+    return list(rows.values())
+
+
+def run_model_comparison(argv: list[str]) -> int:
+    """``raysvc bench sentiment-models [--candidate NAME=FOLDER ...] [--repeat N] [--out DIR]``."""
+    import argparse
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.sentiment.engine import load_scorer
+
+    p = argparse.ArgumentParser(
+        prog="raysvc bench sentiment-models",
+        description="Candidate sentiment models side by side: accuracy and macro-F1 on the Twitter valid split "
+        "and the formal-news fixture, and texts/s in one process. The shipped ml, ml:fast and VADER always run.",
+    )
+    p.add_argument(
+        "--candidate", action="append", default=[], help="NAME=FOLDER of a saved model (repeatable)"
+    )
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", type=Path, default=Path(".raysvc/bench"))
+    args = p.parse_args(argv)
+    candidates: dict[str, Any] = {"ml": load_scorer("ml"), "ml:fast": load_scorer("ml:fast")}
+    candidates["lexicon:vader"] = load_scorer("lexicon:vader")
+    for item in args.candidate:
+        name, _, folder = item.partition("=")
+        card = json.loads((Path(folder) / "card.json").read_text())
+        candidates[name] = load_scorer(card["kind"], Path(folder))
+    checks = model_checks()
+    rows = compare_models(candidates, checks, args.repeat)
+    table = Table(title="sentiment models side by side")
+    for col in rows[0]:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for row in rows:
+        table.add_row(
+            *(
+                f"{v:,.0f}" if k.startswith("texts/s") else f"{v:.3f}" if isinstance(v, float) else v
+                for k, v in row.items()
+            )
+        )
+    Console().print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sentiment-models.json").write_text(
+        json.dumps({"checks": [c.name for c in checks], "rows": rows}, indent=2)
+    )
+    return 0

@@ -38,6 +38,7 @@ from services.sentiment.engine import (
     NgramSpec,
     TrainSpec,
     embedder_info,
+    formal_news_examples,
     model_card,
     save_model,
     train_model,
@@ -84,7 +85,10 @@ def run_score(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                 texts = block[text_col].fillna("").astype(str).tolist()
                 present = np.array([bool(t.strip()) for t in texts])
                 batch = tasks.score_ray(
-                    [t for t, ok in zip(texts, present, strict=True) if ok], scorer_ref, model.value
+                    [t for t, ok in zip(texts, present, strict=True) if ok],
+                    scorer_ref,
+                    model.value,
+                    chunk=tasks.chunk_texts(scorer),
                 )
                 out = block.copy()
                 labels = np.full(len(texts), "", dtype=object)
@@ -193,6 +197,7 @@ def run_train(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                 (w[0], w[1]),
                 None if req.char_ngrams is None else (req.char_ngrams[0], req.char_ngrams[1]),
                 req.log2_features,
+                req.tfidf and req.kind == "ml",
             )
             for w in req.word_ngrams
         ),
@@ -206,6 +211,11 @@ def run_train(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         metric=req.metric,
         seed=req.seed,
     )
+    if req.synthetic:
+        generated = formal_news_examples(req.synthetic, seed=req.seed)
+        texts = [*texts, *generated["text"]]
+        labels = [*labels, *generated["label"]]
+        source += f" + {len(generated):,} generated formal-news sentences"
     ctx.progress(0.05, f"training {req.kind} on {len(texts):,} rows")
     uses_embed = req.kind == "ml" and req.use_embeddings
     result = train_model(

@@ -48,12 +48,12 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
     scorer = svc.loaded_scorer(model, version)
     if scorer is None:
         scorer = await asyncio.to_thread(svc.get_scorer, p.settings, model, version)
-    if len(texts) <= svc.INLINE_TEXTS[model.value]:
+    if len(texts) <= svc.inline_limit(scorer):
         batch = await run_blocking(scorer.score, texts, on_loop=svc.score_on_loop(texts, model))
     else:
         require_ray()
         ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
-        batch = await tasks.score_ray_async(texts, ref, model.value)
+        batch = await tasks.score_ray_async(texts, ref, model.value, tasks.chunk_texts(scorer))
     TEXTS_SCORED.labels(p.service, model.value).inc(len(texts))
     return batch, scorer.version
 
@@ -62,8 +62,9 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
 async def score(req: S.ScoreRequest) -> S.ScoreResponse:
     """Score texts: label, class probabilities and ``P(pos) - P(neg)`` per text, in input order.
 
-    ``ml`` (default) is the stacked model (n-grams + e5-small embeddings + finance lexicon; ~20-80 texts/s
-    per core, spread over Ray); ``ml:fast`` hashed n-grams (tens of thousands of texts/s); ``lexicon``
+    ``ml`` (default) is the stacked model (two TF-IDF n-gram models + finance lexicon + direction x
+    financial-quantity features; ~1,500 texts/s per core, large requests spread over Ray); ``ml:fast``
+    hashed n-grams (tens of thousands of texts/s); ``lexicon``
     (TextBlob) and ``lexicon:vader`` are general-purpose baselines. Beyond ``RAYSVC_MAX_TEXTS`` texts: 413,
     use ``raysvc job sentiment score``.
     """

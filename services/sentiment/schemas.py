@@ -125,7 +125,21 @@ class TrainRequest(BaseModel):
     class_weight: list[Literal["balanced"] | None] = Field([None, "balanced"], min_length=1, max_length=2)
     embed_C: list[PositiveFinite] = Field([1.0, 4.0], min_length=1, max_length=8, description="ml only")
     meta_C: list[PositiveFinite] = Field([0.3, 3.0], min_length=1, max_length=8, description="ml only")
-    use_embeddings: Bool = Field(True, description="ml only: include the e5 sentence-embedding base model")
+    use_embeddings: Bool = Field(
+        False,
+        description="ml only: include the e5 sentence-embedding base model (~40 texts/s per core to score, "
+        "against ~1,500 without)",
+    )
+    tfidf: Bool = Field(
+        False,
+        description="ml only: sublinear TF-IDF n-gram blocks (the shipped ml's), else L2-normalised counts",
+    )
+    synthetic: Int = Field(
+        0,
+        ge=0,
+        le=20_000,
+        description="generated formal-news sentences added to the training rows (the shipped models use 2,000)",
+    )
     folds: Int = Field(5, ge=2, le=20)
     holdout_fraction: Float = Field(0.2, gt=0, lt=0.9)
     metric: Literal["accuracy", "macro_f1"] = "accuracy"

@@ -39,7 +39,14 @@ __all__ = [
 ]
 
 #: Texts per Ray task by model: big enough to amortise the task overhead (~1 ms) many times over.
-CHUNK_TEXTS: dict[str, int] = {"ml": 64, "ml:fast": 5_000, "lexicon": 500, "lexicon:vader": 1_000}
+CHUNK_TEXTS: dict[str, int] = {"ml": 1_000, "ml:fast": 5_000, "lexicon": 500, "lexicon:vader": 1_000}
+#: Texts per task for a trained ``ml`` version with e5 embeddings (~40 texts/s per core).
+EMBEDDING_CHUNK_TEXTS = 64
+
+
+def chunk_texts(scorer: Scorer) -> int:
+    """Texts per Ray task for ``scorer`` (:data:`CHUNK_TEXTS`)."""
+    return EMBEDDING_CHUNK_TEXTS if scorer.embeds else CHUNK_TEXTS[scorer.name.value]
 
 
 def split_texts(texts: Sequence[str], size: int) -> list[Sequence[str]]:
@@ -66,22 +73,27 @@ def cv_cell(cell: Cell, X: Any, y: np.ndarray, folds: np.ndarray, max_iter: int)
 
 
 def score_ray(
-    texts: Sequence[str], scorer_ref: Any, model: str, progress: Callable[[int, int], None] | None = None
+    texts: Sequence[str],
+    scorer_ref: Any,
+    model: str,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int | None = None,
 ) -> ScoreBatch:
-    """Score ``texts`` in chunks on Ray against ``scorer_ref`` (a :class:`Scorer` ref); input order kept."""
-    chunks = _score_chunks_of(texts, model)
+    """Score ``texts`` in chunks on Ray against ``scorer_ref`` (a :class:`Scorer` ref); input order kept.
+
+    ``chunk`` texts per task (default :data:`CHUNK_TEXTS` of the model; see :func:`chunk_texts`).
+    """
+    chunks = split_texts(texts, chunk or CHUNK_TEXTS[ModelName(model).value])
     counter = None if progress is None else (lambda done, _n: progress(done, len(chunks)))
     return _joined(model, map_chunks(score_chunks, chunks, scorer_ref, progress=counter) if chunks else [])
 
 
-async def score_ray_async(texts: Sequence[str], scorer_ref: Any, model: str) -> ScoreBatch:
+async def score_ray_async(
+    texts: Sequence[str], scorer_ref: Any, model: str, chunk: int | None = None
+) -> ScoreBatch:
     """:func:`score_ray` awaited without blocking the event loop (routes): the same chunks, awaited."""
-    chunks = _score_chunks_of(texts, model)
+    chunks = split_texts(texts, chunk or CHUNK_TEXTS[ModelName(model).value])
     return _joined(model, await map_chunks_async(score_chunks, chunks, scorer_ref) if chunks else [])
-
-
-def _score_chunks_of(texts: Sequence[str], model: str) -> list[Sequence[str]]:
-    return split_texts(texts, CHUNK_TEXTS[ModelName(model).value])
 
 
 def _joined(model: str, batches: Sequence[ScoreBatch]) -> ScoreBatch:
@@ -90,7 +102,7 @@ def _joined(model: str, batches: Sequence[ScoreBatch]) -> ScoreBatch:
     return ScoreBatch.concat(batches)
 
 
-def embed_ray(texts: Sequence[str], chunk: int = CHUNK_TEXTS["ml"]) -> np.ndarray:
+def embed_ray(texts: Sequence[str], chunk: int = EMBEDDING_CHUNK_TEXTS) -> np.ndarray:
     """e5 embeddings of ``texts`` computed in chunks across the cluster, in input order."""
     parts = map_chunks(embed_chunks, split_texts(list(texts), chunk))
     return np.concatenate(parts) if parts else np.zeros((0, EMBEDDING_DIM), np.float32)

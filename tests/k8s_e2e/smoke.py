@@ -154,7 +154,7 @@ def smoke_sentiment(base: str, key: str | None) -> str:
         "$AAPL beats estimates and raises full-year guidance",
         "Bank cut to sell at Goldman after weak quarter",
         "Company schedules its annual shareholder meeting",
-    ] * 100
+    ] * 500  # 1,500 texts: over ml's in-process limit (256), two chunks of 1,000 on the Ray workers
     body = post_ok(f"{base}/v1/sentiment/score", {"texts": texts, "model": "ml"}, key)
     res = body["results"]
     assert body["count"] == len(texts) == len(res), body["count"]

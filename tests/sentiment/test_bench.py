@@ -30,3 +30,28 @@ def test_variants_agree_on_tiny(ray_local, name):
     # a check that can fail: a flipped score is caught
     flipped = bench.Scores(ref.labels, -ref.scores + 0.5)
     assert not w.same_result(ref, flipped)
+
+
+def test_model_comparison_rows_match_sklearn():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from services.sentiment.bench import compare_models, model_checks
+    from services.sentiment.engine import load_scorer
+
+    checks = [c for c in model_checks() if c.name.startswith("formal")]
+    assert [c.name for c in checks] == ["formal dev", "formal test"]  # the fixture ships with the tests
+    scorers = {"ml:fast": load_scorer("ml:fast"), "vader": load_scorer("lexicon:vader")}
+    rows = compare_models(scorers, checks, repeat=1)
+    assert [r["model"] for r in rows] == ["ml:fast", "vader"]
+    for row, scorer in zip(rows, scorers.values(), strict=True):
+        for check in checks:
+            pred = scorer.score(check.texts).labels
+            assert row[f"{check.name} accuracy"] == accuracy_score(check.labels, pred)
+            assert row[f"{check.name} macro-F1"] == f1_score(check.labels, pred, average="macro")
+        assert row["texts/s (1 process)"] > 0 and 0 <= row["formal dev Brier"] <= 2
+
+
+def test_sentiment_models_cli_help():
+    from services.bench.cli import main
+
+    assert main(["sentiment-models", "--help"]) == 0

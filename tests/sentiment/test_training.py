@@ -133,3 +133,52 @@ def test_train_spec_validation(kwargs, field):
 def test_too_few_rows_per_class():
     with pytest.raises(DomainError, match="at least"):
         train_model(["up", "down", "flat"] * 2, [1, 0, 2] * 2, TrainSpec(folds=3, holdout_fraction=0.5))
+
+
+def test_tfidf_block_equals_sklearns_tfidf_transformer(sample):
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    texts = normalize_texts(sample["text"])
+    spec = NgramSpec((1, 2), (3, 4), 16, tfidf=True)
+    counts = [
+        HashingVectorizer(
+            analyzer=a, ngram_range=r, n_features=1 << 16, alternate_sign=False, norm=None, **kw
+        )
+        for a, r, kw in (("word", (1, 2), {"token_pattern": r"(?u)\b\w+\b"}), ("char_wb", (3, 4), {}))
+    ]
+    import scipy.sparse as sp
+
+    raw = sp.hstack([v.transform(texts) for v in counts], format="csr")
+    ref = TfidfTransformer(sublinear_tf=True).fit(raw[:300])
+    idf = spec.fit_idf(texts[:300])
+    assert_allclose(idf, ref.idf_, rtol=1e-6)
+    assert_allclose(spec.transform(texts[300:], idf).toarray(), ref.transform(raw[300:]).toarray(), atol=1e-6)
+    with pytest.raises(ValueError, match="idf"):
+        spec.transform(texts)
+
+
+def test_stacked_training_with_two_bases_and_calibration_round_trips(sample, tmp_path):
+    from services.sentiment.engine import load_model, save_model
+
+    spec = TrainSpec(
+        kind="ml",
+        ngrams=(NgramSpec((1, 2), tfidf=True), NgramSpec((1, 1), (3, 4), 16)),
+        C=(10.0,),
+        class_weight=(None,),
+        meta_C=(1.0,),
+        use_embeddings=False,
+        folds=3,
+    )
+    r = train_model(sample["text"], sample["label"], spec)
+    assert [g["block"] for g in r.grid] == ["ngram0", "ngram1", "meta"]
+    assert len(r.model.bases) == 2 and r.model.bases[0].idf is not None and r.model.bases[1].idf is None
+    assert [b["ngrams"]["tfidf"] for b in r.params["bases"]] == [True, False]
+    assert 0.05 <= r.temperature <= 20 and {"brier", "nll", "ece", "reliability"} <= set(r.calibration)
+    card = model_card(r, version="v-test", data={"source": "sample", "licence": "MIT"})
+    folder = save_model(r.model, tmp_path / "m", card)
+    loaded, saved = load_model(folder)
+    texts = sample["text"].tolist()[:60]
+    assert_allclose(loaded.predict_proba(texts), r.model.predict_proba(texts), atol=1e-6)
+    assert saved["calibration"]["temperature"] == r.temperature
+    assert (folder / "reliability.png").stat().st_size > 2_000
+    assert "## Calibration (hold-out)" in (folder / "MODEL_CARD.md").read_text()

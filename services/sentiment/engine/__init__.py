@@ -17,7 +17,7 @@ from ._lexicon import (
     vader_compound,
 )
 from ._linear import LinearHead, softmax
-from ._models import FastModel, StackedModel, load_model, save_model, stack_features
+from ._models import FastModel, NgramBase, StackedModel, load_model, save_model, stack_features
 from ._ngrams import NgramSpec
 from ._scorers import BUILTIN_MODEL_DIR, ModelName, ScoreBatch, Scorer, builtin_model_folder, load_scorer
 from ._social import (
@@ -31,6 +31,7 @@ from ._social import (
     symbol_aggregates,
     symbols_summary,
 )
+from ._synthetic import formal_news_examples
 from ._text import normalize_for_embedding, normalize_text, normalize_texts
 from ._training import (
     Cell,
@@ -63,6 +64,7 @@ __all__ = [
     "Label",
     "LinearHead",
     "ModelName",
+    "NgramBase",
     "NgramSpec",
     "ScoreBatch",
     "Scorer",
@@ -77,6 +79,7 @@ __all__ = [
     "embedder_info",
     "finance_counts",
     "fit_head",
+    "formal_news_examples",
     "get_embedder",
     "grid_cells",
     "labels_from_polarity",

@@ -44,7 +44,8 @@ _LESS_IS_BETTER = frozenset(
     """loss losses deficit cost costs expense expenses expenditure debt debts borrowing borrowings
     liabilities impairment impairments writedown writedowns write-down write-downs writeoff write-off
     charge charges provision provisions layoffs layoff redundancies unemployment churn defaults
-    arrears delinquencies gearing leverage risk risks outflows outflow emissions downtime""".split()
+    arrears delinquencies gearing leverage risk risks outflows outflow emissions downtime non-performing
+    npl npls overdue penalties fines""".split()
 )
 _UP = frozenset(
     """rose rise rises risen rising increase increased increases increasing grew grow grows grown growing
@@ -74,7 +75,13 @@ _SCALE.update({"billion": 1e9})
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[a-z][a-z'\-]*|[;.!?(]")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_BACK, _AHEAD = 8, 5  # words searched for a metric before / after a direction
+_BACK, _AHEAD = 12, 5  # words searched for a metric before / after a direction
+#: Comparatives that usually qualify the noun after them ("higher prices", "lower costs"): when that
+#: noun is not a metric, they say nothing about one.
+_ADJECTIVAL = frozenset("higher lower rising falling increased reduced growing declining".split())
+_FUNCTION_WORDS = frozenset(
+    "than in at by for and on to of from compared year-on-year as the a an its their this that".split()
+)
 
 #: Names of the columns returned by :func:`direction_features`, in order.
 DIRECTION_FEATURES: tuple[str, ...] = ("dq_pos", "dq_neg", "dq_net", "dq_metric", "dq_bad_level")
@@ -101,17 +108,30 @@ def _negated(toks: list[str], i: int) -> bool:
     return any(t in _NEGATIONS or t.endswith("n't") or t == "failed" for t in before)
 
 
+def _metric_at(toks: list[str], j: int) -> int:
+    if toks[j] in ("result", "results") and j > 0 and toks[j - 1] == "a":  # "as a result of"
+        return 0
+    return _metric_sign(toks[j])
+
+
 def _nearest_metric(toks: list[str], i: int) -> int:
     """Sign of the metric a direction at ``i`` talks about (0 when none in its clause)."""
+    if toks[i] in _ADJECTIVAL and i + 1 < len(toks):
+        for j in range(i + 1, min(len(toks), i + 4)):
+            if s := _metric_at(toks, j):
+                return s
+        nxt = toks[i + 1]
+        if nxt.isalpha() and nxt not in _FUNCTION_WORDS:
+            return 0  # "higher interest rates": a noun that is not a metric
     for j in range(i - 1, max(-1, i - 1 - _BACK), -1):
         if _is_boundary(toks[j]):
             break
-        if s := _metric_sign(toks[j]):
+        if s := _metric_at(toks, j):
             return s
     for j in range(i + 1, min(len(toks), i + 1 + _AHEAD)):
         if _is_boundary(toks[j]):
             break
-        if s := _metric_sign(toks[j]):
+        if s := _metric_at(toks, j):
             return s
     return 0
 
@@ -185,7 +205,11 @@ def direction_events(text: str) -> list[int]:
     events: list[int] = []
     verb_seen = -10  # a comparison right after a direction verb restates it
     for i, tok in enumerate(toks):
-        if tok in _UP or tok in _DOWN:
+        if tok == "up" and i + 2 < len(toks) and toks[i + 1] == "to" and _NUMBER.fullmatch(toks[i + 2]):
+            continue  # "up to 180 employees": a quantifier, not a direction
+        if tok in ("lay", "laid", "laying", "lays") and i + 1 < len(toks) and toks[i + 1] == "off":
+            events.append(1 if _negated(toks, i) else -1)
+        elif tok in _UP or tok in _DOWN:
             metric = _nearest_metric(toks, i)
             if metric:
                 sign = (1 if tok in _UP else -1) * metric

@@ -15,7 +15,7 @@ from ._linear import LinearHead, softmax
 from ._ngrams import NgramSpec
 from ._text import normalize_texts
 
-__all__ = ["FastModel", "StackedModel", "load_model", "save_model", "stack_features"]
+__all__ = ["FastModel", "NgramBase", "StackedModel", "load_model", "save_model", "stack_features"]
 
 _EPS = 1e-6
 #: Up to this many texts ``ml:fast`` skips the sparse matrix (:meth:`NgramSpec.nonzeros`): the same
@@ -39,32 +39,46 @@ class FastModel:
         return self.head.predict_proba(self.ngrams.transform(normalized))
 
 
-def stack_features(p_ngram: np.ndarray, p_embed: np.ndarray | None, lexicon: np.ndarray) -> np.ndarray:
+def stack_features(probas: Sequence[np.ndarray], lexicon: np.ndarray) -> np.ndarray:
     """Meta-level inputs: log-probabilities of each base model, then the lexicon features."""
-    blocks = [np.log(np.clip(p_ngram, _EPS, 1.0))]
-    if p_embed is not None:
-        blocks.append(np.log(np.clip(p_embed, _EPS, 1.0)))
-    blocks.append(lexicon)
-    return np.column_stack(blocks)
+    return np.column_stack([np.log(np.clip(p, _EPS, 1.0)) for p in probas] + [lexicon])
+
+
+@dataclass(frozen=True, eq=False)
+class NgramBase:
+    """One n-gram base model of ``ml``: hashed n-grams (counts or TF-IDF) and its logistic head."""
+
+    spec: NgramSpec
+    head: LinearHead
+    idf: np.ndarray | None = None
+
+    def predict_proba(self, normalized: Sequence[str]) -> np.ndarray:
+        """``(n, 3)`` probabilities of normalised texts."""
+        return self.head.predict_proba(self.spec.transform(normalized, self.idf))
 
 
 @dataclass(frozen=True, eq=False)
 class StackedModel:
-    """``ml``: n-gram and sentence-embedding base models stacked with finance-lexicon features.
+    """``ml``: n-gram (and optionally sentence-embedding) base models stacked with lexicon features.
 
-    ``P = softmax(meta([log p_ngram, log p_embedding, (lexicon - mean) / scale]))`` where the bases
-    are multinomial logistic regressions (hashed n-grams; e5-small embeddings) and ``meta`` is a
-    multinomial logistic regression fitted on out-of-fold base predictions.
+    ``P = softmax(meta([log p_base_1, …, log p_base_k, (lexicon - mean) / scale]))`` where the bases
+    are multinomial logistic regressions (hashed n-gram blocks; e5-small embeddings when
+    ``embedding_head`` is set) and ``meta`` is a multinomial logistic regression fitted on out-of-fold
+    base predictions.
     """
 
-    ngrams: NgramSpec
-    ngram_head: LinearHead
+    bases: tuple[NgramBase, ...]
     embedding_head: LinearHead | None
     meta_head: LinearHead
     lexicon_mean: np.ndarray
     lexicon_scale: np.ndarray
     lexicon_names: tuple[str, ...] = LEXICON_FEATURES[:7]  # the features of models saved before 2026-12-07
     kind: str = field(default="ml", init=False)
+
+    @property
+    def ngrams(self) -> NgramSpec:
+        """Settings of the first n-gram base."""
+        return self.bases[0].spec
 
     @property
     def uses_embeddings(self) -> bool:
@@ -75,30 +89,38 @@ class StackedModel:
         """``(n, 3)`` probabilities; ``embeddings`` (from :class:`~._embeddings.Embedder`) if precomputed."""
         texts = list(texts)
         normalized = normalize_texts(texts)
-        p_ngram = self.ngram_head.predict_proba(self.ngrams.transform(normalized))
-        p_embed = None
+        probas = [base.predict_proba(normalized) for base in self.bases]
         if self.embedding_head is not None:
             if embeddings is None:
                 from ._embeddings import get_embedder
 
                 embeddings = get_embedder().embed(texts)
-            p_embed = self.embedding_head.predict_proba(embeddings)
+            probas.append(self.embedding_head.predict_proba(embeddings))
         lex = (
             lexicon_features(texts, normalized, self.lexicon_names) - self.lexicon_mean
         ) / self.lexicon_scale
-        return self.meta_head.predict_proba(stack_features(p_ngram, p_embed, lex))
+        return self.meta_head.predict_proba(stack_features(probas, lex))
+
+
+def _base_prefix(i: int) -> str:
+    return "ngram" if i == 0 else f"ngram{i}"
 
 
 def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Path:
     """Write ``model.npz`` (coefficients only), ``card.json`` and ``MODEL_CARD.md`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = dict(
-        model.ngram_head.sparse_arrays("ngram")
-        if isinstance(model, StackedModel)
-        else model.head.sparse_arrays("ngram")
-    )
-    if isinstance(model, StackedModel):
+    arrays: dict[str, Any] = {}
+    if isinstance(model, FastModel):
+        arrays.update(model.head.sparse_arrays("ngram"))
+    else:
+        for i, base in enumerate(model.bases):
+            arrays.update(base.head.sparse_arrays(_base_prefix(i)))
+            if base.idf is not None:  # columns never seen in training share the largest idf
+                seen = np.flatnonzero(base.idf < base.idf.max()).astype(np.int32)
+                arrays[f"{_base_prefix(i)}_idf_cols"] = seen
+                arrays[f"{_base_prefix(i)}_idf_values"] = base.idf[seen]
+                arrays[f"{_base_prefix(i)}_idf_max"] = np.float32(base.idf.max())
         arrays.update(model.meta_head.sparse_arrays("meta"))
         if model.embedding_head is not None:
             arrays.update(model.embedding_head.sparse_arrays("embed"))
@@ -106,6 +128,8 @@ def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Pat
         arrays["lexicon_scale"] = model.lexicon_scale
     np.savez_compressed(folder / "model.npz", **arrays)
     card = {**card, "kind": model.kind, "ngrams": model.ngrams.to_dict()}
+    if isinstance(model, StackedModel):
+        card["ngram_bases"] = [base.spec.to_dict() for base in model.bases]
     if isinstance(model, StackedModel):
         card["lexicon_features"] = list(model.lexicon_names)
         card["uses_embeddings"] = model.uses_embeddings
@@ -132,9 +156,15 @@ def load_model(folder: Path) -> tuple[FastModel | StackedModel, dict]:
         if card["kind"] != "ml":
             raise ValueError(f"{folder}: unknown model kind {card['kind']!r}")
         embed = LinearHead.from_sparse_arrays(arrays, "embed") if "embed_rows" in arrays else None
+        bases = []
+        for i, d in enumerate(card.get("ngram_bases", [card["ngrams"]])):
+            spec, prefix, idf = NgramSpec.from_dict(d), _base_prefix(i), None
+            if f"{prefix}_idf_cols" in arrays:
+                idf = np.full(spec.n_features, arrays[f"{prefix}_idf_max"], dtype=np.float32)
+                idf[arrays[f"{prefix}_idf_cols"]] = arrays[f"{prefix}_idf_values"]
+            bases.append(NgramBase(spec, LinearHead.from_sparse_arrays(arrays, prefix), idf))
         model = StackedModel(
-            ngrams,
-            ngram_head,
+            tuple(bases),
             embed,
             LinearHead.from_sparse_arrays(arrays, "meta"),
             arrays["lexicon_mean"].copy(),

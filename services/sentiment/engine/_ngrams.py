@@ -8,7 +8,9 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 __all__ = ["NgramSpec"]
@@ -27,11 +29,16 @@ class NgramSpec:
         for words only (the fast model: sklearn's char analyser runs at ~10k texts/s per core).
     log2_features
         Hash space per analyser is ``2 ** log2_features`` columns.
+    tfidf
+        Sublinear TF-IDF (``(1 + log tf) * idf``, then the whole row L2-normalised, as sklearn's
+        ``TfidfTransformer(sublinear_tf=True)``) instead of per-analyser L2-normalised counts; the
+        ``idf`` comes from :meth:`fit_idf` on the training texts.
     """
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = None
     log2_features: int = 18
+    tfidf: bool = False
 
     def __post_init__(self) -> None:
         for name in ("word_ngrams", "char_ngrams"):
@@ -62,10 +69,35 @@ class NgramSpec:
             out.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, **kw))
         return tuple(out)
 
-    def transform(self, normalized: Sequence[str]) -> sp.csr_matrix:
-        """``(n, n_features)`` CSR matrix, each analyser's block L2-normalised, of normalised texts."""
-        blocks = [v.transform(normalized) for v in self._vectorizers]
-        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+    def transform(self, normalized: Sequence[str], idf: np.ndarray | None = None) -> sp.csr_matrix:
+        """``(n, n_features)`` CSR matrix of normalised texts: each analyser's block L2-normalised, or TF-IDF.
+
+        With :attr:`tfidf`, ``idf`` (from :meth:`fit_idf`) is required.
+        """
+        if not self.tfidf:
+            blocks = [v.transform(normalized) for v in self._vectorizers]
+            return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        if idf is None:
+            raise ValueError("a tfidf n-gram block needs the idf fitted on its training texts")
+        X = self._counts(normalized)
+        np.log(X.data, out=X.data)
+        X.data += 1.0
+        X.data *= idf[X.indices]  # column scaling in place: a diagonal matrix product costs O(n_features)
+        return normalize(X, norm="l2", copy=False)
+
+    def _counts(self, normalized: Sequence[str]) -> sp.csr_matrix:
+        blocks = [v.transform(normalized) for v in self._count_vectorizers]
+        return (blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")).tocsr()
+
+    @cached_property
+    def _count_vectorizers(self) -> tuple[HashingVectorizer, ...]:
+        return tuple(clone(v).set_params(norm=None) for v in self._vectorizers)
+
+    def fit_idf(self, normalized: Sequence[str]) -> np.ndarray:
+        """Smooth IDF per column, ``log((1 + n) / (1 + df)) + 1`` (sklearn's), of training texts (float32)."""
+        X = self._counts(normalized)
+        df = np.bincount(X.indices, minlength=self.n_features)
+        return (np.log((1.0 + X.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
 
     def nonzeros(self, normalized: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the non-zero entries ``(rows, cols, values)`` of :meth:`transform`, word n-grams only.
@@ -107,10 +139,16 @@ class NgramSpec:
             "word_ngrams": list(self.word_ngrams),
             "char_ngrams": None if self.char_ngrams is None else list(self.char_ngrams),
             "log2_features": self.log2_features,
+            "tfidf": self.tfidf,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> NgramSpec:
         """Inverse of :meth:`to_dict`."""
         char = d.get("char_ngrams")
-        return cls(tuple(d["word_ngrams"]), None if char is None else tuple(char), int(d["log2_features"]))
+        return cls(
+            tuple(d["word_ngrams"]),
+            None if char is None else tuple(char),
+            int(d["log2_features"]),
+            bool(d.get("tfidf", False)),
+        )

@@ -116,6 +116,11 @@ class Scorer:
         self.card = card or {}
 
     @property
+    def embeds(self) -> bool:
+        """Whether scoring runs the e5 embedder (a trained ``ml`` version with embeddings: ~40 texts/s)."""
+        return bool(getattr(self.model, "uses_embeddings", False))
+
+    @property
     def version(self) -> str:
         """Model version (``builtin`` lexicons have no training)."""
         return str(self.card.get("version", "builtin"))

@@ -30,7 +30,7 @@ from ._calibration import calibration_report, fit_temperature
 from ._finance_lexicon import DEFAULT_LEXICON, LEXICON_FEATURES, lexicon_features
 from ._labels import CLASSES, map_labels
 from ._linear import LinearHead
-from ._models import FastModel, StackedModel, stack_features
+from ._models import FastModel, NgramBase, StackedModel, stack_features
 from ._ngrams import NgramSpec
 from ._text import normalize_texts
 
@@ -315,7 +315,11 @@ def train_model(
         folds[test] = k
 
     normalized = normalize_texts(texts)
-    blocks: dict[str, object] = {f"ngram{i}": ng.transform(normalized) for i, ng in enumerate(spec.ngrams)}
+    idfs = [ng.fit_idf(normalized) if ng.tfidf else None for ng in spec.ngrams]
+    blocks: dict[str, object] = {
+        f"ngram{i}": ng.transform(normalized, idf)
+        for i, (ng, idf) in enumerate(zip(spec.ngrams, idfs, strict=True))
+    }
     cells = grid_cells(list(blocks), spec.C, spec.class_weight)
     use_embed = spec.kind == "ml" and spec.use_embeddings
     E_tr = E_ho = None
@@ -346,6 +350,8 @@ def train_model(
     }
 
     if spec.kind == "ml:fast":
+        if ngram_spec.tfidf:
+            raise DomainError("ml:fast uses counts; tfidf n-gram blocks are for ml", field="ngrams")
         final = ngram_best
         temperature = fit_temperature(final.oof_proba, y)
         model: FastModel | StackedModel = FastModel(ngram_spec, ngram_head.scaled(1.0 / temperature))
@@ -360,9 +366,27 @@ def train_model(
             embed_best = _best([r for r in stage1 if r.cell.block == "embed"], spec.metric)
             embed_head = fit_head(E_tr, y, embed_best.cell.C, embed_best.cell.class_weight, spec.max_iter)
             params["embed_C"], params["embed_class_weight"] = embed_best.cell.C, embed_best.cell.class_weight
-        Z = stack_features(
-            ngram_best.oof_proba, None if embed_best is None else embed_best.oof_proba, lex_std
-        )
+        # every n-gram block is a base of ml, each with its own best cell
+        block_best = [
+            _best([r for r in stage1 if r.cell.block == f"ngram{i}"], spec.metric)
+            for i in range(len(spec.ngrams))
+        ]
+        bases = [
+            NgramBase(
+                ng,
+                ngram_head
+                if r is ngram_best
+                else fit_head(blocks[r.cell.block], y, r.cell.C, r.cell.class_weight, spec.max_iter),
+                idf,
+            )
+            for ng, idf, r in zip(spec.ngrams, idfs, block_best, strict=True)
+        ]
+        params["bases"] = [
+            {"ngrams": ng.to_dict(), "C": r.cell.C, "class_weight": r.cell.class_weight}
+            for ng, r in zip(spec.ngrams, block_best, strict=True)
+        ]
+        oof = [r.oof_proba for r in block_best] + ([] if embed_best is None else [embed_best.oof_proba])
+        Z = stack_features(oof, lex_std)
         stage2 = run_cells(grid_cells(["meta"], spec.meta_C, spec.class_weight), {"meta": Z}, y, folds)
         final = _best(stage2, spec.metric)
         temperature = fit_temperature(final.oof_proba, y)
@@ -371,7 +395,7 @@ def train_model(
         )
         params["meta_C"], params["meta_class_weight"] = final.cell.C, final.cell.class_weight
         grid += [r.row() for r in stage2]
-        model = StackedModel(ngram_spec, ngram_head, embed_head, meta_head, mean, scale, spec.lexicon)
+        model = StackedModel(tuple(bases), embed_head, meta_head, mean, scale, spec.lexicon)
         p_ho = model.predict_proba(ho_texts, embeddings=E_ho)
 
     pred = p_ho.argmax(axis=1)
