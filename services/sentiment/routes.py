@@ -137,21 +137,21 @@ async def symbol_detail(
     """Daily and monthly posts, comments, likes, impressions, mean sentiment (blanks excluded and counted)
     and engagement ratio (comments / likes) of one symbol."""
     first, last = (None if d is None else d.isoformat() for d in (start, end))
-    frame = await asyncio.to_thread(svc.social_frame, get_platform().catalog)
-    try:
-        agg = await asyncio.to_thread(symbol_aggregates, frame, symbol, first, last)
-    except UnknownSymbolError:
-        raise ProblemError.not_found("symbol", symbol) from None
-    except DomainError as exc:
-        raise ProblemError.from_domain(exc, prefix="query") from None
+    catalog = get_platform().catalog
 
-    def body() -> Response:  # hundreds of daily rows: validated and serialized off the event loop
+    def body() -> Response:  # hundreds of daily rows: aggregated, validated and serialized in one thread hop
+        agg = symbol_aggregates(svc.social_frame(catalog), symbol, first, last)
         detail = S.SymbolDetail(
             symbol=agg.symbol, start=first, end=last, daily=_rows(agg.daily), monthly=_rows(agg.monthly)
         )
         return Response(detail.model_dump_json(by_alias=True), media_type="application/json")
 
-    return await asyncio.to_thread(body)
+    try:
+        return await asyncio.to_thread(body)
+    except UnknownSymbolError:
+        raise ProblemError.not_found("symbol", symbol) from None
+    except DomainError as exc:
+        raise ProblemError.from_domain(exc, prefix="query") from None
 
 
 def _rows(frame) -> list[dict[str, Any]]:
