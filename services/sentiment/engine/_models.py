@@ -130,7 +130,6 @@ def save_model(model: FastModel | StackedModel, folder: Path, card: dict) -> Pat
     card = {**card, "kind": model.kind, "ngrams": model.ngrams.to_dict()}
     if isinstance(model, StackedModel):
         card["ngram_bases"] = [base.spec.to_dict() for base in model.bases]
-    if isinstance(model, StackedModel):
         card["lexicon_features"] = list(model.lexicon_names)
         card["uses_embeddings"] = model.uses_embeddings
     (folder / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
