@@ -10,7 +10,7 @@ Shape (the same for every workload in :data:`WORKLOADS`, see :mod:`services.benc
 Workloads (one per scorer; throughput in texts/s):
 
 * ``ml_fast`` — the ``ml:fast`` model (hashed word n-grams); target >= 50,000 texts/s on 2 cores (``ray``);
-* ``ml`` — the default stacked model (two TF-IDF n-gram models + finance lexicon + direction x quantity
+* ``ml`` — the default stacked model (three TF-IDF n-gram models + finance lexicon + direction x quantity
   features); target >= 1,000 texts/s on 2 cores, ``ray`` >= 85 % efficient with the number of CPUs;
 * ``vader`` / ``textblob`` — the lexicon scorers; here ``peer`` is the library called directly
   (``SentimentIntensityAnalyzer().polarity_scores``, ``TextBlob(t).sentiment.polarity``), so it is checked.
