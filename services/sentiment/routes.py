@@ -63,7 +63,7 @@ async def score(req: S.ScoreRequest) -> S.ScoreResponse:
     """Score texts: label, class probabilities and ``P(pos) - P(neg)`` per text, in input order.
 
     ``ml`` (default) is the stacked model (three TF-IDF n-gram models + finance lexicon + direction x
-    financial-quantity features; ~1,500 texts/s per core, large requests spread over Ray); ``ml:fast``
+    financial-quantity features; ~3,000 texts/s per core, large requests spread over Ray); ``ml:fast``
     hashed n-grams (tens of thousands of texts/s); ``lexicon``
     (TextBlob) and ``lexicon:vader`` are general-purpose baselines. Beyond ``RAYSVC_MAX_TEXTS`` texts: 413,
     use ``raysvc job sentiment score``.

@@ -35,7 +35,7 @@ BUILTIN = S.BUILTIN
 VERSION_NAME = re.compile(S.VERSION_PATTERN)
 INLINE_TEXTS = {"ml": 256, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
 """Requests up to this many texts are scored in the service process; larger ones are chunked over Ray
-(``ml``: ~1,500 texts/s per core, so 256 texts are ~0.2 s of work; a trained ``ml`` version with e5
+(``ml``: ~3,000 texts/s per core, so 256 texts are ~0.1 s of work; a trained ``ml`` version with e5
 embeddings, ~40 texts/s, keeps only :data:`EMBEDDING_INLINE_TEXTS`)."""
 EMBEDDING_INLINE_TEXTS = 8
 
