@@ -102,10 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=2000, help="generated formal-news rows added to training")
     args = p.parse_args(argv)
     train, valid = pd.read_csv(args.train), pd.read_csv(args.valid)
-    labels = {0: "negative", 1: "positive", 2: "neutral"}  # the dataset's coding
     synthetic = formal_news_examples(args.synthetic, seed=0) if args.synthetic else None
     tr_text, va_text = train["text"].astype(str).tolist(), valid["text"].astype(str).tolist()
-    tr_label = train["label"].map(labels).tolist()
+    tr_label = train["label"].tolist()  # 0/1/2 coding; map_labels reads it beside the grammar's words
     if synthetic is not None:
         tr_text, tr_label = tr_text + synthetic["text"].tolist(), tr_label + synthetic["label"].tolist()
     data = {**DATA, "source": DATA["source"].format(n=0 if synthetic is None else len(synthetic))}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -27,3 +29,11 @@ class Workload:
     unit: str = "items"
     not_comparable: dict[str, str] = field(default_factory=dict)
     warm_up: Callable[[], Any] | None = field(default=None, repr=False)
+
+
+def shared_file(*parts: str) -> Path | None:
+    """A file of the read-only ``../shared`` folder beside the repository (``$RAYSVC_SHARED_DIR`` if set),
+    or ``None`` where it is absent (benchmarks then build stand-in data)."""
+    repo = Path(__file__).resolve().parents[2]
+    path = Path(os.environ.get("RAYSVC_SHARED_DIR", repo.parent / "shared")).joinpath(*parts)
+    return path if path.is_file() else None

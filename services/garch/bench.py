@@ -29,13 +29,12 @@ thread, as Ray workers do).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from services.bench.spec import Workload
+from services.bench.spec import Workload, shared_file
 
 SIZES = ("tiny", "small", "medium", "large")
 _REFITS = {"tiny": 40, "small": 300, "medium": 1150, "large": None}
@@ -44,10 +43,7 @@ TOLERANCE = {"forecast_rtol": 1e-3}
 
 
 def _seed_file() -> Path | None:
-    repo = Path(__file__).resolve().parents[2]
-    shared = Path(os.environ.get("RAYSVC_SHARED_DIR", repo.parent / "shared"))
-    path = shared / "data" / "seed" / "simulated_daily_data.csv"
-    return path if path.exists() else None
+    return shared_file("data", "seed", "simulated_daily_data.csv")
 
 
 def daily_returns() -> tuple[np.ndarray, str]:

@@ -24,7 +24,6 @@ repeated to size (or, without ``../shared``, templated headlines).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from services.bench.spec import Workload
+from services.bench.spec import Workload, shared_file
 
 SIZES = ("tiny", "small", "medium", "large")
 _N = {
@@ -57,10 +56,8 @@ class Scores:
 
 
 def _texts(n: int) -> list[str]:
-    repo = Path(__file__).resolve().parents[2]
-    shared = Path(os.environ.get("RAYSVC_SHARED_DIR", repo.parent / "shared"))
-    path = shared / "data" / "twitter_financial_news" / "sent_valid.csv"
-    if path.is_file():
+    path = shared_file("data", "twitter_financial_news", "sent_valid.csv")
+    if path is not None:
         import pandas as pd
 
         base = pd.read_csv(path)["text"].astype(str).tolist()
@@ -219,14 +216,11 @@ def model_checks() -> list[Check]:
     from services.sentiment.engine import map_labels
 
     out = []
-    repo = Path(__file__).resolve().parents[2]
-    shared = Path(os.environ.get("RAYSVC_SHARED_DIR", repo.parent / "shared"))
-    valid = shared / "data" / "twitter_financial_news" / "sent_valid.csv"
-    files = [("twitter valid", valid)] + [
+    files = [("twitter valid", shared_file("data", "twitter_financial_news", "sent_valid.csv"))] + [
         (f"formal {s}", FORMAL_NEWS / f"formal_news_{s}.csv") for s in ("dev", "test")
     ]
     for name, path in files:
-        if path.is_file():
+        if path is not None and path.is_file():
             df = pd.read_csv(path)
             out.append(Check(name, df["text"].astype(str).tolist(), map_labels(df["label"].tolist())))
     return out

@@ -201,7 +201,10 @@ def direction_events(text: str) -> list[int]:
     >>> direction_events("The net loss widened; costs were cut.")
     [-1, 1]
     """
-    toks = _tokens(text)
+    return _events(_tokens(text))
+
+
+def _events(toks: list[str]) -> list[int]:
     events: list[int] = []
     verb_seen = -10  # a comparison right after a direction verb restates it
     for i, tok in enumerate(toks):
@@ -237,7 +240,7 @@ def direction_events(text: str) -> list[int]:
 
 def _features_one(text: str) -> tuple[float, float, float, float, float]:
     toks = _tokens(text)
-    events = direction_events(text)
+    events = _events(toks)
     pos, neg = float(events.count(1)), float(events.count(-1))
     has_metric = float(any(_metric_sign(t) for t in toks))
     bad_level = float(not events and any(_metric_sign(t) < 0 for t in toks))
