@@ -44,15 +44,16 @@ GRIDS = {
         C=(10.0, 30.0),
         class_weight=(None, "balanced"),
     ),
-    # three TF-IDF n-gram bases (words + characters; words up to trigrams; characters 2-5) stacked with
-    # the lexicon and direction x quantity features: chosen side by side with the e5 recipe and a
-    # two-base stack in docs/sentiment.md
+    # three TF-IDF n-gram bases (words + characters; words up to trigrams; characters 2-5) and an
+    # NB-weighted regression on word 1-3 presence, stacked with the lexicon and direction x quantity
+    # features: chosen side by side with the e5 recipe and smaller stacks in docs/sentiment.md
     "ml": TrainSpec(
         kind="ml",
         ngrams=(
             NgramSpec((1, 2), (3, 5), tfidf=True),
             NgramSpec((1, 3), None, 20, tfidf=True),
             NgramSpec((1, 1), (2, 5), 19, tfidf=True),
+            NgramSpec((1, 3), None, 20, binary=True),
         ),
         C=(10.0, 30.0),
         class_weight=(None, "balanced"),

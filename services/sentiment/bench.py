@@ -10,8 +10,9 @@ Shape (the same for every workload in :data:`WORKLOADS`, see :mod:`services.benc
 Workloads (one per scorer; throughput in texts/s):
 
 * ``ml_fast`` — the ``ml:fast`` model (hashed word n-grams); target >= 50,000 texts/s on 2 cores (``ray``);
-* ``ml`` — the default stacked model (three TF-IDF n-gram models + finance lexicon + direction x quantity
-  features); target >= 1,000 texts/s on 2 cores, ``ray`` >= 85 % efficient with the number of CPUs;
+* ``ml`` — the default stacked model (three TF-IDF n-gram models and an NB-weighted binary one + finance
+  lexicon + direction x quantity features); target >= 1,000 texts/s on 2 cores, ``ray`` >= 85 % efficient
+  with the number of CPUs;
 * ``vader`` / ``textblob`` — the lexicon scorers; here ``peer`` is the library called directly
   (``SentimentIntensityAnalyzer().polarity_scores``, ``TextBlob(t).sentiment.polarity``), so it is checked.
 
@@ -233,7 +234,8 @@ def compare_models(candidates: dict[str, Any], checks: list[Check], repeat: int 
     ``repeat`` rounds over all the checks' texts in one call per check (one process, one core for the
     Python parts), the candidates alternated within each round. The Brier score (multi-class, lower is
     better) of the first check says how usable the probabilities are; the lexicons' are polarity splits,
-    not probabilities.
+    not probabilities. On that check every candidate after the first is also paired with the first
+    (:func:`paired_accuracy`): is its accuracy different beyond chance?
     """
     import time
 
@@ -243,6 +245,7 @@ def compare_models(candidates: dict[str, Any], checks: list[Check], repeat: int 
 
     rows: dict[str, dict] = {name: {"model": name} for name in candidates}
     best: dict[str, float] = {name: float("inf") for name in candidates}
+    preds: dict[str, np.ndarray] = {}
     n_texts = sum(len(c.texts) for c in checks)
     for _ in range(repeat):
         for name, scorer in candidates.items():
@@ -257,9 +260,55 @@ def compare_models(candidates: dict[str, Any], checks: list[Check], repeat: int 
                 rows[name][f"{checks[0].name} Brier"] = calibration_report(
                     checks[0].labels, batches[0].probabilities
                 )["brier"]
-    for name in candidates:
+                preds[name] = batches[0].labels
+    names = list(candidates)
+    for name in names:
+        if checks and name != names[0]:
+            rows[name] |= {
+                f"{k} vs {names[0]}": v
+                for k, v in paired_accuracy(checks[0].labels, preds[names[0]], preds[name]).items()
+            }
         rows[name]["texts/s (1 process)"] = n_texts / best[name]
     return list(rows.values())
+
+
+def paired_accuracy(y: np.ndarray, reference: np.ndarray, candidate: np.ndarray, seed: int = 0) -> dict:
+    """Accuracy of ``candidate`` minus ``reference``'s on the same texts, with its uncertainty.
+
+    ``Δ acc``; ``95% CI``: paired bootstrap percentile interval (texts resampled, both models' results
+    kept together; scipy); ``McNemar p``: exact McNemar test, the two-sided binomial test of the texts
+    only one of the two gets right (scipy ``binomtest``).
+    """
+    from scipy.stats import binomtest, bootstrap
+
+    a, b = (np.asarray(reference) == y).astype(float), (np.asarray(candidate) == y).astype(float)
+    only_b, discordant = int(((b == 1) & (a == 0)).sum()), int((a != b).sum())
+    ci = bootstrap(
+        (a, b),
+        lambda ra, rb, axis: rb.mean(axis=axis) - ra.mean(axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=2000,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return {
+        "Δ acc": float(b.mean() - a.mean()),
+        "95% CI": (float(ci.low), float(ci.high)),
+        "McNemar p": float(binomtest(only_b, discordant).pvalue) if discordant else 1.0,
+    }
+
+
+def _cell(key: str, v: Any) -> str:
+    if v is None:
+        return "—"
+    if key.startswith("texts/s"):
+        return f"{v:,.0f}"
+    if isinstance(v, tuple):
+        return f"[{v[0]:+.3f}, {v[1]:+.3f}]"
+    if key.startswith("Δ"):
+        return f"{v:+.3f}"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
 def run_model_comparison(argv: list[str]) -> int:
@@ -292,15 +341,12 @@ def run_model_comparison(argv: list[str]) -> int:
     checks = model_checks()
     rows = compare_models(candidates, checks, args.repeat)
     table = Table(title="sentiment models side by side")
-    for col in rows[0]:
-        table.add_column(col, justify="left" if col == "model" else "right")
+    # one column per model, one row per measure: readable in a terminal of 100 columns for 5 models
+    table.add_column("measure", justify="left")
     for row in rows:
-        table.add_row(
-            *(
-                f"{v:,.0f}" if k.startswith("texts/s") else f"{v:.3f}" if isinstance(v, float) else v
-                for k, v in row.items()
-            )
-        )
+        table.add_column(row["model"], justify="right")
+    for key in dict.fromkeys(k for row in rows for k in row if k != "model"):
+        table.add_row(key, *(_cell(key, row.get(key)) for row in rows))
     Console().print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sentiment-models.json").write_text(

@@ -197,9 +197,14 @@ def run_train(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                 (w[0], w[1]),
                 None if req.char_ngrams is None else (req.char_ngrams[0], req.char_ngrams[1]),
                 req.log2_features,
-                req.tfidf and req.kind == "ml",
+                req.tfidf,
             )
             for w in req.word_ngrams
+        )
+        + (
+            (NgramSpec((1, max(w[1] for w in req.word_ngrams)), None, req.log2_features, binary=True),)
+            if req.nb_base
+            else ()
         ),
         C=tuple(req.C),
         class_weight=tuple(req.class_weight),
@@ -272,7 +277,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--C", type=float, action="append", help="inverse L2 strength (repeatable)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--holdout-fraction", type=float, default=0.2)
-    p.add_argument("--no-embeddings", action="store_true", help="ml without the e5 base model")
+    p.add_argument("--embeddings", action="store_true", help="ml with the e5 base model (slow to score)")
+    p.add_argument("--tfidf", action="store_true", help="ml: sublinear TF-IDF n-gram blocks")
+    p.add_argument("--nb-base", action="store_true", help="ml: add the NB-weighted binary n-gram base")
+    p.add_argument("--synthetic", type=int, default=0, help="generated formal-news rows added to training")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--version", default=None)
 
@@ -286,7 +294,10 @@ def _train_params(args: argparse.Namespace) -> dict[str, Any]:
         "folds": args.folds,
         "holdout_fraction": args.holdout_fraction,
         "seed": args.seed,
-        "use_embeddings": not args.no_embeddings,
+        "use_embeddings": args.embeddings,
+        "tfidf": args.tfidf,
+        "nb_base": args.nb_base,
+        "synthetic": args.synthetic,
         "char_ngrams": args.char_ngrams,
         "version": args.version,
     }

@@ -62,7 +62,7 @@ async def score_texts(texts: list[str], model: ModelName, version: str | None) -
 async def score(req: S.ScoreRequest) -> S.ScoreResponse:
     """Score texts: label, class probabilities and ``P(pos) - P(neg)`` per text, in input order.
 
-    ``ml`` (default) is the stacked model (three TF-IDF n-gram models + finance lexicon + direction x
+    ``ml`` (default) is the stacked model (four n-gram models + finance lexicon + direction x
     financial-quantity features; ~3,000 texts/s per core, large requests spread over Ray); ``ml:fast``
     hashed n-grams (tens of thousands of texts/s); ``lexicon``
     (TextBlob) and ``lexicon:vader`` are general-purpose baselines. Beyond ``RAYSVC_MAX_TEXTS`` texts: 413,

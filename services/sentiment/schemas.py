@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
 
 from services.core.fields import Bool, Float, Int, Num
 from services.sentiment.engine import Label, ModelName
@@ -134,6 +134,11 @@ class TrainRequest(BaseModel):
         False,
         description="ml only: sublinear TF-IDF n-gram blocks (the shipped ml's), else L2-normalised counts",
     )
+    nb_base: Bool = Field(
+        False,
+        description="ml only: one more base, an NB-weighted logistic regression on binary word n-grams "
+        "(the widest word_ngrams range; the shipped ml has one)",
+    )
     synthetic: Int = Field(
         0,
         ge=0,
@@ -162,6 +167,13 @@ class TrainRequest(BaseModel):
     def _not_builtin(cls, v: str | None) -> str | None:
         if v is not None and v.lower() == BUILTIN:
             raise ValueError(f"`{BUILTIN}` names the shipped models; choose another version name")
+        return v
+
+    @field_validator("use_embeddings", "tfidf", "nb_base")
+    @classmethod
+    def _ml_only(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("kind") != "ml":
+            raise ValueError(f"{info.field_name} is an option of kind 'ml', not {info.data.get('kind')!r}")
         return v
 
     @field_validator("word_ngrams", "char_ngrams")

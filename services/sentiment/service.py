@@ -63,7 +63,10 @@ _scorers: dict[tuple[str, str], Scorer] = {}
 def _describe(card: dict) -> str:
     """One line on what a stacked ``ml`` version is made of, from its card."""
     bases = card.get("ngram_bases", [card.get("ngrams", {})])
-    parts = [f"{len(bases)} hashed n-gram model(s)" + (" (TF-IDF)" if bases[0].get("tfidf") else "")]
+    kinds = [
+        "TF-IDF" if b.get("tfidf") else "binary, NB-weighted" if b.get("binary") else "counts" for b in bases
+    ]
+    parts = [f"{len(bases)} hashed n-gram model(s) ({', '.join(kinds)})"]
     if card.get("embedder"):
         parts.append("e5-small embeddings")
     parts.append("finance lexicon")

@@ -272,6 +272,8 @@ TEN_EACH = {"texts": [f"headline {i}" for i in range(30)], "labels": [0, 1, 2] *
         ({**TEN_EACH, "seed": False}, "body.seed"),
         ({**TEN_EACH, "folds": True}, "body.folds"),
         ({**TEN_EACH, "C": [True]}, "body.C[0]"),
+        ({**TEN_EACH, "nb_base": True}, "body.nb_base"),  # kind defaults to ml:fast
+        ({**TEN_EACH, "kind": "ml:fast", "tfidf": True}, "body.tfidf"),
     ],
     ids=[
         "C-inf",
@@ -288,6 +290,8 @@ TEN_EACH = {"texts": [f"headline {i}" for i in range(30)], "labels": [0, 1, 2] *
         "seed-false",
         "folds-true",
         "C-true",
+        "nb-base-not-ml",
+        "tfidf-not-ml",
     ],
 )
 def test_train_rejects_before_any_job_exists(client, req, field):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 from services.bench.protocol import load_service
 from services.sentiment import bench
@@ -49,6 +51,34 @@ def test_model_comparison_rows_match_sklearn():
             assert row[f"{check.name} accuracy"] == accuracy_score(check.labels, pred)
             assert row[f"{check.name} macro-F1"] == f1_score(check.labels, pred, average="macro")
         assert row["texts/s (1 process)"] > 0 and 0 <= row["formal dev Brier"] <= 2
+    # vader paired with ml:fast on the first check: against a reference loop of the same counts
+    y = checks[0].labels
+    a, b = (
+        (scorers["ml:fast"].score(checks[0].texts).labels == y),
+        (scorers["vader"].score(checks[0].texts).labels == y),
+    )
+    paired = rows[1]
+    assert_allclose(paired["Δ acc vs ml:fast"], b.mean() - a.mean(), atol=1e-12)
+    n10, n01 = int((b & ~a).sum()), int((a & ~b).sum())
+    from math import comb
+
+    tail = sum(comb(n10 + n01, k) for k in range(min(n10, n01) + 1)) / 2 ** (n10 + n01)
+    assert_allclose(paired["McNemar p vs ml:fast"], min(1.0, 2 * tail), rtol=1e-9)
+    low, high = paired["95% CI vs ml:fast"]
+    assert low < b.mean() - a.mean() < high and high - low < 0.2
+    assert "Δ acc vs ml:fast" not in rows[0]
+
+
+def test_paired_accuracy_of_a_model_with_itself_and_a_clear_winner():
+    from services.sentiment.bench import paired_accuracy
+
+    y = np.arange(300) % 3
+    same = paired_accuracy(y, y, y)
+    assert same["Δ acc"] == 0 and same["McNemar p"] == 1.0
+    worse = y.copy()
+    worse[:60] = (worse[:60] + 1) % 3  # 60 texts wrong, none gained
+    clear = paired_accuracy(y, worse, y)
+    assert_allclose(clear["Δ acc"], 0.2) and clear["McNemar p"] < 1e-15 and clear["95% CI"][0] > 0.1
 
 
 def test_sentiment_models_cli_help():

@@ -157,12 +157,48 @@ def test_tfidf_block_equals_sklearns_tfidf_transformer(sample):
         spec.transform(texts)
 
 
-def test_stacked_training_with_two_bases_and_calibration_round_trips(sample, tmp_path):
+def test_binary_block_equals_sklearns_binary_hashing(sample):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = normalize_texts(sample["text"])
+    ref = HashingVectorizer(
+        ngram_range=(1, 3), n_features=1 << 16, alternate_sign=False, norm=None, binary=True,
+        token_pattern=r"(?u)\b\w+\b",
+    )  # fmt: skip
+    got = NgramSpec((1, 3), None, 16, binary=True).transform(texts)
+    assert (got != ref.transform(texts)).nnz == 0 and set(got.data) == {1.0}
+    with pytest.raises(ValueError, match="not both"):
+        NgramSpec(tfidf=True, binary=True)
+
+
+def test_nb_head_matches_a_reference_nbsvm(sample):
+    """fit_nb_head against the NBSVM recipe written out densely: ratios, scaled columns, one-vs-rest fits."""
+    from services.sentiment.engine import fit_nb_head
+
+    X = NgramSpec((1, 2), None, 12, binary=True).transform(normalize_texts(sample["text"]))
+    y = map_labels(sample["label"])
+    head = fit_nb_head(X, y, 3.0, None)
+    dense = X.toarray()
+    for c in range(3):
+        p, q = dense[y == c].sum(axis=0) + 1, dense[y != c].sum(axis=0) + 1
+        r = np.log(p / p.sum() / (q / q.sum()))
+        ref = LogisticRegression(C=3.0, solver="liblinear", random_state=0).fit(dense * r, y == c)
+        assert_allclose(head.logits(X)[:, c], ref.decision_function(dense * r), atol=1e-4)
+    # a cell with nb=True cross-validates through the same head
+    got = cross_validate_cell(Cell("x", 3.0, None, nb=True), X, y, np.arange(len(y)) % 3)
+    assert got.row()["learner"] == "nb_logistic" and 0.4 < got.accuracy <= 1.0
+
+
+def test_stacked_training_with_three_bases_and_calibration_round_trips(sample, tmp_path):
     from services.sentiment.engine import load_model, save_model
 
     spec = TrainSpec(
         kind="ml",
-        ngrams=(NgramSpec((1, 2), tfidf=True), NgramSpec((1, 1), (3, 4), 16)),
+        ngrams=(
+            NgramSpec((1, 2), tfidf=True),
+            NgramSpec((1, 1), (3, 4), 16),
+            NgramSpec((1, 2), None, 18, binary=True),  # hashes like the first: they share the counts
+        ),
         C=(10.0,),
         class_weight=(None,),
         meta_C=(1.0,),
@@ -170,9 +206,20 @@ def test_stacked_training_with_two_bases_and_calibration_round_trips(sample, tmp
         folds=3,
     )
     r = train_model(sample["text"], sample["label"], spec)
-    assert [g["block"] for g in r.grid] == ["ngram0", "ngram1", "meta"]
-    assert len(r.model.bases) == 2 and r.model.bases[0].idf is not None and r.model.bases[1].idf is None
-    assert [b["ngrams"]["tfidf"] for b in r.params["bases"]] == [True, False]
+    assert [g["block"] for g in r.grid] == ["ngram0", "ngram1", "ngram2", "meta"]
+    assert [g.get("learner") for g in r.grid] == [None, None, "nb_logistic", None]
+    assert len(r.model.bases) == 3 and r.model.bases[0].idf is not None and r.model.bases[1].idf is None
+    assert [b["ngrams"]["tfidf"] for b in r.params["bases"]] == [True, False, False]
+    assert r.model.bases[2].spec.binary and r.params["bases"][2]["learner"] == "nb_logistic"
+    # shared counts change nothing: the stack recomputed base by base, each hashing on its own
+    from services.sentiment.engine._finance_lexicon import lexicon_features
+    from services.sentiment.engine._models import stack_features
+
+    texts, m = sample["text"].tolist()[:40], r.model
+    norm = normalize_texts(texts)
+    lex = (lexicon_features(texts, norm, m.lexicon_names) - m.lexicon_mean) / m.lexicon_scale
+    alone = m.meta_head.predict_proba(stack_features([b.predict_proba(norm) for b in m.bases], lex))
+    assert_allclose(m.predict_proba(texts), alone, atol=1e-12)
     assert 0.05 <= r.temperature <= 20 and {"brier", "nll", "ece", "reliability"} <= set(r.calibration)
     card = model_card(r, version="v-test", data={"source": "sample", "licence": "MIT"})
     folder = save_model(r.model, tmp_path / "m", card)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._finance_lexicon import LEXICON_FEATURES, lexicon_features
 from ._linear import LinearHead, softmax
@@ -52,9 +53,9 @@ class NgramBase:
     head: LinearHead
     idf: np.ndarray | None = None
 
-    def predict_proba(self, normalized: Sequence[str]) -> np.ndarray:
-        """``(n, 3)`` probabilities of normalised texts."""
-        return self.head.predict_proba(self.spec.transform(normalized, self.idf))
+    def predict_proba(self, normalized: Sequence[str], counts: sp.csr_matrix | None = None) -> np.ndarray:
+        """``(n, 3)`` probabilities of normalised texts (``counts``: their ``spec.counts`` if known)."""
+        return self.head.predict_proba(self.spec.transform(normalized, self.idf, counts))
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +90,11 @@ class StackedModel:
         """``(n, 3)`` probabilities; ``embeddings`` (from :class:`~._embeddings.Embedder`) if precomputed."""
         texts = list(texts)
         normalized = normalize_texts(texts)
-        probas = [base.predict_proba(normalized) for base in self.bases]
+        counts: dict[tuple, sp.csr_matrix] = {}  # bases hashing alike (TF-IDF and binary) share the counts
+        for base in self.bases:
+            if (base.spec.tfidf or base.spec.binary) and base.spec.hashing not in counts:
+                counts[base.spec.hashing] = base.spec.counts(normalized)
+        probas = [base.predict_proba(normalized, counts.get(base.spec.hashing)) for base in self.bases]
         if self.embedding_head is not None:
             if embeddings is None:
                 from ._embeddings import get_embedder

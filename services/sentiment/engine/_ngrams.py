@@ -33,14 +33,20 @@ class NgramSpec:
         Sublinear TF-IDF (``(1 + log tf) * idf``, then the whole row L2-normalised, as sklearn's
         ``TfidfTransformer(sublinear_tf=True)``) instead of per-analyser L2-normalised counts; the
         ``idf`` comes from :meth:`fit_idf` on the training texts.
+    binary
+        Presence (0/1) of each hashed n-gram, unnormalised: the input of the NB-weighted logistic
+        regression (``_training.fit_nb_head``).
     """
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] | None = None
     log2_features: int = 18
     tfidf: bool = False
+    binary: bool = False
 
     def __post_init__(self) -> None:
+        if self.tfidf and self.binary:
+            raise ValueError("an n-gram block is tfidf or binary, not both")
         for name in ("word_ngrams", "char_ngrams"):
             rng = getattr(self, name)
             if rng is None and name == "char_ngrams":
@@ -69,17 +75,33 @@ class NgramSpec:
             out.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, **kw))
         return tuple(out)
 
-    def transform(self, normalized: Sequence[str], idf: np.ndarray | None = None) -> sp.csr_matrix:
+    @property
+    def hashing(self) -> tuple:
+        """What :meth:`counts` depends on: blocks with equal keys share their raw counts."""
+        return (self.word_ngrams, self.char_ngrams, self.log2_features)
+
+    def counts(self, normalized: Sequence[str]) -> sp.csr_matrix:
+        """Raw hashed n-gram counts, the input of the TF-IDF and binary blocks (:meth:`transform`)."""
+        return self._counts(normalized)
+
+    def transform(
+        self, normalized: Sequence[str], idf: np.ndarray | None = None, counts: sp.csr_matrix | None = None
+    ) -> sp.csr_matrix:
         """``(n, n_features)`` CSR matrix of normalised texts: each analyser's block L2-normalised, or TF-IDF.
 
-        With :attr:`tfidf`, ``idf`` (from :meth:`fit_idf`) is required.
+        With :attr:`tfidf`, ``idf`` (from :meth:`fit_idf`) is required. ``counts``: the texts'
+        :meth:`counts` if already computed (TF-IDF and binary blocks; left unchanged).
         """
+        if self.binary:
+            X = self._counts(normalized) if counts is None else counts.copy()
+            X.data[:] = 1.0
+            return X
         if not self.tfidf:
             blocks = [v.transform(normalized) for v in self._vectorizers]
             return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
         if idf is None:
             raise ValueError("a tfidf n-gram block needs the idf fitted on its training texts")
-        X = self._counts(normalized)
+        X = self._counts(normalized) if counts is None else counts.copy()
         np.log(X.data, out=X.data)
         X.data += 1.0
         X.data *= idf[X.indices]  # column scaling in place: a diagonal matrix product costs O(n_features)
@@ -111,8 +133,8 @@ class NgramSpec:
         Same hash as sklearn's ``FeatureHasher``: signed MurmurHash3 (seed 0) of the UTF-8 token,
         ``abs(h) % n_features``, with the same special case for ``h = -2**31``.
         """
-        if self.char_ngrams is not None:
-            raise ValueError("nonzeros() covers word n-grams only")
+        if self.char_ngrams is not None or self.tfidf or self.binary:
+            raise ValueError("nonzeros() covers L2-normalised word n-gram counts only")
         analyse = self._analyser
         n_features = 1 << self.log2_features
         lengths, hashes = [], []
@@ -140,6 +162,7 @@ class NgramSpec:
             "char_ngrams": None if self.char_ngrams is None else list(self.char_ngrams),
             "log2_features": self.log2_features,
             "tfidf": self.tfidf,
+            "binary": self.binary,
         }
 
     @classmethod
@@ -151,4 +174,5 @@ class NgramSpec:
             None if char is None else tuple(char),
             int(d["log2_features"]),
             bool(d.get("tfidf", False)),
+            bool(d.get("binary", False)),
         )
