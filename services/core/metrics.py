@@ -95,6 +95,13 @@ NOT_COMPUTATIONS = frozenset(
 #: Where the current request's computation ran: the middleware puts a fresh list here per request and the
 #: Ray fan-out helpers append to it (a list, because ``asyncio.to_thread`` runs in a copy of the context).
 _ran_on: ContextVar[list[str] | None] = ContextVar("raysvc_ran_on", default=None)
+#: The service serving the current request (None outside a request: jobs, benchmarks).
+_service: ContextVar[str | None] = ContextVar("raysvc_service", default=None)
+
+
+def current_service() -> str | None:
+    """Name of the service whose request is being served in this context, if any."""
+    return _service.get()
 
 
 def ran_on_ray() -> None:
@@ -244,7 +251,7 @@ class RequestMetrics:
             await send(message)
 
         ran_on: list[str] = []
-        token = _ran_on.set(ran_on)
+        token, service_token = _ran_on.set(ran_on), _service.set(self.service)
         stats, service = REQUEST_STATS, self.service
         stats.in_flight[service] += 1
         try:
@@ -252,6 +259,7 @@ class RequestMetrics:
         finally:
             stats.in_flight[service] -= 1
             _ran_on.reset(token)
+            _service.reset(service_token)
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED
             method = scope["method"] if scope.get("method") in METHODS else "other"

@@ -210,7 +210,7 @@ def run_forecast_job(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             end=params.get("end"),
         )
     ctx.progress(0.0, f"fitting {len(req.symbols or ['series'])} series")
-    return S.ForecastResponse(results=svc.forecast_fits(catalog, req)).model_dump(mode="json")
+    return svc.forecast_fits(catalog, req).model_dump(mode="json")
 
 
 def _forecast_args(p: argparse.ArgumentParser) -> None:

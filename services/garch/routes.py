@@ -40,8 +40,9 @@ NOT_FOUND: Responses = {404: {"description": "unknown symbol or dataset"}}
 INVALID: Responses = {422: {"description": "invalid input; the problem body names the field"}}
 
 
-async def _fit_pairs(req: S.ForecastRequest) -> list[S.FitOut]:
-    return await asyncio.to_thread(svc.forecast_fits, require_ray().catalog, req)
+async def _fit_pairs(req: S.ForecastRequest) -> S.ForecastResponse:
+    plat = require_ray()
+    return await asyncio.to_thread(svc.forecast_fits, plat.catalog, req, plat.service)
 
 
 @router.get("/symbols", response_model=S.SymbolsResponse)
@@ -66,7 +67,7 @@ async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
             f"{len(req.symbols)} symbols exceed {svc.MAX_SYMBOLS_INLINE} per request",
             batch_command=FORECAST_BATCH,
         )
-    return S.ForecastResponse(results=await _fit_pairs(req))
+    return await _fit_pairs(req)
 
 
 @router.post(
@@ -241,7 +242,7 @@ async def predict_volatility(
         req = S.ForecastRequest(
             symbols=[body.ticker], model=S.ModelIn(dist=Dist.T), horizon=body.periods or 30
         )
-        fit = (await _fit_pairs(req))[0]
+        fit = (await _fit_pairs(req)).results[0]
         return {
             "ticker": body.ticker,
             "periods": req.horizon,
@@ -270,7 +271,7 @@ async def predict_volatility(
     results = []
     for name, start in pairs:
         req = S.ForecastRequest(symbols=[name], model=S.ModelIn(dist=Dist.T), horizon=1, start=start)
-        results.append((await _fit_pairs(req))[0])
+        results.append((await _fit_pairs(req)).results[0])
     return {
         "window_size": size,
         "model": LEGACY_SPEC.label,

@@ -265,6 +265,11 @@ class FitOut(BaseModel):
 
 class ForecastResponse(BaseModel):
     results: list[FitOut]
+    computed_on: Literal["ray", "in_process"] = Field(
+        description="in_process: the fits ran in the service process (small work, idle service); ray: as "
+        "Ray tasks (large work, or other requests in flight)"
+    )
+    estimated_work_ms: float = Field(description="the estimate that decided it (services.core.routing)")
 
 
 class MincerZarnowitzOut(BaseModel):

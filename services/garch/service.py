@@ -18,14 +18,17 @@ import pandas as pd
 from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
 from services.core.names import DAILY_DATASETS, Dataset
+from services.core.routing import route, single_threaded_blas
 from services.garch import schemas as S
 from services.garch import tasks
 from services.garch.engine import (
     Annualization,
+    Dist,
     ModelSpec,
     ReturnKind,
     RollingPlan,
     RollingResult,
+    Vol,
     check_returns,
     detect_annualization,
     evaluate_rolling,
@@ -142,19 +145,44 @@ def fit_options(req: Any) -> dict[str, Any]:
     }
 
 
-def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> list[S.FitOut]:
-    """Fit every requested symbol (or the inline series) as chunked Ray tasks, one call per dataset, in the
-    request's order (blocking: the route runs it in a thread, the batch job directly)."""
+def fit_ms(spec: ModelSpec, nobs: int, horizon: int = 1, simulations: int = 1000) -> float:
+    """Estimated cost of one :func:`~services.garch.engine.fit_model` call, in ms on one core of the 2-vCPU
+    development VM: ~10 ms of optimiser set-up and line searches, ~3 ms per 1,000 observations, more for
+    Student-t / skew-t errors and asymmetric terms, plus EGARCH's simulated forecasts beyond one step
+    (measured 9-15 ms at 180 observations, 15-56 ms at 5,000: docs/bench.md, "Routing costs")."""
+    per_obs = 0.003 * (1.3 if spec.dist is not Dist.NORMAL else 1.0) * (1.5 if spec.o else 1.0)
+    sims = 0.004 * simulations * horizon if spec.vol is Vol.EGARCH and horizon > 1 else 0.0
+    return 10.0 + per_obs * nobs * max(1, spec.p + spec.o + spec.q - 1) + sims
+
+
+def forecast_fits(catalog: Catalog, req: S.ForecastRequest, service: str | None = None) -> S.ForecastResponse:
+    """Fit every requested symbol (or the inline series), in the request's order (blocking: the route runs
+    it in a thread, the batch job directly).
+
+    Where: :func:`~services.core.routing.route` on the estimated work (:func:`fit_ms` per symbol) and the
+    load of ``service``: in this process, or chunked Ray tasks, one call per dataset.
+    """
     pairs, data, spec = forecast_plan(catalog, req)
+    nobs = [len(window_dates(data[ds][sym], req.start, req.end)) for sym, ds in pairs]
+    work = sum(fit_ms(spec, n, req.horizon, req.simulations) for n in nobs)
+    where = route(work, service)
     groups: dict[str | None, list[str]] = {}
     for sym, ds in pairs:
         groups.setdefault(ds, []).append(sym)
     by_symbol: dict[tuple[str, str | None], S.FitOut] = {}
     for ds, symbols in groups.items():
-        ref = data[ds] if ds is None else returns_ref(catalog, ds, req.returns.value)
-        fits = tasks.fit_many(symbols, ref, spec, start=req.start, end=req.end, **fit_options(req))
+        if where.on_ray:
+            ref = data[ds] if ds is None else returns_ref(catalog, ds, req.returns.value)
+            fits = tasks.fit_many(symbols, ref, spec, start=req.start, end=req.end, **fit_options(req))
+        else:
+            with single_threaded_blas():  # as in the Ray workers: the same numbers either way
+                fits = tasks.fit_symbols(symbols, data[ds], spec, fit_options(req), req.start, req.end)
         by_symbol |= {(sym, ds): S.FitOut.of(f, sym, ds) for sym, f in zip(symbols, fits, strict=True)}
-    return [by_symbol[pair] for pair in pairs]
+    return S.ForecastResponse(
+        results=[by_symbol[pair] for pair in pairs],
+        computed_on=where.computed_on,
+        estimated_work_ms=round(work, 1),
+    )
 
 
 # --- rolling --------------------------------------------------------------------------------------

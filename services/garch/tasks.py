@@ -52,8 +52,7 @@ MIN_REFITS_PER_TASK = 16
 
 
 # --- tasks ----------------------------------------------------------------------------------------
-@ray.remote
-def fit_symbols_task(
+def fit_symbols(
     symbols: list[str],
     returns: Returns,
     spec: ModelSpec,
@@ -61,12 +60,15 @@ def fit_symbols_task(
     start: Any = None,
     end: Any = None,
 ) -> list[FitResult]:
-    """``fit_model`` on ``start..end`` of each symbol of the chunk (``options``: horizon, annualization,
-    simulations, seed)."""
+    """``fit_model`` on ``start..end`` of each symbol (``options``: horizon, annualization, simulations,
+    seed): in the service process, or a chunk as :func:`fit_symbols_task`."""
     return [
         fit_model(window_dates(returns[s], start, end), spec, field=f"symbols[{s}]", **options)
         for s in symbols
     ]
+
+
+fit_symbols_task = ray.remote(fit_symbols)
 
 
 @ray.remote

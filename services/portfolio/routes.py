@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.names import Dataset
+from services.core.routing import BUSY_MIN_WORK_MS
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
 from services.portfolio import tasks
@@ -48,12 +49,13 @@ async def optimize_portfolio(req: S.OptimizeRequest) -> S.OptimizeResponse:
 
 FRONTIER_DOC = f"""Mean-variance efficient frontier of ``n_points`` portfolios (return, volatility, Sharpe,
 weights). Blocks of points run as parallel Ray tasks when their estimated work (points × a measured cost per
-point for this many assets) reaches {tasks.RAY_MIN_WORK_MS:g} ms, Ray's fixed cost per call; else in-process.
-The response's ``computed_on`` says which."""
+point for this many assets) reaches {tasks.RAY_MIN_WORK_MS:g} ms, or {BUSY_MIN_WORK_MS:g} ms while the service
+serves other requests (``services.core.routing``); else in-process. The response's ``computed_on`` says which."""
 BACKTEST_DOC = f"""Walk-forward backtest without look-ahead: at each rebalance date (last trading day of the week,
 month or quarter) the strategy sees only data up to that date; blocks of dates run as Ray tasks when their
 estimated work (dates × a measured cost per decision for the strategy) reaches {tasks.RAY_MIN_WORK_MS:g} ms,
-else in-process (the response's ``computed_on``). ``sentiment_top_n`` reads the sentiment service's monthly
+or {BUSY_MIN_WORK_MS:g} ms while the service serves other requests, else in-process (the response's
+``computed_on``). ``sentiment_top_n`` reads the sentiment service's monthly
 rankings over HTTP (503 naming it when it is down). The response says which dataset priced the backtest."""
 
 

@@ -33,6 +33,8 @@ import ray
 from services.core.metrics import ran_on_ray
 from services.core.parallel import n_chunks_for, split
 from services.core.ray_conn import resolve
+from services.core.routing import RAY_MIN_WORK_MS as RAY_MIN_WORK_MS
+from services.core.routing import route
 from services.portfolio.engine import (
     BacktestResult,
     BacktestSpec,
@@ -66,9 +68,6 @@ are iterative skfolio fits (:data:`ITERATIVE_DECISION_MS`). Measurements: docs/b
 ITERATIVE_DECISION_MS = 20.0
 CLOSED_FORM_DECISION_MS = 0.1
 """``equal_weight`` and unoptimised ``sentiment_top_n``: 1/n weights, no fit."""
-RAY_MIN_WORK_MS = 50.0
-"""Frontiers and walk-forwards with less estimated work run in-process: below it, Ray's fixed cost per call
-outweighs the parallelism (docs/bench.md, "Routing costs")."""
 MIN_TASK_MS = 10.0
 """Smallest block per task (frontier points, rebalance dates), in estimated work: at least a task's own
 cost to submit, start and return."""
@@ -170,8 +169,8 @@ def point_ms(n_assets: int) -> float:
 
 
 def frontier_on_ray(n_points: int, n_assets: int) -> bool:
-    """Whether a frontier is worth Ray's fixed cost (:data:`RAY_MIN_WORK_MS`)."""
-    return n_points * point_ms(n_assets) >= RAY_MIN_WORK_MS
+    """Whether a frontier runs on Ray, by its estimated work and the service's load (:func:`route`)."""
+    return route(n_points * point_ms(n_assets)).on_ray
 
 
 def min_points_per_task(n_assets: int) -> int:
@@ -267,8 +266,8 @@ def decision_ms(spec: BacktestSpec) -> float:
 
 
 def runs_on_ray(spec: BacktestSpec, n_dates: int) -> bool:
-    """Whether a walk-forward of ``n_dates`` decisions is worth Ray's fixed cost (:data:`RAY_MIN_WORK_MS`)."""
-    return n_dates * decision_ms(spec) >= RAY_MIN_WORK_MS
+    """Whether a walk-forward of ``n_dates`` decisions runs on Ray, by estimated work and load (:func:`route`)."""
+    return route(n_dates * decision_ms(spec)).on_ray
 
 
 def min_dates_per_task(spec: BacktestSpec) -> int:

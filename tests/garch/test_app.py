@@ -393,3 +393,22 @@ def test_too_many_symbols_point_to_the_forecast_job_which_answers_the_same_body(
     spec.write_text(json.dumps({"service": "garch", "command": "forecast", "params": {"request": request}}))
     assert main(["forecast", "--params-file", str(spec), "--job-dir", str(tmp_path / "job")]) == 0
     assert json.loads((tmp_path / "job" / "result.json").read_text()) == http.json()
+
+
+def test_forecast_runs_in_process_when_idle_and_on_ray_under_load_with_the_same_numbers(client):
+    """One fit (~11 ms estimated) on an idle service runs in-process; with other requests in flight it goes
+    to Ray; both paths fit with one BLAS thread, so the results are identical."""
+    from services.core.metrics import REQUEST_STATS
+
+    req = {"symbols": ["SIM"], "model": MODEL, "horizon": 3, "start": "2023-01-01"}
+    idle = client.post("/v1/volatility/forecast", json=req).json()
+    assert idle["computed_on"] == "in_process" and 10 <= idle["estimated_work_ms"] < 50
+    REQUEST_STATS.in_flight["garch"] += 3  # three other requests being served
+    try:
+        busy = client.post("/v1/volatility/forecast", json=req).json()
+    finally:
+        REQUEST_STATS.in_flight["garch"] -= 3
+    assert busy["computed_on"] == "ray"
+    assert busy["results"] == idle["results"]
+    many = {**req, "symbols": ["SIM", "AAPL", "MSFT", "KO", "XOM"]}
+    assert client.post("/v1/volatility/forecast", json=many).json()["computed_on"] == "ray"  # >= 50 ms
