@@ -149,8 +149,8 @@ def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
                 "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50}},
                 "start": "2023-09-11",
                 "end": "2023-09-18",
+                "include": ["equity"],
                 "equity_points": 50,
-                "include_trades": False,
             },
         ),
     ]

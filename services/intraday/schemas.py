@@ -222,10 +222,33 @@ class BacktestRequest(DataIn):
     strategy: StrategyIn
     costs: CostsIn = Field(default_factory=CostsIn)
     execution: ExecutionIn = Field(default_factory=ExecutionIn)
-    equity_points: Count | None = Field(
-        default=None, ge=2, le=100_000, description="downsample the equity curve to about this many points"
+    include: list[Literal["equity", "trades"]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="long series added to the summary: the equity curve (downsampled by equity_points) and "
+        "the trades. Default none: about 1 KB, where both on the full 5-minute SIM series are about 10 MB",
     )
-    include_trades: Bool = True
+    equity_points: Count | None = Field(
+        default=None,
+        ge=2,
+        le=100_000,
+        description="with include=equity: downsample the curve to about this many points (for plotting)",
+    )
+
+    include_trades: Any = Field(
+        None,
+        deprecated=True,
+        description='removed: the summary is the default; include: ["trades"] adds them',
+    )
+
+    @field_validator("include_trades")
+    @classmethod
+    def _include_trades_removed(cls, v: Any) -> None:
+        if v is not None:
+            raise ValueError(
+                'include_trades was replaced by include: ["trades"] (the default is the summary)'
+            )
+        return None
 
 
 class SweepRequest(DataIn):
@@ -327,8 +350,8 @@ class BacktestResponse(BaseModel):
     costs: CostsIn
     execution: ExecutionIn
     metrics: Metrics
-    trades: list[Trade]
-    equity: EquityCurve
+    trades: list[Trade] | None = Field(None, description='with include=["trades"]')
+    equity: EquityCurve | None = Field(None, description='with include=["equity"]')
 
 
 class SweepRow(BaseModel):

@@ -200,8 +200,8 @@ def run_backtest(
         costs=req.costs,
         execution=req.execution,
         metrics=metrics_out(res.metrics),
-        trades=trades_out(res.trades) if req.include_trades else [],
-        equity=downsample(res.equity, req.equity_points),
+        trades=trades_out(res.trades) if "trades" in req.include else None,
+        equity=downsample(res.equity, req.equity_points) if "equity" in req.include else None,
     )
 
 

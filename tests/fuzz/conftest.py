@@ -90,7 +90,7 @@ def _warm_garch_signal(intraday: str, timeout_s: float = 600) -> None:
     day of the bars (cached after): on a loaded 2-CPU machine longer than the 30 s intraday gives its call to
     garch, so the first such request is a 503 naming garch. Warm that cache as a deployment's first user
     would: the gate then times the API, not this one cold computation (a known cost, see docs/intraday.md)."""
-    body = {"symbol": "SIM", "strategy": {"name": "garch_rsi_bb"}, "include_trades": False}
+    body = {"symbol": "SIM", "strategy": {"name": "garch_rsi_bb"}}
     deadline = time.monotonic() + timeout_s
     while True:
         r = httpx.post(f"{intraday}/v1/intraday/backtest", json=body, timeout=timeout_s)

@@ -50,6 +50,7 @@ def test_backtest_equals_engine(client, sim_bars):
         "strategy": {"name": "sma_cross", "params": {"fast": 12, "slow": 48}},
         "costs": {"commission_bps": 2, "slippage_bps": 1},
         "equity_points": 100,
+        "include": ["trades", "equity"],
     }
     r = client.post("/v1/intraday/backtest", json=req)
     assert r.status_code == 200, r.text
@@ -62,6 +63,13 @@ def test_backtest_equals_engine(client, sim_bars):
     assert len(body["equity"]["equity"]) <= 101 and body["equity"]["equity"][-1] == pytest.approx(
         direct.equity.iloc[-1]
     )
+    # the default is the summary: the same metrics, no long series, a small fraction of the bytes
+    summary = client.post("/v1/intraday/backtest", json={**req, "include": []})
+    assert summary.json()["metrics"] == body["metrics"]
+    assert summary.json()["trades"] is None and summary.json()["equity"] is None
+    assert len(summary.content) < 2_000 < len(r.content)
+    full = client.post("/v1/intraday/backtest", json={**req, "include": ["equity"], "equity_points": None})
+    assert len(full.json()["equity"]["equity"]) == len(direct.equity) and full.json()["trades"] is None
 
 
 def test_signals(client, sim_bars):
@@ -99,7 +107,6 @@ def test_sweep_best_equals_backtest_endpoint(client):
             **RANGE,
             "strategy": {"name": "sma_cross", "params": best["params"]},
             "costs": req["costs"],
-            "include_trades": False,
         },
     ).json()
     assert bt["metrics"] == best["metrics"]
@@ -210,6 +217,7 @@ def test_garch_rsi_bb_with_inline_daily_signal(client, sim_bars):
         **RANGE,
         "strategy": {"name": "garch_rsi_bb"},
         "daily_signal": {"dates": [d.isoformat() for d in days], "signal": signal},
+        "include": ["trades"],
     }
     r = client.post("/v1/intraday/backtest", json=req)
     assert r.status_code == 200, r.text
@@ -290,7 +298,6 @@ def test_session_calendar_on_sim_across_both_dst_changes(client):
         "end": "2023-03-20",
         "calendar": "session",
         "strategy": {"name": "sma_cross", "params": {"fast": 6, "slow": 24}},
-        "include_trades": False,
     }
     r = client.post("/v1/intraday/backtest", json=req)
     assert r.status_code == 200, r.text
@@ -381,6 +388,11 @@ def test_daily_signal_dates_pandas_cannot_hold_are_422(client, dates):
         ),
         (
             "/v1/intraday/backtest",
+            {**RANGE, "strategy": {"name": "sma_cross"}, "include": ["equity", "pnl"]},
+            "body.include[1]",
+        ),
+        (
+            "/v1/intraday/backtest",
             {**RANGE, "strategy": {"name": "sma_cross"}, "start": 1690848000},
             "body.start",
         ),
@@ -399,6 +411,7 @@ def test_daily_signal_dates_pandas_cannot_hold_are_422(client, dates):
         "legacy-daily_signal",
         "string-number",
         "number-flag",
+        "unknown-include",
         "number-date",
         "number-time",
     ],

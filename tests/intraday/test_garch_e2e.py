@@ -88,7 +88,9 @@ def test_course_strategy_with_garch_service(client, garch_service, garch_url):
     from services.intraday.service import parse_garch_signal
 
     garch_url(garch_service)
-    r = client.post("/v1/intraday/backtest", json={**RANGE, "strategy": {"name": "garch_rsi_bb"}})
+    r = client.post(
+        "/v1/intraday/backtest", json={**RANGE, "strategy": {"name": "garch_rsi_bb"}, "include": ["trades"]}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     # the same signal fetched directly, applied by the engine

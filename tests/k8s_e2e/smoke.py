@@ -94,7 +94,7 @@ def smoke_intraday(base: str, key: str | None) -> str:
     assert finite(sharpes) and sharpes == sorted(sharpes, reverse=True), sharpes
     bt = post_ok(
         f"{base}/v1/intraday/backtest",
-        {"symbol": "SIM", "strategy": {"name": "garch_rsi_bb"}, "include_trades": False},
+        {"symbol": "SIM", "strategy": {"name": "garch_rsi_bb"}},
         key,
     )
     assert bt["data"]["n_bars"] > 0 and "total_return" in bt["metrics"], bt
