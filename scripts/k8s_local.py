@@ -240,6 +240,8 @@ def remove_chains(prefixes: tuple[str, ...] = ("KUBE-", "RAYSVC-")) -> None:
     """Every iptables/ip6tables chain of the kubelet, kube-proxy and this script, and the rules jumping to
     them: the host's firewall is as before `up`."""
     for tool in ("iptables", "ip6tables"):
+        if shutil.which(tool) is None:  # a fresh host before `up` installs it: no rules of ours to remove
+            continue
         for table in ("filter", "nat", "mangle"):
             rules = sh([tool, "-t", table, "-S"], check=False).splitlines()
             chains = [
