@@ -41,8 +41,7 @@ INVALID: Responses = {422: {"description": "invalid input; the problem body name
 
 
 async def _fit_pairs(req: S.ForecastRequest) -> S.ForecastResponse:
-    plat = require_ray()
-    return await asyncio.to_thread(svc.forecast_fits, plat.catalog, req, plat.service)
+    return await asyncio.to_thread(svc.forecast_fits, require_ray().catalog, req)
 
 
 @router.get("/symbols", response_model=S.SymbolsResponse)

@@ -118,22 +118,24 @@ def _check_fit_inputs(returns: pd.Series, spec: ModelSpec, field: str, start: An
 # --- forecast -------------------------------------------------------------------------------------
 def forecast_plan(
     catalog: Catalog, req: S.ForecastRequest
-) -> tuple[list[tuple[str, str | None]], dict[str | None, Any], ModelSpec]:
-    """Validate a forecast request; return (symbol, dataset) pairs, per-dataset returns (dicts), the spec."""
+) -> tuple[list[tuple[str, str | None]], dict[str | None, Any], ModelSpec, list[int]]:
+    """Validate a forecast request; return (symbol, dataset) pairs, per-dataset returns (dicts), the spec and
+    each pair's number of observations in the fitting window."""
     spec = req.model.to_spec()
     if req.series is not None:
         r = inline_returns(req.series, req.returns.value)
-        _check_fit_inputs(r, spec, "series", req.start, req.end)
-        return [("series", None)], {None: {"series": r}}, spec
+        window = _check_fit_inputs(r, spec, "series", req.start, req.end)
+        return [("series", None)], {None: {"series": r}}, spec, [len(window)]
     pairs: list[tuple[str, str | None]] = []
     data: dict[str | None, Any] = {}
+    nobs: list[int] = []
     for i, sym in enumerate(req.symbols or []):
         ds = find_dataset(catalog, sym, req.dataset)
         rets = dataset_returns(catalog, ds, req.returns.value)
-        _check_fit_inputs(rets[sym], spec, f"symbols[{i}]", req.start, req.end)
+        nobs.append(len(_check_fit_inputs(rets[sym], spec, f"symbols[{i}]", req.start, req.end)))
         pairs.append((sym, ds))
         data[ds] = rets
-    return pairs, data, spec
+    return pairs, data, spec, nobs
 
 
 def fit_options(req: Any) -> dict[str, Any]:
@@ -155,17 +157,16 @@ def fit_ms(spec: ModelSpec, nobs: int, horizon: int = 1, simulations: int = 1000
     return 10.0 + per_obs * nobs * max(1, spec.p + spec.o + spec.q - 1) + sims
 
 
-def forecast_fits(catalog: Catalog, req: S.ForecastRequest, service: str | None = None) -> S.ForecastResponse:
+def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> S.ForecastResponse:
     """Fit every requested symbol (or the inline series), in the request's order (blocking: the route runs
     it in a thread, the batch job directly).
 
     Where: :func:`~services.core.routing.route` on the estimated work (:func:`fit_ms` per symbol) and the
-    load of ``service``: in this process, or chunked Ray tasks, one call per dataset.
+    load of the service serving the request: in this process, or chunked Ray tasks, one call per dataset.
     """
-    pairs, data, spec = forecast_plan(catalog, req)
-    nobs = [len(window_dates(data[ds][sym], req.start, req.end)) for sym, ds in pairs]
+    pairs, data, spec, nobs = forecast_plan(catalog, req)
     work = sum(fit_ms(spec, n, req.horizon, req.simulations) for n in nobs)
-    where = route(work, service)
+    where = route(work)
     groups: dict[str | None, list[str]] = {}
     for sym, ds in pairs:
         groups.setdefault(ds, []).append(sym)
