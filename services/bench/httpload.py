@@ -102,8 +102,9 @@ def legacy_targets() -> list[Target]:
 
 
 def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
-    """The representative requests: health, scoring a handful of texts, metrics of a given portfolio,
-    a small GARCH forecast, a small intraday backtest."""
+    """The representative requests: health, scoring a handful of texts, metrics of a given portfolio, a
+    4-asset optimisation, a small GARCH forecast, a small intraday backtest, a day of intraday signals:
+    every single-item path with an engine, for the overhead budget at concurrency 1 (#19)."""
     return [
         Target("health", "*", "GET", "/healthz", light=True),
         Target(
@@ -126,6 +127,13 @@ def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
                 "end": "2022-12-28",
             },
             light=True,
+        ),
+        Target(
+            "portfolio optimize (max Sharpe, 4 assets, 3 y)",
+            "portfolio",
+            "POST",
+            "/v1/portfolio/optimize",
+            {"symbols": ["AAPL", "MSFT", "KO", "XOM"], "objective": "max_sharpe", "start": "2020-01-01"},
         ),
         Target(
             "garch forecast (GARCH(1,1)-t, 1 y, h=5)",
@@ -151,6 +159,18 @@ def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
                 "end": "2023-09-18",
                 "include": ["equity"],
                 "equity_points": 50,
+            },
+        ),
+        Target(
+            "intraday signals (rsi_reversion, 1 day of 5-min)",
+            "intraday",
+            "POST",
+            "/v1/intraday/signals",
+            {
+                "symbol": "SIM",
+                "strategy": {"name": "rsi_reversion"},
+                "start": "2023-09-11",
+                "end": "2023-09-12",
             },
         ),
     ]
@@ -195,6 +215,26 @@ class Level:
     bytes_mean: float | None = None  # response body bytes, mean over the successful requests
     # where the service ran the level's computations (raysvc_computations_total of the route, before/after)
     computed_on: dict[str, int] = field(default_factory=dict)
+    # from the responses' Server-Timing (requests whose engine ran in the service process): the engine's
+    # time, and the latency seen here minus it per request (the platform's overhead: #19's budget), p50
+    engine_p50_s: float | None = None
+    overhead_p50_s: float | None = None
+
+
+#: The per-request overhead budget at concurrency 1 (#19): latency within the engine's time + 3 ms, p50.
+OVERHEAD_BUDGET_S = 0.003
+
+
+def engine_seconds(server_timing: str | None) -> float | None:
+    """The ``engine`` metric of a ``Server-Timing`` header, in seconds (None when absent)."""
+    for part in (server_timing or "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name == "engine":
+            for p in params.split(";"):
+                key, _, value = p.strip().partition("=")
+                if key == "dur":
+                    return float(value) / 1e3
+    return None
 
 
 def is_loopback(url: str) -> bool:
@@ -238,6 +278,8 @@ async def run_level(
 
     level = Level(concurrency)
     latencies: list[float] = []
+    engine: list[float] = []  # pairs with `overheads`: only the responses that report engine time
+    overheads: list[float] = []
     body_bytes = 0
     kinds: Counter[str] = Counter()
     headers = {"content-type": "application/json"} if body is not None else {}
@@ -254,6 +296,7 @@ async def run_level(
                 async with session.request(method, url, data=body, headers=headers) as resp:
                     size = len(await resp.read())
                     status = resp.status
+                    engine_s = engine_seconds(resp.headers.get("server-timing"))
             except TimeoutError:
                 kinds["timeout"] += 1
                 continue
@@ -263,6 +306,9 @@ async def run_level(
             if 200 <= status < 300:
                 latencies.append(time.perf_counter() - t0)
                 body_bytes += size
+                if engine_s is not None:
+                    engine.append(engine_s)
+                    overheads.append(latencies[-1] - engine_s)
             else:
                 kinds[f"HTTP {status}"] += 1
 
@@ -281,6 +327,8 @@ async def run_level(
         level.max_s = max(latencies)
         level.mean_s = statistics.fmean(latencies)
         level.bytes_mean = body_bytes / len(latencies)
+    if engine:
+        level.engine_p50_s, level.overhead_p50_s = percentile(engine, 50), percentile(overheads, 50)
     return level
 
 
@@ -437,6 +485,12 @@ def summary(out_targets: Sequence[dict[str, Any]], opts: LoadOptions) -> dict[st
         for t in measured
         if t.get("light")
     }
+    overhead_at_1 = {
+        t["name"]: lv["overhead_p50_s"]
+        for t in measured
+        for lv in t["levels"]
+        if lv["concurrency"] == 1 and lv.get("overhead_p50_s") is not None
+    }
     return {
         "measured": len(measured),
         "skipped": [t["name"] for t in out_targets if t.get("skipped")],
@@ -444,4 +498,8 @@ def summary(out_targets: Sequence[dict[str, Any]], opts: LoadOptions) -> dict[st
         "zero_errors_at_max_concurrency": all(v == 0 for v in errors_at_top.values()) if measured else None,
         "light_rps_at_8": light_rps,
         "light_rps_at_8_ge_1000": (all((v or 0) >= 1000 for v in light_rps.values()) if light_rps else None),
+        "overhead_p50_at_1": overhead_at_1,
+        "overhead_within_budget_at_1": (
+            all(v <= OVERHEAD_BUDGET_S for v in overhead_at_1.values()) if overhead_at_1 else None
+        ),
     }

@@ -320,16 +320,19 @@ def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
         "",
         "- bytes = mean response body; ran on = the service's own count of where the level's computations ran "
         "(`raysvc_computations_total`: `ray` or `in_process`; – when it serves no metrics or computes nothing)",
+        "- engine = p50 of the engine time the service reports (`Server-Timing: engine`) where the engine ran "
+        "in the service process; overhead = p50 of each request's latency minus its engine time (#19's budget: "
+        "≤ 3 ms at concurrency 1)",
         "",
-        "| target | request | concurrency | requests | rps | p50 | p95 | p99 | max | errors | bytes | ran on "
-        "| client CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | request | concurrency | requests | rps | p50 | p95 | p99 | max | engine | overhead | errors "
+        "| bytes | ran on | client CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in http.get("targets", []):
         req = f"{t['method']} {t['url']}"
         if t.get("skipped"):
             lines.append(
-                f"| {t['name']} | {req} | – | – | – | – | – | – | – | skipped: {t['skipped']} | – | – | – |"
+                f"| {t['name']} | {req} | – | – | – | – | – | – | – | – | – | skipped: {t['skipped']} | – | – | – |"
             )
             continue
         for lv in t.get("levels", []):
@@ -342,7 +345,8 @@ def _http_md(http: dict[str, Any], pngs: dict[str, str]) -> list[str]:
             lines.append(
                 f"| {t['name']} | {req} | {lv['concurrency']} | {lv['requests']} | {fmt_rate(lv.get('rps'))} | "
                 f"{fmt_s(lv.get('p50_s'))} | {fmt_s(lv.get('p95_s'))} | {fmt_s(lv.get('p99_s'))} | "
-                f"{fmt_s(lv.get('max_s'))} | {err_txt} | {_bytes(lv.get('bytes_mean'))} | "
+                f"{fmt_s(lv.get('max_s'))} | {fmt_s(lv.get('engine_p50_s'))} | "
+                f"{fmt_s(lv.get('overhead_p50_s'))} | {err_txt} | {_bytes(lv.get('bytes_mean'))} | "
                 f"{_ran_on(lv.get('computed_on'))} | {lv.get('client_cpu_pct', 0):.0f} % |"
             )
     lines.append("")

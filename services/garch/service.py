@@ -17,6 +17,7 @@ import pandas as pd
 
 from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
+from services.core.metrics import engine_timer
 from services.core.names import DAILY_DATASETS, Dataset
 from services.core.routing import route, single_threaded_blas
 from services.garch import schemas as S
@@ -176,7 +177,7 @@ def forecast_fits(catalog: Catalog, req: S.ForecastRequest) -> S.ForecastRespons
             ref = data[ds] if ds is None else returns_ref(catalog, ds, req.returns.value)
             fits = tasks.fit_many(symbols, ref, spec, start=req.start, end=req.end, **fit_options(req))
         else:
-            with single_threaded_blas():  # as in the Ray workers: the same numbers either way
+            with single_threaded_blas(), engine_timer():  # as in the Ray workers: the same numbers either way
                 fits = tasks.fit_symbols(symbols, data[ds], spec, fit_options(req), req.start, req.end)
         by_symbol |= {(sym, ds): S.FitOut.of(f, sym, ds) for sym, f in zip(symbols, fits, strict=True)}
     return S.ForecastResponse(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
+from services.core.metrics import engine_timer
 from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.intraday import engine as E
 from services.intraday import schemas as S
@@ -171,7 +172,8 @@ def run_signals(
 ) -> S.SignalsResponse:
     strategy = make_strategy(req.strategy.name, req.strategy.params, daily)
     cache = E.IndicatorCache(bars)
-    res = E.backtest(bars, strategy, cache=cache)
+    with engine_timer():
+        res = E.backtest(bars, strategy, cache=cache)
     return S.SignalsResponse(
         strategy=strategy.name,
         params=strategy.params(),
@@ -192,7 +194,8 @@ def run_backtest(
     req: S.BacktestRequest, bars: E.BarData, source: str, daily: pd.Series | None
 ) -> S.BacktestResponse:
     strategy = make_strategy(req.strategy.name, req.strategy.params, daily)
-    res = E.backtest(bars, strategy, costs_of(req.costs), execution_of(req.execution))
+    with engine_timer():
+        res = E.backtest(bars, strategy, costs_of(req.costs), execution_of(req.execution))
     return S.BacktestResponse(
         strategy=strategy.name,
         params=res.params,

@@ -20,6 +20,7 @@ import pandas as pd
 from services.core.catalog import SPECS, Catalog
 from services.core.clients import get_json
 from services.core.errors import DomainError, ProblemError
+from services.core.metrics import engine_timer
 from services.core.names import Dataset
 from services.core.settings import get_settings
 from services.portfolio import schemas as S
@@ -179,7 +180,8 @@ def optimize_blocking(catalog: Catalog, req: S.OptimizeRequest) -> S.OptimizeRes
     through the compiled QP (:func:`optimize_compiled`, ~1 ms, skfolio's answer), the other objectives
     through skfolio (20-40 ms)."""
     window, dataset = estimation_window(catalog, req)
-    result = optimize_compiled(window, req.to_spec(req.periods_per_year))
+    with engine_timer():
+        result = optimize_compiled(window, req.to_spec(req.periods_per_year))
     return S.OptimizeResponse.of(result, dataset, req.periods_per_year, req.risk_free_rate)
 
 
@@ -297,7 +299,10 @@ def metrics_blocking(catalog: Catalog, req: S.MetricsRequest) -> S.MetricsRespon
                 raise DomainError("returns and benchmark share fewer than 2 dates", field="benchmark")
             if not both.all():
                 r, bench, dates = r[both], bench[both], dates[both]
-    m = performance_metrics(r, bench, risk_free_rate=req.risk_free_rate, periods_per_year=ppy, dates=dates)
+    with engine_timer():
+        m = performance_metrics(
+            r, bench, risk_free_rate=req.risk_free_rate, periods_per_year=ppy, dates=dates
+        )
     first, last = (dates[0], dates[-1]) if dates is not None else (None, None)
     return S.MetricsResponse.of(m, name, first, last, source=source)
 

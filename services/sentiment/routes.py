@@ -15,8 +15,9 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
-from services.core.metrics import TEXTS_SCORED
+from services.core.metrics import TEXTS_SCORED, engine_timed
 from services.core.names import Dataset
+from services.core.routing import Route, route
 from services.sentiment import schemas as S
 from services.sentiment import service as svc
 from services.sentiment import tasks
@@ -41,21 +42,25 @@ TOO_LARGE: Responses = {
 }
 
 
-async def score_texts(texts: list[str], model: ModelName, version: str | None) -> tuple[ScoreBatch, str]:
-    """Check and score ``texts``: small requests in-process, larger ones in chunks on Ray."""
+async def score_texts(
+    texts: list[str], model: ModelName, version: str | None
+) -> tuple[ScoreBatch, str, Route]:
+    """Check and score ``texts``: in-process, or in chunks on Ray when the work is large or the service is
+    busy (``services.core.routing``)."""
     p = get_platform()
     svc.check_texts(texts, p.settings)
     scorer = svc.loaded_scorer(model, version)
     if scorer is None:
         scorer = await asyncio.to_thread(svc.get_scorer, p.settings, model, version)
-    if len(texts) <= svc.inline_limit(scorer):
-        batch = await run_blocking(scorer.score, texts, on_loop=svc.score_on_loop(texts, model))
+    where = route(svc.score_work_ms(scorer, len(texts)))
+    if not where.on_ray:
+        batch = await run_blocking(engine_timed(scorer.score), texts, on_loop=svc.score_on_loop(texts, model))
     else:
         require_ray()
         ref = await asyncio.to_thread(svc.scorer_ref, p.catalog, p.settings, model, version)
         batch = await tasks.score_ray_async(texts, ref, model.value, tasks.chunk_texts(scorer))
     TEXTS_SCORED.labels(p.service, model.value).inc(len(texts))
-    return batch, scorer.version
+    return batch, scorer.version, where
 
 
 @router.post("/score", response_model=S.ScoreResponse, responses={**INVALID, **TOO_LARGE})
@@ -68,10 +73,17 @@ async def score(req: S.ScoreRequest) -> S.ScoreResponse:
     (TextBlob) and ``lexicon:vader`` are general-purpose baselines. Beyond ``RAYSVC_MAX_TEXTS`` texts: 413,
     use ``raysvc job sentiment score``.
     """
-    batch, version = await score_texts(req.texts, req.model, req.version)
+    batch, version, where = await score_texts(req.texts, req.model, req.version)
     # one validation of the whole body (in pydantic-core) rather than a model per text
     return S.ScoreResponse.model_validate(
-        {"model": req.model, "version": version, "count": len(batch), "results": batch.records()}
+        {
+            "model": req.model,
+            "version": version,
+            "count": len(batch),
+            "results": batch.records(),
+            "computed_on": where.computed_on,
+            "estimated_work_ms": round(where.work_ms, 2),
+        }
     )
 
 
@@ -190,7 +202,7 @@ async def analyze_sentiment(req: S.AnalyzeSentimentRequest) -> dict[str, Any]:
     """The legacy scoring path, with the default ``ml`` model: per text ``text, sentiment, score,
     confidence`` (confidence = probability of the predicted label)."""
     start = time.perf_counter()
-    batch, version = await score_texts(req.texts, ModelName.ml, None)
+    batch, version, _ = await score_texts(req.texts, ModelName.ml, None)
     top = batch.probabilities.max(axis=1) if len(batch) else np.zeros(0)
     results = [
         {"text": t, "sentiment": lab, "score": round(float(s), 6), "confidence": round(float(c), 6)}

@@ -62,6 +62,11 @@ class ScoreResponse(BaseModel):
     version: str
     count: int
     results: list[ScoreOut]
+    computed_on: Literal["ray", "in_process"] = Field(
+        description="in_process: scored in the service; ray: chunked Ray tasks (large work, or a busy "
+        "service: services.core.routing)"
+    )
+    estimated_work_ms: float = Field(description="the estimate that decided it (one core)")
 
 
 # --- models and training -------------------------------------------------------------------------

@@ -33,16 +33,24 @@ from services.sentiment.engine import (
 
 BUILTIN = S.BUILTIN
 VERSION_NAME = re.compile(S.VERSION_PATTERN)
-INLINE_TEXTS = {"ml": 256, "ml:fast": 2_000, "lexicon": 100, "lexicon:vader": 200}
-"""Requests up to this many texts are scored in the service process; larger ones are chunked over Ray
-(``ml``: ~3,000 texts/s per core, so 256 texts are ~0.1 s of work; a trained ``ml`` version with e5
-embeddings, ~40 texts/s, keeps only :data:`EMBEDDING_INLINE_TEXTS`)."""
-EMBEDDING_INLINE_TEXTS = 8
+SCORE_MS = {
+    "ml": (0.5, 0.17),
+    "ml:fast": (0.05, 0.014),
+    "lexicon": (0.05, 0.07),
+    "lexicon:vader": (0.05, 0.021),
+}
+"""Milliseconds to score texts on one core, fixed + per text, measured on 400 Twitter headlines with one BLAS
+thread (docs/bench.md, "Routing costs"); a trained ``ml`` version with e5 embeddings adds
+:data:`EMBED_MS_PER_TEXT`."""
+EMBED_MS_PER_TEXT = 25.0
 
 
-def inline_limit(scorer: Scorer) -> int:
-    """Most texts ``scorer`` scores in the service process (:data:`INLINE_TEXTS`)."""
-    return EMBEDDING_INLINE_TEXTS if scorer.embeds else INLINE_TEXTS[scorer.name.value]
+def score_work_ms(scorer: Scorer, n_texts: int) -> float:
+    """Estimated milliseconds of scoring ``n_texts`` with ``scorer`` on one core (the routing input:
+    ``services.core.routing.route``). In-process when idle up to ~290 texts of ``ml``, ~3,500 of
+    ``ml:fast``; on Ray from 27 ``ml`` texts when the service is busy."""
+    fixed, per_text = SCORE_MS[scorer.name.value]
+    return fixed + n_texts * (per_text + (EMBED_MS_PER_TEXT if scorer.embeds else 0.0))
 
 
 ON_LOOP_TEXTS, ON_LOOP_CHARS = {"ml:fast": 64}, 20_000

@@ -11,8 +11,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from services.bench.httpload import LoadOptions, Target, is_loopback, legacy_targets, percentile, run_load
-from services.core.metrics import RequestMetrics, exposition
+from services.bench.httpload import (
+    LoadOptions,
+    Target,
+    engine_seconds,
+    is_loopback,
+    legacy_targets,
+    percentile,
+    run_load,
+)
+from services.core.metrics import RequestMetrics, engine_timer, exposition
 
 app = FastAPI()
 app.add_middleware(
@@ -35,6 +43,14 @@ async def healthz() -> dict[str, str]:
 @app.post("/echo")
 async def echo(body: dict) -> dict:
     return body
+
+
+@app.get("/engine")
+def engine() -> dict[str, str]:
+    """2 ms of "engine" work in a worker thread, as the services time theirs (Server-Timing)."""
+    with engine_timer():
+        time.sleep(0.002)
+    return {"ok": "yes"}
 
 
 @app.get("/flaky")
@@ -86,6 +102,7 @@ def results(server_url):
     targets = [
         Target("health", "*", "GET", "/healthz", light=True),
         Target("echo", "intraday", "POST", "/echo", {"texts": ["a", "b"]}, light=True),
+        Target("engine", "intraday", "GET", "/engine"),
         Target("flaky", "intraday", "GET", "/flaky"),
         Target("rejected", "intraday", "GET", "/bad"),
         Target("down", "garch", "GET", "/healthz"),
@@ -161,9 +178,35 @@ def test_rejected_request_and_unreachable_service_are_skipped_with_reasons(resul
     assert "garch" in results["skipped_services"]
 
 
+def test_engine_time_and_overhead_from_server_timing(results):
+    """The engine's time comes from the service's Server-Timing; overhead = latency − engine, per request."""
+    for lv in _target(results, "engine")["levels"]:
+        assert 0.002 <= lv["engine_p50_s"] < 0.02  # a 2 ms sleep, timed in the service
+        assert lv["overhead_p50_s"] > 0
+        assert lv["engine_p50_s"] + lv["overhead_p50_s"] == pytest.approx(lv["p50_s"], abs=0.003)
+    for lv in _target(results, "health")["levels"]:  # no engine ran: nothing to subtract, none reported
+        assert lv["engine_p50_s"] is None and lv["overhead_p50_s"] is None
+    s = results["summary"]
+    assert set(s["overhead_p50_at_1"]) == {"engine"}
+    assert s["overhead_within_budget_at_1"] == (s["overhead_p50_at_1"]["engine"] <= 0.003)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("app;dur=8.25, engine;dur=1.45", 0.00145),
+        ('engine;desc="fit";dur=12', 0.012),
+        ("app;dur=0.4", None),
+        (None, None),
+    ],
+)
+def test_engine_seconds_parses_server_timing(header, seconds):
+    assert engine_seconds(header) == (pytest.approx(seconds) if seconds is not None else None)
+
+
 def test_summary_checks_the_issue_targets(results):
     s = results["summary"]
-    assert s["measured"] == 3
+    assert s["measured"] == 4
     assert s["errors_at_max_concurrency"]["health (intraday)"] == 0
     assert s["zero_errors_at_max_concurrency"] is False  # the flaky endpoint
     assert set(s["skipped"]) == {"rejected", "down"}

@@ -26,13 +26,16 @@ client = app_client("services.sentiment.app")
     "model", ["ml:fast", "lexicon", "lexicon:vader"], ids=["ml-fast", "textblob", "vader"]
 )
 def test_score_on_ray_keeps_order_across_chunks(client, model):
-    """Enough texts for several Ray chunks; every row equals the engine's score of that text."""
-    texts = [f"{HEADLINES[i % len(HEADLINES)]} #{i}" for i in range(12_000 if model == "ml:fast" else 1_500)]
-    texts = texts[: client.app.state.platform.settings.max_texts]
+    """Enough texts for several Ray chunks (≥ 50 ms of estimated work: on Ray however idle the service);
+    every row equals the engine's score of that text."""
+    n = {"ml:fast": 8_000, "lexicon": 1_500, "lexicon:vader": 3_000}[model]
+    texts = [f"{HEADLINES[i % len(HEADLINES)]} #{i}" for i in range(n)]
+    assert len(texts) <= client.app.state.platform.settings.max_texts
     r = client.post("/v1/sentiment/score", json={"texts": texts, "model": model})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model"] == model and body["count"] == len(texts) and body["version"] == "builtin"
+    assert body["computed_on"] == "ray" and body["estimated_work_ms"] >= 50
     ref = load_scorer(model).score(texts)
     got_scores = np.array([x["score"] for x in body["results"]])
     assert_allclose(got_scores, ref.scores, atol=1e-6)  # the API rounds to 6 decimals
@@ -44,16 +47,35 @@ def test_score_on_ray_keeps_order_across_chunks(client, model):
 
 
 def test_score_default_ml_model(client):
-    r = client.post("/v1/sentiment/score", json={"texts": HEADLINES * 3})  # > inline limit: chunked on Ray
+    r = client.post("/v1/sentiment/score", json={"texts": HEADLINES * 3})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model"] == "ml"
+    assert body["computed_on"] == "in_process"  # ~3.6 ms of work, idle service
+    assert body["estimated_work_ms"] == pytest.approx(0.5 + 18 * 0.17, abs=0.01)
     ref = load_scorer("ml").score(HEADLINES)
     got = np.array([x["score"] for x in body["results"]]).reshape(3, -1)
     for row in got:
         assert_allclose(row, ref.scores, atol=1e-5)
     labels = [x["label"] for x in body["results"][: len(HEADLINES)]]
     assert labels[0] == "positive" and labels[1] == "negative" and labels[3] == "negative"
+
+
+def test_a_busy_service_scores_on_ray_with_the_same_numbers(client):
+    """≥ 5 ms of work while other requests are in flight goes to Ray (services.core.routing): the same
+    scores as in-process."""
+    from services.core.metrics import REQUEST_STATS
+
+    texts = [f"{HEADLINES[i % len(HEADLINES)]} #{i}" for i in range(40)]  # ml: ~7 ms
+    idle = client.post("/v1/sentiment/score", json={"texts": texts}).json()
+    REQUEST_STATS.in_flight["sentiment"] += 3  # three other requests being served
+    try:
+        busy = client.post("/v1/sentiment/score", json={"texts": texts}).json()
+    finally:
+        REQUEST_STATS.in_flight["sentiment"] -= 3
+    assert (idle["computed_on"], busy["computed_on"]) == ("in_process", "ray")
+    assert_allclose([x["score"] for x in busy["results"]], [x["score"] for x in idle["results"]], atol=1e-6)
+    assert [x["label"] for x in busy["results"]] == [x["label"] for x in idle["results"]]
 
 
 @pytest.mark.parametrize(
