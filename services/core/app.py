@@ -45,6 +45,7 @@ from services.core.metrics import (
     set_build_info,
 )
 from services.core.ray_conn import RayConnection
+from services.core.reports import install_report_assets
 from services.core.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -366,6 +367,7 @@ def create_app(
         docs_url=None,  # services.core.docs serves them without a CDN
         redoc_url=None,
     )
+    install_report_assets(app)  # before the docs: their assets' mount would take its path
     install_docs(app)
     install_error_handlers(app)
     document_problems(app, open_paths=OPEN_PATHS, auth=settings.api_keys_file is not None)

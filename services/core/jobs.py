@@ -35,8 +35,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from services.core import reports
 from services.core.auth import require_scope
 from services.core.errors import ProblemError, Responses
 from services.core.metrics import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED
@@ -408,6 +410,33 @@ def jobs_router(get_manager: Any) -> APIRouter:
     async def get_job(job_id: JobId) -> JobInfo:
         """Status, progress in [0, 1], and the result (or a problem body) of a job."""
         return await asyncio.to_thread(get_manager().info, job_id)
+
+    @router.get(
+        "/{job_id}/report",
+        response_class=HTMLResponse,
+        responses={
+            200: {"description": "the finished job's report", "content": {"text/html": {}}},
+            202: {
+                "description": "still pending or running: a page that reloads itself",
+                "content": {"text/html": {}},
+            },
+            **unknown,
+            409: {"description": "the job failed or was stopped, or its command has no report"},
+        },
+    )
+    async def job_report(job_id: JobId, request: Request) -> Response:
+        """The result of a finished job as a self-contained HTML report (Plotly figures and tables; see
+        docs/reports.md): intraday sweep and walk-forward, portfolio frontier and backtest, GARCH rolling."""
+        info = await asyncio.to_thread(get_manager().info, job_id)
+        if info.status in (JobStatus.PENDING, JobStatus.RUNNING):
+            page = reports.job_status_page(job_id, info.status.value, info.progress, info.message)
+            return reports.html_response(request, page, status_code=202)
+        if info.status is not JobStatus.SUCCEEDED:
+            raise ProblemError(409, f"job {job_id} is {info.status.value}: it has no result to report")
+        report = await asyncio.to_thread(reports.job_report, info.service, info.command, info.result)
+        if report is None:
+            raise ProblemError(409, f"no report for the result of {info.service} {info.command} jobs")
+        return await asyncio.to_thread(reports.report_response, request, report)
 
     @router.delete(
         "/{job_id}",

@@ -14,6 +14,8 @@ from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day
 from services.core.jobs import JobAccepted, accepted
 from services.core.names import SIM, Dataset
+from services.core.reports import ReportFlag, html_responses, report_answer
+from services.garch import report as R
 from services.garch import schemas as S
 from services.garch import service as svc
 from services.garch import tasks
@@ -73,18 +75,22 @@ async def forecast(req: S.ForecastRequest) -> S.ForecastResponse:
     "/rolling",
     response_model=S.RollingResponse | JobAccepted,
     responses={
+        **html_responses("the forecast against the realised volatility and the evaluation"),
         **NOT_FOUND,
         **INVALID,
         202: {"model": JobAccepted, "description": "long request: running as a job"},
         413: {"description": "too many refits inline"},
     },
 )
-async def rolling(req: S.RollingRequest, request: Request, response: Response) -> Any:
+async def rolling(
+    req: S.RollingRequest, request: Request, response: Response, report: ReportFlag = False
+) -> Any:
     """Rolling out-of-sample forecasts (fit on data up to t, forecast t+1..t+H) and their evaluation.
 
     Refits are cut into contiguous chunks per CPU and run as Ray tasks. Requests with more than
-    ``INLINE_MAX_REFITS`` refits run as an async job (202 + ``Location``; poll ``/v1/jobs/{id}``) unless
-    ``mode="inline"`` (then 413); ``mode="job"`` always submits a job.
+    ``INLINE_MAX_REFITS`` refits run as an async job (202 + ``Location``; poll ``/v1/jobs/{id}``, and with
+    ``report=true`` ``/v1/jobs/{id}/report`` once finished) unless ``mode="inline"`` (then 413);
+    ``mode="job"`` always submits a job.
     """
     p = require_ray()
     inputs = await asyncio.to_thread(svc.rolling_inputs, p.catalog, req)
@@ -98,7 +104,8 @@ async def rolling(req: S.RollingRequest, request: Request, response: Response) -
             f"{plan.n_refits} refits exceed the interactive limit of {svc.INLINE_MAX_REFITS}",
             batch_command=BATCH,
         )
-    return await svc.run_rolling_async(req, inputs)
+    res = await svc.run_rolling_async(req, inputs)
+    return await report_answer(request, R.rolling_report, res) if report else res
 
 
 @router.post("/select", response_model=S.SelectResponse, responses={**NOT_FOUND, **INVALID})

@@ -21,7 +21,9 @@ from services.core.jobs import JobAccepted, accepted
 from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.core.parallel import n_chunks_for
 from services.core.readers import read_bars_csv
+from services.core.reports import ReportFlag, html_responses, report_answer
 from services.intraday import engine as E
+from services.intraday import report as R
 from services.intraday import schemas as S
 from services.intraday import service as svc
 from services.intraday import tasks
@@ -145,15 +147,25 @@ async def signals(req: S.SignalsRequest) -> S.SignalsResponse:
     return await asyncio.to_thread(svc.run_signals, req, bars, source, daily)
 
 
-@router.post("/backtest", response_model=S.BacktestResponse, response_model_by_alias=True)
-async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
+@router.post(
+    "/backtest",
+    response_model=S.BacktestResponse,
+    response_model_by_alias=True,
+    responses=html_responses("the equity curve, drawdown, metrics and latest trades"),
+)
+async def backtest(
+    req: S.BacktestRequest, request: Request, report: ReportFlag = False
+) -> S.BacktestResponse | Response:
     """One backtest: trades, the equity curve (downsampled on request) and metrics.
 
     Orders fill at the next bar's open (no look-ahead) with commission and slippage; see docs/intraday.md.
     """
+    if report:
+        req = R.backtest_request(req)
     bars, source = await _bars(req)
     daily = await _daily(req, req.strategy.name)
-    return await asyncio.to_thread(svc.run_backtest, req, bars, source, daily)
+    res = await asyncio.to_thread(svc.run_backtest, req, bars, source, daily)
+    return await report_answer(request, R.backtest_report, res) if report else res
 
 
 async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S.SweepResponse | JobAccepted:
@@ -186,35 +198,53 @@ async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S
     "/sweep",
     response_model=S.SweepResponse | JobAccepted,
     responses={
+        **html_responses("the Sharpe heat map and the ranking"),
         202: {"model": JobAccepted, "description": "large grid: running as a job"},
         413: {"description": "grid over the limit, or over the interactive size with `mode=sync`"},
     },
 )
-async def sweep(req: S.SweepRequest, response: Response, request: Request) -> S.SweepResponse | JobAccepted:
+async def sweep(
+    req: S.SweepRequest, response: Response, request: Request, report: ReportFlag = False
+) -> S.SweepResponse | JobAccepted | Response:
     """All combinations of a parameter grid (invalid ones such as fast ≥ slow skipped and counted), ranked.
 
     The grid is cut into chunks over the Ray workers with the bars put into the object store once; a grid
-    over the interactive size (or ``mode=job``) runs as a job: 202 and `GET /v1/jobs/{id}` for progress.
+    over the interactive size (or ``mode=job``) runs as a job: 202 and `GET /v1/jobs/{id}` for progress
+    (with `report=true`, `GET /v1/jobs/{id}/report` draws it once finished).
     """
-    return await _sweep(req, response, request)
+    res = await _sweep(R.sweep_request(req) if report else req, response, request)
+    if report and isinstance(res, S.SweepResponse):
+        return await report_answer(request, R.sweep_report, res)
+    return res
 
 
 @router.post(
     "/walk-forward",
     response_model=S.WalkForwardResponse | JobAccepted,
     responses={
+        **html_responses("the out-of-sample equity per fold and the parameters each fold chose"),
         202: {"model": JobAccepted, "description": "large: running as a job"},
         413: {"description": "grid over the limit, or over the interactive size with `mode=sync`"},
     },
 )
 async def walk_forward(
-    req: S.WalkForwardRequest, response: Response, request: Request
-) -> S.WalkForwardResponse | JobAccepted:
+    req: S.WalkForwardRequest, response: Response, request: Request, report: ReportFlag = False
+) -> S.WalkForwardResponse | JobAccepted | Response:
     """Walk-forward: per fold the best in-sample parameters and their out-of-sample result, plus the
     stitched out-of-sample equity curve.
 
     Every fold evaluates the whole grid on all the bars, so the size is folds × combinations × bars: over
-    the interactive size (or ``mode=job``) it runs as a job: 202 and `GET /v1/jobs/{id}`."""
+    the interactive size (or ``mode=job``) it runs as a job: 202 and `GET /v1/jobs/{id}` (with
+    `report=true`, `GET /v1/jobs/{id}/report` draws it once finished)."""
+    res = await _walk_forward(R.walk_forward_request(req) if report else req, response, request)
+    if report and isinstance(res, S.WalkForwardResponse):
+        return await report_answer(request, R.walk_forward_report, res)
+    return res
+
+
+async def _walk_forward(
+    req: S.WalkForwardRequest, response: Response, request: Request
+) -> S.WalkForwardResponse | JobAccepted:
     p = get_platform()
     bars, source = await _bars(req)
     daily = await _daily(req, req.strategy)

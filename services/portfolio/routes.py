@@ -7,12 +7,14 @@ import logging
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.names import Dataset
+from services.core.reports import ReportFlag, html_responses, report_answer
 from services.core.routing import BUSY_MIN_WORK_MS
+from services.portfolio import report as R
 from services.portfolio import schemas as S
 from services.portfolio import service as svc
 from services.portfolio import tasks
@@ -62,13 +64,21 @@ rankings over HTTP (503 naming it when it is down). The response says which data
 @router.post(
     "/frontier",
     response_model=S.FrontierResponse,
-    responses={**INVALID, **NOT_FOUND, 413: {"description": "too many points: use the batch job"}},
+    responses={
+        **html_responses("the frontier with the chosen portfolio marked and its weights"),
+        **INVALID,
+        **NOT_FOUND,
+        413: {"description": "too many points: use the batch job"},
+    },
     description=FRONTIER_DOC,
 )
-async def frontier(req: S.FrontierRequest) -> S.FrontierResponse:
+async def frontier(
+    req: S.FrontierRequest, request: Request, report: ReportFlag = False
+) -> S.FrontierResponse | Response:
     """Efficient frontier (OpenAPI text: :data:`FRONTIER_DOC`, which states the Ray threshold in use)."""
     p = require_ray()
-    return await svc.frontier_async(p.catalog, req)
+    res = await svc.frontier_async(p.catalog, req)
+    return await report_answer(request, R.frontier_report, res) if report else res
 
 
 @router.post("/metrics", response_model=S.MetricsResponse, responses={**INVALID, **NOT_FOUND})
@@ -86,6 +96,7 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
     "/backtest",
     response_model=S.BacktestResponse,
     responses={
+        **html_responses("the equity curve, drawdown, metrics and rebalances"),
         **INVALID,
         **NOT_FOUND,
         **SENTIMENT_DOWN,
@@ -93,10 +104,13 @@ async def metrics(req: S.MetricsRequest) -> S.MetricsResponse:
     },
     description=BACKTEST_DOC,
 )
-async def backtest(req: S.BacktestRequest) -> S.BacktestResponse:
+async def backtest(
+    req: S.BacktestRequest, request: Request, report: ReportFlag = False
+) -> S.BacktestResponse | Response:
     """Walk-forward backtest (OpenAPI text: :data:`BACKTEST_DOC`, which states the Ray threshold in use)."""
     p = require_ray()
-    return await svc.backtest_async(p.catalog, req)
+    res = await svc.backtest_async(p.catalog, R.backtest_request(req) if report else req)
+    return await report_answer(request, R.backtest_report, res) if report else res
 
 
 # --- seed-compatible paths ------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
 from services.core.metrics import TEXTS_SCORED, engine_timed
 from services.core.names import Dataset
+from services.core.reports import ReportFlag, html_responses, report_answer
 from services.core.routing import Route, route
+from services.sentiment import report as R
 from services.sentiment import schemas as S
 from services.sentiment import service as svc
 from services.sentiment import tasks
@@ -171,15 +173,21 @@ def _rows(frame) -> list[dict[str, Any]]:
     return clean.to_dict(orient="records")
 
 
-@router.get("/rankings", response_model=S.RankingsResponse, responses=INVALID)
+@router.get(
+    "/rankings",
+    response_model=S.RankingsResponse,
+    responses={**html_responses("the ranking as a bar chart and a table"), **INVALID},
+)
 async def rankings(
+    request: Request,
     month: str | None = Query(
         None, description="YYYY-MM; default: every month", json_schema_extra={"pattern": MONTH_PATTERN}
     ),
     top: int | None = Query(None, ge=1, le=1000, description="best N per month"),
     min_likes: float = Query(20, ge=0, description="keep days with likes > min_likes"),
     min_comments: float = Query(10, ge=0, description="keep days with comments > min_comments"),
-) -> S.RankingsResponse:
+    report: ReportFlag = False,
+) -> S.RankingsResponse | Response:
     """Per month, symbols ranked by mean daily engagement ratio (comments / likes) over the days that pass
     the likes/comments filters: the selection rule of the portfolio service's sentiment strategy."""
     if month is not None:
@@ -191,9 +199,10 @@ async def rankings(
     rows = await asyncio.to_thread(
         lambda: monthly_rankings(frame, month, top, min_likes, min_comments).to_dict(orient="records")
     )
-    return S.RankingsResponse(
+    res = S.RankingsResponse(
         min_likes=min_likes, min_comments=min_comments, top=top, month=month, data=rows, count=len(rows)
     )
+    return await report_answer(request, R.rankings_report, res) if report else res
 
 
 # --- seed-compatible paths ------------------------------------------------------------------------
