@@ -1,49 +1,89 @@
-"""The four services on free loopback ports (uvicorn in threads, the session's embedded Ray and generated
-data), for the client to talk to over real HTTP."""
+"""``raysvc up`` (a Ray head plus the four services, each in its own process, as a user runs it) on free
+ports, once for the client's tests and the notebook: the client talks to it over real HTTP."""
 
 from __future__ import annotations
 
-import importlib
-import threading
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from services import SERVICES
-from tests.utils.cluster import free_port
+from tests.utils.cluster import free_port, stop_process
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Up:
+    urls: dict[str, str]
+    env: dict[str, str]
+    """Environment for a process that should find these services through the settings (the notebook's)."""
+    state: Path
+
+    def tail(self, n: int = 3000) -> str:
+        logs = sorted((self.state / "logs").glob("*.log")) if (self.state / "logs").exists() else []
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-n:]}" for p in logs)
 
 
 @pytest.fixture(scope="package")
-def live_urls(ray_local, data_dir) -> Iterator[dict[str, str]]:
-    """Service name → base URL of the running app."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-    urls: dict[str, str] = {}
+def live(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[Up]:
+    ports = {n: free_port() for n in SERVICES}
+    state = tmp_path_factory.mktemp("up")
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--num-cpus=2",
+        f"--state-dir={state}",
+        f"--dashboard-port={free_port()}",
+        f"--gcs-port={free_port()}",
+        f"--client-port={free_port()}",
+        "--ready-timeout=240",
+        *[f"--{n}-port={p}" for n, p in ports.items()],
+    ]
+    env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir))
+    log = open(state / "up.log", "wb")
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    up = Up(
+        urls=urls,
+        env={
+            **env,
+            "RAYSVC_HOST": "127.0.0.1",
+            **{f"RAYSVC_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+        },
+        state=state,
+    )
     try:
-        for name in SERVICES:
-            app = importlib.import_module(f"services.{name}.app").app
-            port = free_port()
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-            thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{name}")
-            thread.start()
-            servers.append((server, thread))
-            urls[name] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        pending = set(urls)
-        while pending and time.monotonic() < deadline:
-            for name in sorted(pending):
+        deadline = time.monotonic() + 300
+        pending = set(SERVICES)
+        while pending and time.monotonic() < deadline and proc.poll() is None:
+            for n in sorted(pending):
                 try:
-                    if httpx.get(f"{urls[name]}/readyz", timeout=5).status_code == 200:
-                        pending.discard(name)
+                    if httpx.get(f"{urls[n]}/readyz", timeout=2).status_code == 200:
+                        pending.discard(n)
                 except httpx.HTTPError:
                     pass
-            time.sleep(0.3)
-        assert not pending, f"not ready: {sorted(pending)}"
-        yield urls
+            time.sleep(0.5)
+        if pending:
+            pytest.fail(f"not ready: {sorted(pending)} (up exited: {proc.poll()})\n{up.tail()}")
+        yield up
     finally:
-        for server, _ in servers:
-            server.should_exit = True
-        for _, thread in servers:
-            thread.join(timeout=15)
+        stop_process(proc, grace_s=90)
+        log.close()
+
+
+@pytest.fixture(scope="package")
+def live_urls(live: Up) -> dict[str, str]:
+    """Service name → base URL."""
+    return live.urls
