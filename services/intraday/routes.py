@@ -18,10 +18,12 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.clients import get_json
 from services.core.errors import DomainError, ProblemError
 from services.core.jobs import JobAccepted, accepted
+from services.core.metrics import engine_timed
 from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.core.parallel import n_chunks_for
 from services.core.readers import read_bars_csv
 from services.core.reports import ReportFlag, html_responses, report_answer
+from services.core.routing import route
 from services.intraday import engine as E
 from services.intraday import report as R
 from services.intraday import schemas as S
@@ -173,24 +175,26 @@ async def _sweep(req: S.SweepRequest, response: Response, request: Request) -> S
     bars, source = await _bars(req)
     daily = await _daily(req, req.strategy)
     grid = await asyncio.to_thread(svc.grid_of, req, daily, p.settings.max_grid)
-    if _runs_as_job(req, _bar_evals(req.strategy, len(grid.combos), len(bars)), JOB_COMMAND):
+    evals = _bar_evals(req.strategy, len(grid.combos), len(bars))
+    if _runs_as_job(req, evals, JOB_COMMAND):
         return accepted(response, request, await _submit("sweep", req, daily))
-    p = require_ray()
+    where = route(svc.sweep_work_ms(evals))  # small and idle: in this process; else chunks on Ray
+    costs, execution = svc.costs_of(req.costs), svc.execution_of(req.execution)
     t0 = time.perf_counter()
-    ref = await _bars_ref(req, bars)
-    res = await tasks.sweep_on_ray_async(
-        bars,
-        ref,
-        grid,
-        svc.costs_of(req.costs),
-        svc.execution_of(req.execution),
-        chunks_per_cpu=p.settings.chunks_per_cpu,
-    )
-    n_chunks = n_chunks_for(
-        len(grid.combos), chunks_per_cpu=p.settings.chunks_per_cpu, min_chunk=tasks.MIN_COMBOS_PER_TASK
-    )
+    n_chunks = None
+    if where.on_ray:
+        p = require_ray()
+        ref = await _bars_ref(req, bars)
+        res = await tasks.sweep_on_ray_async(
+            bars, ref, grid, costs, execution, chunks_per_cpu=p.settings.chunks_per_cpu
+        )
+        n_chunks = n_chunks_for(
+            len(grid.combos), chunks_per_cpu=p.settings.chunks_per_cpu, min_chunk=tasks.MIN_COMBOS_PER_TASK
+        )
+    else:
+        res = await asyncio.to_thread(engine_timed(E.sweep), bars, grid, costs, execution)
     return await asyncio.to_thread(
-        svc.sweep_response, req, res, bars, source, time.perf_counter() - t0, n_chunks
+        svc.sweep_response, req, res, bars, source, time.perf_counter() - t0, n_chunks, where
     )
 
 
@@ -259,11 +263,14 @@ async def _walk_forward(
     evals = n_folds * (_bar_evals(req.strategy, n, len(bars)) + FOLD_OVERHEAD_EVALS)
     if _runs_as_job(req, evals, WALK_FORWARD_COMMAND):
         return accepted(response, request, await _submit("walk-forward", req, daily))
-    require_ray()
-    ref = await _bars_ref(req, bars)
-    stats_fn = tasks.ray_stats_fn(ref, chunks_per_cpu=p.settings.chunks_per_cpu)
+    where = route(svc.sweep_work_ms(evals))
+    stats_fn = None  # in this process
+    if where.on_ray:
+        require_ray()
+        ref = await _bars_ref(req, bars)
+        stats_fn = tasks.ray_stats_fn(ref, chunks_per_cpu=p.settings.chunks_per_cpu)
     return await asyncio.to_thread(
-        svc.run_walk_forward, req, bars, source, daily, stats_fn, p.settings.max_grid
+        svc.run_walk_forward, req, bars, source, daily, stats_fn, p.settings.max_grid, where
     )
 
 

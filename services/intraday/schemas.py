@@ -370,6 +370,12 @@ class SweepResponse(BaseModel):
     n_chunks: int | None = None
     seconds: float
     results: list[SweepRow]
+    computed_on: Literal["ray", "in_process"] = Field(
+        "ray",
+        description="in_process: evaluated in the service (small work, idle service); ray: chunks of the grid "
+        "as Ray tasks (large work, a busy service, or a job): services.core.routing",
+    )
+    estimated_work_ms: float | None = Field(None, description="the estimate that decided it (one core)")
 
 
 class FoldOut(BaseModel):
@@ -393,6 +399,12 @@ class WalkForwardResponse(BaseModel):
     n_trades: int
     equity: EquityCurve
     seconds: float
+    computed_on: Literal["ray", "in_process"] = Field(
+        "ray",
+        description="in_process: evaluated in the service (small work, idle service); ray: chunks of the grid "
+        "as Ray tasks (large work, a busy service, or a job): services.core.routing",
+    )
+    estimated_work_ms: float | None = Field(None, description="the estimate that decided it (one core)")
 
 
 class StrategyInfo(BaseModel):

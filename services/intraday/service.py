@@ -17,6 +17,7 @@ from services.core.catalog import Catalog
 from services.core.errors import DomainError, ProblemError
 from services.core.metrics import engine_timer
 from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
+from services.core.routing import Route
 from services.intraday import engine as E
 from services.intraday import schemas as S
 
@@ -224,6 +225,26 @@ def grid_of(req: S.SweepRequest, daily: pd.Series | None, max_grid: int | None =
     return E.expand_grid(req.strategy, grid, **inputs)
 
 
+EVAL_NS = 5.0
+"""Nanoseconds per sma_cross bar evaluation of a sweep on one core (``bar_cost`` scales the others): 2.7-5.0
+measured over sma_cross, breakout, bollinger_reversion and momentum grids on 17,000 bars (docs/bench.md,
+"Routing costs")."""
+
+
+def sweep_work_ms(bar_evals: int) -> float:
+    """Estimated milliseconds of ``bar_evals`` sweep evaluations on one core (the routing input)."""
+    return bar_evals * EVAL_NS / 1e6
+
+
+def _where(where: Route | None) -> dict[str, Any]:
+    """The response fields of a routing decision (none: a job, which runs on the cluster)."""
+    return (
+        {}
+        if where is None
+        else {"computed_on": where.computed_on, "estimated_work_ms": round(where.work_ms, 1)}
+    )
+
+
 def sweep_response(
     req: S.SweepRequest,
     res: E.SweepResult,
@@ -231,6 +252,7 @@ def sweep_response(
     source: str,
     seconds: float,
     n_chunks: int | None = None,
+    where: Route | None = None,
 ) -> S.SweepResponse:
     ranked = res.ranked(req.rank_by, req.top)
     metrics = res.metrics()
@@ -251,6 +273,7 @@ def sweep_response(
         n_chunks=n_chunks,
         seconds=round(seconds, 4),
         results=rows,
+        **_where(where),
     )
 
 
@@ -261,6 +284,7 @@ def run_walk_forward(
     daily: pd.Series | None,
     stats_fn: Any = None,
     max_grid: int | None = None,
+    where: Route | None = None,
 ) -> S.WalkForwardResponse:
     t0 = time.perf_counter()
     grid = grid_of(req, daily, max_grid)
@@ -297,6 +321,7 @@ def run_walk_forward(
         n_trades=len(wf.trades),
         equity=downsample(wf.equity, req.equity_points),
         seconds=round(time.perf_counter() - t0, 4),
+        **_where(where),
     )
 
 

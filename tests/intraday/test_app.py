@@ -129,6 +129,39 @@ def test_walk_forward(client):
     assert body["metrics"]["total_return"] == pytest.approx(body["equity"]["equity"][-1] - 1)
 
 
+def _idle_and_busy(client, path: str, req: dict) -> tuple[dict, dict]:
+    """``req`` answered by an idle service, then by one serving three other requests."""
+    from services.core.metrics import REQUEST_STATS
+
+    idle = client.post(path, json=req)
+    assert idle.status_code == 200, idle.text
+    REQUEST_STATS.in_flight["intraday"] += 3
+    try:
+        busy = client.post(path, json=req)
+    finally:
+        REQUEST_STATS.in_flight["intraday"] -= 3
+    assert busy.status_code == 200, busy.text
+    return idle.json(), busy.json()
+
+
+def test_small_sweep_runs_in_process_when_idle_and_on_ray_when_busy_with_the_same_results(client):
+    """services.core.routing: ~5 ms of estimated work stays in the service when it is idle and goes to Ray
+    when other requests are in flight; the ranking and every metric are identical either way."""
+    req = {**RANGE, "strategy": "bollinger_reversion", "grid": {"window": list(range(10, 200, 5))}}
+    idle, busy = _idle_and_busy(client, "/v1/intraday/sweep", req)
+    assert (idle["computed_on"], busy["computed_on"]) == ("in_process", "ray")
+    assert 5 <= idle["estimated_work_ms"] == busy["estimated_work_ms"] < 50
+    assert idle["n_chunks"] is None and busy["n_chunks"] >= 1
+    assert idle["results"] == busy["results"]
+
+
+def test_walk_forward_routes_by_work_and_load_with_the_same_results(client):
+    req = {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, 48]}, "train_days": 4, "test_days": 3}
+    idle, busy = _idle_and_busy(client, "/v1/intraday/walk-forward", req)
+    assert (idle["computed_on"], busy["computed_on"]) == ("in_process", "ray")
+    assert idle["folds"] == busy["folds"] and idle["equity"] == busy["equity"]
+
+
 def test_inline_bars_and_bad_bars(client):
     df = random_walk_bars(600, seed=4)
     req = {"bars": inline(df), "strategy": {"name": "momentum", "params": {"lookback": 12}}}
