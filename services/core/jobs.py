@@ -40,7 +40,7 @@ from pydantic import BaseModel, Field
 
 from services.core import reports
 from services.core.auth import require_scope
-from services.core.errors import ProblemError, Responses
+from services.core.errors import PROBLEM_JSON, ProblemError, Responses
 from services.core.metrics import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED
 from services.core.ray_conn import RayConnection
 from services.core.settings import Settings
@@ -421,7 +421,10 @@ def jobs_router(get_manager: Any) -> APIRouter:
                 "content": {"text/html": {}},
             },
             **unknown,
-            409: {"description": "the job failed or was stopped, or its command has no report"},
+            409: {
+                "description": "the job failed or was stopped, or its command has no report",
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            },
         },
     )
     async def job_report(job_id: JobId, request: Request) -> Response:

@@ -78,7 +78,8 @@ def rolling_report(resp: S.RollingResponse) -> Report:
                 x="steps ahead",
                 y="volatility",
                 height=300,
-                yaxis_tickformat=".1%",
+                yaxis_tickformat=".2%",
+                xaxis_dtick=1,
             )
         )
     evaluation = Table(

@@ -345,3 +345,34 @@ def test_job_report_of_each_state(services) -> None:
         # another service's job is not this service's to report
         garch = fake_job(results, "garch", "rolling", result={})
         assert http.get(f"/v1/jobs/{garch}/report").status_code == 404
+
+
+# --- page weight: the bundle by URL (what the services do) against inlined ------------------------------------
+def page_weights(services, case: Case) -> dict[str, int]:
+    """Bytes of ``case``'s report page: as served (the bundle by URL; raw and gzipped), with the bundle inlined
+    (raw and gzipped), and of the bundle itself (raw and gzipped, fetched once and then cached)."""
+    url = services.url(case.service)
+    with httpx.Client(base_url=url, timeout=300) as http:
+        page = http.request(**case.report_request())
+    _, js, packed = reports.plotly_bundle()
+    tag = f'<script src="{url}{reports.plotly_js_path()}"></script>'
+    inline = page.text.replace(tag, "<script>" + js.decode().replace("</script", "<\\/script") + "</script>")
+    return {
+        "page": len(page.content),
+        "page_gzip": page.num_bytes_downloaded,
+        "inline": len(inline.encode()),
+        "inline_gzip": len(gzip.compress(inline.encode(), compresslevel=6)),
+        "bundle": len(js),
+        "bundle_gzip": len(packed),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_page_weight(services, case: Case) -> None:
+    """A page without the bundle stays light (under 500 KB, under 100 KB gzipped: docs/reports.md lists them);
+    inlined, every page would carry the 4.8 MB bundle (1.5 MB gzipped) again."""
+    w = page_weights(services, case)
+    assert w["page"] < 500_000 and w["page_gzip"] < 100_000, w
+    assert w["inline"] > w["page"] + w["bundle"] - 1000, w
+    assert w["inline_gzip"] > w["bundle_gzip"], w
