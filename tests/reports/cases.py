@@ -4,8 +4,12 @@ answers with the numbers each report draws (the report asks for the long series 
 from __future__ import annotations
 
 import importlib
+import json
+import time
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.utils.browser import serve
@@ -142,3 +146,23 @@ class Services:
     def close(self) -> None:
         self._stack.close()
         self._name = None
+
+
+def fake_job(results_dir: Path, service: str, command: str, *, result: Any = None, error: Any = None) -> str:
+    """A job folder as a job's entrypoint leaves it (no Ray job behind it: the Jobs API answers 404)."""
+    job_id = f"raysvc-{service}-{command}-{uuid.uuid4().hex[:12]}"
+    folder = results_dir / job_id
+    folder.mkdir(parents=True)
+    spec = {
+        "service": service,
+        "owner": service,
+        "command": command,
+        "params": {},
+        "submitted_at": time.time(),
+    }
+    (folder / "spec.json").write_text(json.dumps(spec))
+    if result is not None:
+        (folder / "result.json").write_text(json.dumps(result))
+    if error is not None:
+        (folder / "error.json").write_text(json.dumps(error))
+    return job_id

@@ -8,8 +8,6 @@ import gzip
 import json
 import math
 import re
-import time
-import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +19,7 @@ from services.core import reports
 from services.core.reports import Report, Section, Table, drawdown, figure, fmt, render, with_full_detail
 from services.garch.report import realised_vol, trailing_rms
 from services.intraday.report import fold_segments, heatmap_axes, sharpe_grid
-from tests.reports.cases import CASES, Case
+from tests.reports.cases import CASES, Case, fake_job
 
 FIG = re.compile(r'<script type="application/json" data-fig="(fig-\d+)">(.*?)</script>', re.S)
 
@@ -294,26 +292,6 @@ def test_openapi_documents_the_html_answers(services, service: str) -> None:
 
 
 # --- GET /v1/jobs/{id}/report --------------------------------------------------------------------------------
-def fake_job(results_dir: Path, service: str, command: str, *, result: Any = None, error: Any = None) -> str:
-    """A job folder as a job's entrypoint leaves it (no Ray job behind it: the Jobs API answers 404)."""
-    job_id = f"raysvc-{service}-{command}-{uuid.uuid4().hex[:12]}"
-    folder = results_dir / job_id
-    folder.mkdir(parents=True)
-    spec = {
-        "service": service,
-        "owner": service,
-        "command": command,
-        "params": {},
-        "submitted_at": time.time(),
-    }
-    (folder / "spec.json").write_text(json.dumps(spec))
-    if result is not None:
-        (folder / "result.json").write_text(json.dumps(result))
-    if error is not None:
-        (folder / "error.json").write_text(json.dumps(error))
-    return job_id
-
-
 @pytest.mark.slow
 def test_job_report_of_each_state(services) -> None:
     from services.core.settings import get_settings

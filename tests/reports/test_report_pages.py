@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from services.core import reports
-from tests.reports.cases import CASES, Case
-from tests.reports.test_report_figures import fake_job
+from tests.reports.cases import CASES, Case, fake_job
 from tests.utils.browser import assert_a_real_picture, launch, open_offline
 
 RENDERED = ".js-plotly-plot .main-svg"
