@@ -14,6 +14,8 @@ import pytest
 from services.client import (
     AsyncClient,
     Client,
+    JobFailed,
+    JobTimeout,
     NotFound,
     PayloadTooLarge,
     RollingResult,
@@ -113,3 +115,17 @@ def test_async_client_follows_a_job_too(live_urls) -> None:
     job, inline = asyncio.run(run())
     assert job.job_id is not None and inline.job_id is None
     pd.testing.assert_frame_equal(job.to_frame(), inline.to_frame())
+
+
+def test_a_job_outliving_the_timeout_then_stopped(client, live_urls) -> None:
+    body = {"symbol": "AAPL", "dataset": "prices", "window": 250, "refit_every": 5, "mode": "job"}
+    r = httpx.post(f"{live_urls['garch']}/v1/volatility/rolling", json=body, timeout=60)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    with pytest.raises(JobTimeout) as late:
+        client.jobs.wait(job_id, timeout=0)
+    assert late.value.job.status in ("PENDING", "RUNNING")
+    assert client.jobs.stop(job_id).status == "STOPPED"
+    with pytest.raises(JobFailed) as stopped:
+        client.jobs.wait(job_id)
+    assert stopped.value.job.status == "STOPPED"
