@@ -8,6 +8,7 @@ import gzip
 import json
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -354,3 +355,23 @@ def test_page_weight(services, case: Case) -> None:
     assert w["page"] < 500_000 and w["page_gzip"] < 100_000, w
     assert w["inline"] > w["page"] + w["bundle"] - 1000, w
     assert w["inline_gzip"] > w["bundle_gzip"], w
+
+
+@pytest.mark.slow
+def test_report_of_a_job_run_on_the_cluster(services) -> None:
+    """A walk-forward sent with ``report=true`` and ``mode: job`` runs as a Ray job (its own driver process);
+    once finished, its report draws the numbers of the synchronous JSON answer to the same request."""
+    case = next(c for c in CASES if c.name == "intraday-walk-forward")
+    with httpx.Client(base_url=services.url(case.service), timeout=300) as http:
+        r = http.post(case.path, params={"report": "true"}, json={**case.body, "mode": "job"})
+        assert r.status_code == 202, r.text
+        status_url = r.json()["status_url"]
+        deadline = time.monotonic() + 480
+        while (info := http.get(status_url).json())["status"] in ("PENDING", "RUNNING"):
+            assert time.monotonic() < deadline, info
+            time.sleep(1.0)
+        assert info["status"] == "SUCCEEDED", info
+        page = http.get(f"{status_url}/report")
+        body = http.request(**case.json_request()).json()
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    CHECKS[case.name](body, figures_of(page.text), page.text)
