@@ -303,12 +303,18 @@ def with_full_detail(req: BaseModel, **extra: Any) -> BaseModel:
     """``req`` with every ``include`` option on (when its model has an ``include`` list of literals), plus
     ``extra`` updates: a report draws the long series that the JSON default leaves out."""
     update = dict(extra)
-    info = type(req).model_fields.get("include")
-    if info is not None:
-        choices = [a for arg in typing.get_args(info.annotation) for a in typing.get_args(arg)]
-        if choices and all(isinstance(c, str) for c in choices):
-            update["include"] = choices
+    if choices := include_choices(type(req)):
+        update["include"] = choices
     return req.model_copy(update=update)
+
+
+def include_choices(model: type[BaseModel]) -> list[str]:
+    """The options of ``model``'s ``include`` list of literals (none if it has no such field)."""
+    info = model.model_fields.get("include")
+    if info is None:
+        return []
+    choices = [a for arg in typing.get_args(info.annotation) for a in typing.get_args(arg)]
+    return choices if choices and all(isinstance(c, str) for c in choices) else []
 
 
 # --- job reports ------------------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from services.core.reports import include_choices
+from services.intraday import schemas as I
+from services.portfolio import schemas as P
 from tests.utils.browser import serve
 
 SIX = ["AAPL", "JNJ", "JPM", "KO", "MSFT", "XOM"]
@@ -30,12 +35,19 @@ class Case:
     detail: dict[str, Any] = field(default_factory=dict)
     #: figures the page draws
     n_figures: int = 1
+    #: the request model, when every option of its ``include`` list (if it has one) is part of the detail
+    model: type[BaseModel] | None = None
 
     def json_request(self) -> dict[str, Any]:
         return {"method": self.method, "url": self.path, "params": self.params, "json": self._json_body()}
 
     def _json_body(self) -> dict[str, Any] | None:
-        return None if self.body is None else {**self.body, **self.detail}
+        if self.body is None:
+            return None
+        include = (
+            {"include": include_choices(self.model)} if self.model and include_choices(self.model) else {}
+        )
+        return {**self.body, **include, **self.detail}
 
     def report_request(self) -> dict[str, Any]:
         return {
@@ -82,6 +94,7 @@ CASES = [
         },
         detail={"equity_points": 3000},
         n_figures=3,
+        model=I.WalkForwardRequest,
     ),
     Case(
         "portfolio-frontier",
@@ -105,6 +118,7 @@ CASES = [
             "benchmark": "equal_weight",
         },
         n_figures=2,
+        model=P.BacktestRequest,
     ),
     Case(
         "garch-rolling",
