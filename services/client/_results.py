@@ -118,7 +118,8 @@ class ScoreResult(Result[S.ScoreResponse]):
         frame = self.to_frame()
         colors = ["tab:green" if s > 0 else "tab:red" for s in frame["score"]]
         ax.bar(range(len(frame)), frame["score"], color=colors)
-        ax.set_xticks(range(len(frame)), [str(t)[:18] for t in frame.get("text", frame.index)], rotation=60)
+        names = frame.index if self.index is not None else frame["text"].str.slice(0, 24)
+        ax.set_xticks(range(len(frame)), [str(n) for n in names], rotation=60, ha="right")
         ax.set_ylim(-1, 1)
         ax.set_ylabel("score")
         ax.set_title(f"sentiment ({self.raw.model.value} {self.raw.version})")
@@ -470,7 +471,8 @@ class SweepResult(Result[I.SweepResponse]):
         """The ranking metric of each returned combination, best first."""
         ax = _axes(ax)
         frame = self.to_frame()
-        params = [k for k in frame.columns if k in (self.raw.results[0].params if self.raw.results else {})]
+        names = self.raw.results[0].params if self.raw.results else {}
+        params = [k for k in frame.columns if k in names and frame[k].nunique() > 1] or list(names)
         labels = [", ".join(f"{p}={row[p]}" for p in params) for _, row in frame.iterrows()]
         ax.bar(range(len(frame)), frame[self.raw.rank_by].astype("float64"))
         ax.set_xticks(range(len(frame)), labels, rotation=60, ha="right", fontsize=7)

@@ -209,6 +209,8 @@ def test_intraday_sweep_frame(client, live_urls) -> None:
     assert_frame_equal(result.to_frame(), expected, check_dtype=False)
     ax = result.plot()
     assert len(ax.patches) == len(body["results"]) == 6
+    first = body["results"][0]["params"]
+    assert ax.get_xticklabels()[0].get_text() == f"fast={first['fast']}, slow={first['slow']}"
 
 
 def test_bars_frame_goes_in_as_inline_bars(client, data_dir) -> None:

@@ -34,6 +34,7 @@ def test_the_quickstart_runs_and_plots(live, monkeypatch: pytest.MonkeyPatch, tm
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     seconds = time.monotonic() - t0
+    nbformat.write(nb, tmp_path / "quickstart.executed.ipynb")  # to look at when something fails
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
