@@ -30,8 +30,9 @@ RULES: list[tuple[str, str]] = [
 
 
 def _ruff() -> str:
-    found = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    return found
+    """The ruff of this environment (the version ``make lint`` pins), else the one on PATH."""
+    beside = Path(sys.executable).parent / "ruff"
+    return str(beside) if beside.exists() else shutil.which("ruff") or "ruff"
 
 
 def generate(source: str | None = None) -> str:
