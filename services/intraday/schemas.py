@@ -281,6 +281,23 @@ class SweepRequest(DataIn):
 
 
 class WalkForwardRequest(SweepRequest):
+    model_config = ConfigDict(
+        json_schema_extra={  # its own: the sweep's example lacks the window lengths (a 422 in the docs)
+            "examples": [
+                {
+                    "symbol": "SIM",
+                    "start": "2023-06-01",
+                    "end": "2023-08-31",
+                    "strategy": "sma_cross",
+                    "grid": {"fast": [5, 10, 20], "slow": [40, 80, 160]},
+                    "train_days": 20,
+                    "test_days": 10,
+                    "equity_points": 500,
+                }
+            ]
+        }
+    )
+
     train_days: Count = Field(ge=1, le=10_000, description="sessions in each in-sample window")
     test_days: Count = Field(ge=1, le=10_000, description="sessions in each out-of-sample window")
     equity_points: Count | None = Field(default=None, ge=2, le=100_000)
