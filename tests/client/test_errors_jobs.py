@@ -103,7 +103,7 @@ def test_async_client_follows_a_job_too(live_urls) -> None:
     grid = {"fast": [6, 12], "slow": [48]}
 
     async def run():
-        async with AsyncClient(live_urls, progress=False, job_timeout=480) as ac:
+        async with AsyncClient(live_urls, progress=True, job_timeout=480) as ac:  # the rich bar too
             job = await ac.intraday.sweep(
                 "sma_cross", grid, symbol="SIM", start="2023-06-01", end="2023-06-15", mode="job"
             )
