@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import httpx
 import pandas as pd
+from pydantic import TypeAdapter
 
 from services.client import _results as R
 from services.client._calls import (
@@ -258,7 +259,9 @@ class AsyncSentiment(_Namespace):
 
     async def models(self) -> R.Listing:
         """The model versions (builtin and trained)."""
-        return await self._client.run(Call(self.service, "GET", "/v1/sentiment/models", parse=_listing()))
+        return await self._client.run(
+            Call(self.service, "GET", "/v1/sentiment/models", parse=_listing(S.ModelsResponse))
+        )
 
     async def train(self, **options: Any) -> R.TrainResult:
         """Train a model version (always a job: followed to its result). ``options``: TrainRequest's fields."""
@@ -267,7 +270,9 @@ class AsyncSentiment(_Namespace):
 
     async def symbols(self) -> R.Listing:
         """Symbols of the social dataset."""
-        return await self._client.run(Call(self.service, "GET", "/v1/sentiment/symbols", parse=_listing()))
+        return await self._client.run(
+            Call(self.service, "GET", "/v1/sentiment/symbols", parse=_listing(S.SymbolsResponse))
+        )
 
     async def symbol(
         self, symbol: str, *, start: str | None = None, end: str | None = None
@@ -285,7 +290,11 @@ class AsyncSentiment(_Namespace):
     async def rankings(self, **params: Any) -> R.Listing:
         """Monthly engagement rankings (``month``, ``top``, ``min_likes``, ``min_comments``)."""
         call = Call(
-            self.service, "GET", "/v1/sentiment/rankings", params=_drop_none(params), parse=_listing()
+            self.service,
+            "GET",
+            "/v1/sentiment/rankings",
+            params=_drop_none(params),
+            parse=_listing(S.RankingsResponse),
         )
         return await self._client.run(call)
 
@@ -297,7 +306,9 @@ class AsyncGarch(_Namespace):
 
     async def symbols(self) -> R.Listing:
         """The daily datasets and their symbols."""
-        call = Call(self.service, "GET", "/v1/volatility/symbols", parse=_listing("datasets"))
+        call = Call(
+            self.service, "GET", "/v1/volatility/symbols", parse=_listing(G.SymbolsResponse, "datasets")
+        )
         return await self._client.run(call)
 
     async def forecast(
@@ -411,7 +422,7 @@ class AsyncIntraday(_Namespace):
 
     async def strategies(self) -> R.Listing:
         """The strategies and their parameters."""
-        call = Call(self.service, "GET", "/v1/intraday/strategies", parse=_listing())
+        call = Call(self.service, "GET", "/v1/intraday/strategies", parse=_listing(list[I.StrategyInfo]))
         return await self._client.run(call)
 
     async def signals(
@@ -630,8 +641,9 @@ def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _listing(key: str = "data") -> Any:
-    return lambda body, job: R.Listing(body, key=key)
+def _listing(model: Any, key: str = "data") -> Any:
+    adapter = TypeAdapter(model)
+    return lambda body, job: R.Listing(adapter.validate_python(body), key=key)
 
 
 def _model(model: Any, result: Any) -> Any:

@@ -70,17 +70,21 @@ class Result(Generic[M]):
 
 @dataclass(frozen=True)
 class Listing:
-    """A list answer (symbols, models, rankings, strategies, jobs): ``raw`` is the JSON body."""
+    """A list answer (symbols, models, rankings, strategies): ``raw`` is the service's response model (or the
+    list of models, for a route answering a JSON array); ``items`` the rows, ``key`` the field holding them."""
 
     raw: Any
     key: str = "data"
 
     @property
     def items(self) -> list[Any]:
-        return list(self.raw if isinstance(self.raw, list) else self.raw.get(self.key, []))
+        return list(self.raw if isinstance(self.raw, list) else getattr(self.raw, self.key))
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.items)
+        """One row per item (its fields as the JSON has them)."""
+        return pd.DataFrame(
+            [i.model_dump(mode="json") if isinstance(i, BaseModel) else i for i in self.items]
+        )
 
     def __len__(self) -> int:
         return len(self.items)

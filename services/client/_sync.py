@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import httpx
 import pandas as pd
+from pydantic import TypeAdapter
 
 from services.client import _results as R
 from services.client._calls import (
@@ -256,7 +257,9 @@ class Sentiment(_Namespace):
 
     def models(self) -> R.Listing:
         """The model versions (builtin and trained)."""
-        return self._client.run(Call(self.service, "GET", "/v1/sentiment/models", parse=_listing()))
+        return self._client.run(
+            Call(self.service, "GET", "/v1/sentiment/models", parse=_listing(S.ModelsResponse))
+        )
 
     def train(self, **options: Any) -> R.TrainResult:
         """Train a model version (always a job: followed to its result). ``options``: TrainRequest's fields."""
@@ -265,7 +268,9 @@ class Sentiment(_Namespace):
 
     def symbols(self) -> R.Listing:
         """Symbols of the social dataset."""
-        return self._client.run(Call(self.service, "GET", "/v1/sentiment/symbols", parse=_listing()))
+        return self._client.run(
+            Call(self.service, "GET", "/v1/sentiment/symbols", parse=_listing(S.SymbolsResponse))
+        )
 
     def symbol(
         self, symbol: str, *, start: str | None = None, end: str | None = None
@@ -283,7 +288,11 @@ class Sentiment(_Namespace):
     def rankings(self, **params: Any) -> R.Listing:
         """Monthly engagement rankings (``month``, ``top``, ``min_likes``, ``min_comments``)."""
         call = Call(
-            self.service, "GET", "/v1/sentiment/rankings", params=_drop_none(params), parse=_listing()
+            self.service,
+            "GET",
+            "/v1/sentiment/rankings",
+            params=_drop_none(params),
+            parse=_listing(S.RankingsResponse),
         )
         return self._client.run(call)
 
@@ -295,7 +304,9 @@ class Garch(_Namespace):
 
     def symbols(self) -> R.Listing:
         """The daily datasets and their symbols."""
-        call = Call(self.service, "GET", "/v1/volatility/symbols", parse=_listing("datasets"))
+        call = Call(
+            self.service, "GET", "/v1/volatility/symbols", parse=_listing(G.SymbolsResponse, "datasets")
+        )
         return self._client.run(call)
 
     def forecast(
@@ -409,7 +420,7 @@ class Intraday(_Namespace):
 
     def strategies(self) -> R.Listing:
         """The strategies and their parameters."""
-        call = Call(self.service, "GET", "/v1/intraday/strategies", parse=_listing())
+        call = Call(self.service, "GET", "/v1/intraday/strategies", parse=_listing(list[I.StrategyInfo]))
         return self._client.run(call)
 
     def signals(
@@ -626,8 +637,9 @@ def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _listing(key: str = "data") -> Any:
-    return lambda body, job: R.Listing(body, key=key)
+def _listing(model: Any, key: str = "data") -> Any:
+    adapter = TypeAdapter(model)
+    return lambda body, job: R.Listing(adapter.validate_python(body), key=key)
 
 
 def _model(model: Any, result: Any) -> Any:

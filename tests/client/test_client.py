@@ -239,3 +239,22 @@ def test_html_report_of_an_inline_result(client, live_urls) -> None:
     else:  # the service has no HTML form of this route (yet): said as such, not returned as if it were HTML
         with pytest.raises(ApiError, match="no HTML report"):
             client.report(result)
+
+
+@pytest.mark.parametrize(
+    ("method", "service", "path", "key"),
+    [
+        ("sentiment.models", "sentiment", "/v1/sentiment/models", "data"),
+        ("sentiment.symbols", "sentiment", "/v1/sentiment/symbols", "data"),
+        ("sentiment.rankings", "sentiment", "/v1/sentiment/rankings", "data"),
+        ("garch.symbols", "garch", "/v1/volatility/symbols", "datasets"),
+        ("intraday.strategies", "intraday", "/v1/intraday/strategies", None),
+    ],
+)
+def test_listings_hold_the_rows_of_the_answer(client, live_urls, method, service, path, key) -> None:
+    namespace, name = method.split(".")
+    listing = getattr(getattr(client, namespace), name)()
+    body = raw(live_urls, service, "GET", path)
+    rows = body if key is None else body[key]
+    assert len(listing) == len(rows) > 0
+    assert listing.to_frame().to_dict("records") == pd.DataFrame(rows).to_dict("records")
