@@ -167,6 +167,7 @@ COMMON = [
     ("GET", "/v1/jobs", {}, 200),
     ("GET", "/v1/jobs/{job_id}", {}, 404),
     ("DELETE", "/v1/jobs/{job_id}", {}, 404),
+    ("GET", "/v1/jobs/{job_id}/report", {}, 404),
 ]
 
 
