@@ -258,3 +258,20 @@ def test_listings_hold_the_rows_of_the_answer(client, live_urls, method, service
     rows = body if key is None else body[key]
     assert len(listing) == len(rows) > 0
     assert listing.to_frame().to_dict("records") == pd.DataFrame(rows).to_dict("records")
+
+
+def test_probes_and_legacy_routes_answer_the_raw_json(client, live_urls) -> None:
+    for name in live_urls:
+        assert client.health(name) == {"status": "ok", "service": name}
+        assert client.ready(name) == raw(live_urls, name, "GET", "/readyz")
+        assert client.status(name)["service"] == name
+    assert "# HELP" in client.metrics("garch")
+    assert client.legacy.available_tickers() == raw(live_urls, "sentiment", "GET", "/available-tickers")
+    texts = ["Great quarter", "Awful guidance"]
+    mine = client.legacy.analyze_sentiment(texts)
+    theirs = raw(live_urls, "sentiment", "POST", "/analyze-sentiment", json={"texts": texts})
+    mine.pop("processing_time"), theirs.pop("processing_time")  # wall time of each call
+    assert mine == theirs
+    assert client.legacy.select_top_stocks(limit=3) == raw(
+        live_urls, "portfolio", "GET", "/select-top-stocks", params={"limit": 3}
+    )
