@@ -224,19 +224,27 @@ def test_bars_frame_goes_in_as_inline_bars(client, data_dir) -> None:
     assert set(frame.columns) >= {"close", "target", "position"}
 
 
-def test_html_report_of_an_inline_result(client, live_urls) -> None:
+@pytest.mark.parametrize(
+    ("path", "call"),
+    [
+        ("/v1/volatility/forecast", lambda c: c.garch.forecast("AAPL", dataset="prices", horizon=3)),
+        ("/v1/volatility/rolling", lambda c: c.garch.rolling("AAPL", dataset="prices", start="2023-01-01")),
+    ],
+    ids=["forecast", "rolling"],
+)
+def test_html_report_of_an_inline_result(client, live_urls, path, call) -> None:
     from services.client import ApiError
 
-    result = client.garch.forecast("AAPL", dataset="prices", horizon=3)
-    op = httpx.get(f"{live_urls['garch']}/openapi.json", timeout=30).json()["paths"][
-        "/v1/volatility/forecast"
-    ]["post"]
+    result = call(client)
+    assert result.job_id is None
+    op = httpx.get(f"{live_urls['garch']}/openapi.json", timeout=30).json()["paths"][path]["post"]
     has_html = any(p["name"] == "report" for p in op.get("parameters", [])) or any(
         "text/html" in r.get("content", {}) for r in op["responses"].values()
     )
     if has_html:
-        assert "<html" in client.report(result).lower()
-    else:  # the service has no HTML form of this route (yet): said as such, not returned as if it were HTML
+        page = client.report(result)
+        assert "<html" in page.lower() and "AAPL" in page
+    else:  # the service has no HTML form of this route: said as such, not returned as if it were HTML
         with pytest.raises(ApiError, match="no HTML report"):
             client.report(result)
 
