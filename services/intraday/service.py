@@ -319,7 +319,7 @@ def run_walk_forward(
         folds=folds,
         metrics=metrics_out(wf.metrics),
         n_trades=len(wf.trades),
-        equity=downsample(wf.equity, req.equity_points),
+        equity=downsample(wf.equity, req.equity_points) if "equity" in req.include else None,
         seconds=round(time.perf_counter() - t0, 4),
         **_where(where),
     )
