@@ -33,6 +33,14 @@ from services.core.checks import check_increasing, rows_where, validate_bars
 from services.core.exceptions import DomainError
 
 
+def thin(n: int, points: int | None) -> np.ndarray:
+    """Positions of about ``points`` evenly spaced values of a series of ``n`` (all when ``points`` is None
+    or ≥ n), always keeping the first and the last: the downsampling of long curves for plotting."""
+    if points is None or n <= points:
+        return np.arange(n)
+    return np.unique(np.r_[np.linspace(0, n - 1, points).round().astype(int), n - 1])
+
+
 def _date_text(v: object) -> object:
     # pydantic reads a number as Unix seconds; a JSON date here is an ISO 8601 string (or a datetime in Python)
     if isinstance(v, (bool, int, float)):

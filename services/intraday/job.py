@@ -84,8 +84,9 @@ def run_sweep(params: dict[str, Any], ctx: JobContext) -> Any:
 
 
 def run_walk_forward(params: dict[str, Any], ctx: JobContext) -> Any:
-    """The body of `POST /v1/intraday/walk-forward` for ``params``."""
-    req = S.WalkForwardRequest.model_validate(params)
+    """The body of `POST /v1/intraday/walk-forward` for ``params``; a batch job includes the stitched equity
+    curve unless ``params`` say ``include``."""
+    req = S.WalkForwardRequest.model_validate({"include": ["equity"], **params})
     bars, source = svc.bars_for(req, Catalog(get_settings()))
     ctx.progress(0.05, "bars loaded")
     stats_fn = tasks.ray_stats_fn(ray.put(bars))

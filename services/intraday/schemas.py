@@ -292,6 +292,7 @@ class WalkForwardRequest(SweepRequest):
                     "grid": {"fast": [5, 10, 20], "slow": [40, 80, 160]},
                     "train_days": 20,
                     "test_days": 10,
+                    "include": ["equity"],
                     "equity_points": 500,
                 }
             ]
@@ -300,7 +301,15 @@ class WalkForwardRequest(SweepRequest):
 
     train_days: Count = Field(ge=1, le=10_000, description="sessions in each in-sample window")
     test_days: Count = Field(ge=1, le=10_000, description="sessions in each out-of-sample window")
-    equity_points: Count | None = Field(default=None, ge=2, le=100_000)
+    include: list[Literal["equity"]] = Field(
+        default_factory=list,
+        max_length=1,
+        description="long series added to the summary (each fold's parameters and metrics, the stitched "
+        "metrics): the stitched out-of-sample equity curve, downsampled by equity_points. Default none",
+    )
+    equity_points: Count | None = Field(
+        default=None, ge=2, le=100_000, description="with include=equity: about this many points (plotting)"
+    )
 
 
 class Metrics(BaseModel):
@@ -414,7 +423,7 @@ class WalkForwardResponse(BaseModel):
     folds: list[FoldOut]
     metrics: Metrics
     n_trades: int
-    equity: EquityCurve
+    equity: EquityCurve | None = Field(None, description='with include=["equity"]')
     seconds: float
     computed_on: Literal["ray", "in_process"] = Field(
         "ray",

@@ -18,6 +18,7 @@ from services.core.errors import DomainError, ProblemError
 from services.core.metrics import engine_timer
 from services.core.names import SIM, SINGLE_SYMBOL_DATASETS, Dataset
 from services.core.routing import Route
+from services.core.shapes import thin
 from services.intraday import engine as E
 from services.intraday import schemas as S
 
@@ -140,8 +141,7 @@ def metrics_out(m: dict[str, float]) -> S.Metrics:
 def downsample(equity: pd.Series, points: int | None) -> S.EquityCurve:
     """The equity curve, cut to about ``points`` evenly spaced values (always keeping the last)."""
     if points is not None and len(equity) > points:
-        idx = np.unique(np.r_[np.linspace(0, len(equity) - 1, points).round().astype(int), len(equity) - 1])
-        equity = equity.iloc[idx]
+        equity = equity.iloc[thin(len(equity), points)]
     return S.EquityCurve(datetime=list(equity.index.to_pydatetime()), equity=equity.to_numpy().tolist())
 
 
@@ -319,7 +319,7 @@ def run_walk_forward(
         folds=folds,
         metrics=metrics_out(wf.metrics),
         n_trades=len(wf.trades),
-        equity=downsample(wf.equity, req.equity_points),
+        equity=downsample(wf.equity, req.equity_points) if "equity" in req.include else None,
         seconds=round(time.perf_counter() - t0, 4),
         **_where(where),
     )

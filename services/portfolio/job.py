@@ -32,7 +32,8 @@ def _request(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def run_backtest(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    """A walk-forward backtest (the ``POST /v1/portfolio/backtest`` body)."""
+    """A walk-forward backtest (the ``POST /v1/portfolio/backtest`` body). A batch job gives the full
+    detail by default: the equity curves and every rebalance, unless the body says ``include``."""
     keys = (
         "strategy",
         "symbols",
@@ -48,8 +49,12 @@ def run_backtest(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         "end",
         "benchmark",
         "risk_free_rate",
+        "include",
+        "equity_points",
     )
-    req = S.BacktestRequest.model_validate(_request(params, keys))
+    body = _request(params, keys)
+    body.setdefault("include", ["equity", "rebalances"])
+    req = S.BacktestRequest.model_validate(body)
     ctx.progress(0.05, "deciding rebalance weights")
     catalog = Catalog(get_settings())
     return svc.backtest_blocking(catalog, req).model_dump(mode="json")

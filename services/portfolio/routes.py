@@ -149,9 +149,11 @@ async def portfolio_performance() -> dict[str, Any]:
         dataset=Dataset.PRICES,
         benchmark="equal_weight",
         lookback=20,
+        include=["equity"],  # the win rate counts rising days
     )
     res = await svc.backtest_async(p.catalog, req)
     m = res.metrics
+    assert res.equity is not None
     wins = np.diff(np.asarray(res.equity.values)) > 0
     return {
         "message": "Walk-forward performance of the sentiment top-5 strategy",
@@ -161,7 +163,7 @@ async def portfolio_performance() -> dict[str, Any]:
             "sharpe_ratio": m.sharpe,
             "max_drawdown": -m.max_drawdown.value,
             "win_rate": float(wins.mean()) if wins.size else None,
-            "current_stocks": res.rebalances[-1].picks if res.rebalances else [],
+            "current_stocks": res.latest_rebalance.picks if res.latest_rebalance else [],
         },
         "benchmark_comparison": {
             "benchmark": "equal-weighted universe of the dataset",

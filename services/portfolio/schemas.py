@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.fields import Bool, Day, Float, Int, Num, exactly_one_of, not_bools, num
-from services.core.shapes import PanelIn, SeriesIn
+from services.core.shapes import PanelIn, SeriesIn, thin
 from services.portfolio.engine import (
     BacktestResult,
     Constraints,
@@ -290,6 +290,16 @@ class BacktestRequest(_OptimizationIn):
     costs_bps: Float = Field(10.0, ge=0, le=1000, description="cost per unit of turnover, basis points")
     start: Day | None = Field(None, description="first date of the out-of-sample period")
     end: Day | None = Field(None, description="last date of the out-of-sample period")
+    include: list[Literal["equity", "rebalances"]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="long series added to the summary (metrics, turnover, the latest rebalance): the equity "
+        "curves (the strategy's and the benchmark's, downsampled by equity_points) and every rebalance's "
+        "weights. Default none: about 2 KB, where both for 8 years of monthly rebalances are about 160 KB",
+    )
+    equity_points: Int | None = Field(
+        None, ge=2, le=100_000, description="with include=equity: about this many points per curve (plotting)"
+    )
     benchmark: str | None = Field(
         "equal_weight",
         description="a dataset symbol, `equal_weight` (of the universe, rebalanced daily) or null",
@@ -508,9 +518,13 @@ class BacktestResponse(BaseModel):
     lookback: int
     costs_bps: float
     universe: list[str]
-    equity: CurveOut = Field(description="net of costs, 1 at the first rebalance close")
-    benchmark_equity: CurveOut | None = None
-    rebalances: list[RebalanceOut]
+    equity: CurveOut | None = Field(
+        None, description='with include=["equity"]: net of costs, 1 at the first rebalance close'
+    )
+    benchmark_equity: CurveOut | None = Field(None, description='with include=["equity"] and a benchmark')
+    rebalances: list[RebalanceOut] | None = Field(None, description='with include=["rebalances"]: every one')
+    n_rebalances: int
+    latest_rebalance: RebalanceOut | None = Field(description="the last rebalance: the portfolio held now")
     total_turnover: float
     metrics: MetricsOut
     computed_on: Literal["ray", "in_process"] = Field(
@@ -532,7 +546,21 @@ class BacktestResponse(BaseModel):
         sentiment_source: str | None = None,
     ) -> BacktestResponse:
         def curve(s: Any) -> CurveOut:
+            s = s.iloc[thin(len(s), req.equity_points)]
             return CurveOut(dates=[iso(d) or "" for d in s.index], values=[float(v) for v in s.to_numpy()])
+
+        def rebalance(x: Any) -> RebalanceOut:
+            return RebalanceOut(
+                date=iso(x.date) or "",
+                weights=x.weights,
+                turnover=x.turnover,
+                cost=x.cost,
+                status=x.status,
+                picks=list(x.picks),
+                skipped=list(x.skipped),
+            )
+
+        equity = "equity" in req.include
 
         return cls(
             strategy=req.strategy,
@@ -542,20 +570,11 @@ class BacktestResponse(BaseModel):
             lookback=req.lookback,
             costs_bps=req.costs_bps,
             universe=universe,
-            equity=curve(r.equity),
-            benchmark_equity=None if r.benchmark_equity is None else curve(r.benchmark_equity),
-            rebalances=[
-                RebalanceOut(
-                    date=iso(x.date) or "",
-                    weights=x.weights,
-                    turnover=x.turnover,
-                    cost=x.cost,
-                    status=x.status,
-                    picks=list(x.picks),
-                    skipped=list(x.skipped),
-                )
-                for x in r.rebalances
-            ],
+            equity=curve(r.equity) if equity else None,
+            benchmark_equity=None if r.benchmark_equity is None or not equity else curve(r.benchmark_equity),
+            rebalances=[rebalance(x) for x in r.rebalances] if "rebalances" in req.include else None,
+            n_rebalances=len(r.rebalances),
+            latest_rebalance=rebalance(r.rebalances[-1]) if r.rebalances else None,
             total_turnover=r.total_turnover,
             metrics=MetricsOut.of(r.metrics, benchmark, r.returns.index[0], r.returns.index[-1]),
             computed_on="ray" if on_ray else "in_process",

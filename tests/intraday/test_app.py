@@ -119,6 +119,7 @@ def test_walk_forward(client):
         "grid": {"lookback": [12, 48, 96]},
         "train_days": 4,
         "test_days": 3,
+        "include": ["equity"],
         "equity_points": 50,
     }
     r = client.post("/v1/intraday/walk-forward", json=req)
@@ -127,6 +128,9 @@ def test_walk_forward(client):
     assert len(body["folds"]) == 4
     assert all(f["best_params"]["lookback"] in (12, 48, 96) for f in body["folds"])
     assert body["metrics"]["total_return"] == pytest.approx(body["equity"]["equity"][-1] - 1)
+    summary = client.post("/v1/intraday/walk-forward", json={k: v for k, v in req.items() if k != "include"})
+    assert summary.json()["equity"] is None  # the default: folds and metrics, no curve
+    assert summary.json()["folds"] == body["folds"] and summary.json()["metrics"] == body["metrics"]
 
 
 def _idle_and_busy(client, path: str, req: dict) -> tuple[dict, dict]:
@@ -157,6 +161,7 @@ def test_small_sweep_runs_in_process_when_idle_and_on_ray_when_busy_with_the_sam
 
 def test_walk_forward_routes_by_work_and_load_with_the_same_results(client):
     req = {**RANGE, "strategy": "breakout", "grid": {"lookback": [12, 48]}, "train_days": 4, "test_days": 3}
+    req["include"] = ["equity"]
     idle, busy = _idle_and_busy(client, "/v1/intraday/walk-forward", req)
     assert (idle["computed_on"], busy["computed_on"]) == ("in_process", "ray")
     assert idle["folds"] == busy["folds"] and idle["equity"] == busy["equity"]

@@ -138,6 +138,7 @@ def smoke_portfolio(base: str, key: str | None) -> str:
             "objective": "hrp",
             "dataset": "prices",
             "rebalance": "M",
+            "include": ["rebalances"],
         },
         key,
     )

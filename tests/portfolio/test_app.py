@@ -339,6 +339,7 @@ def test_backtest_optimized_matches_engine(client, sp500):
         "start": "2017-01-01",
         "end": "2021-12-31",
         "benchmark": "equal_weight",
+        "include": ["equity", "rebalances"],
     }
     r = client.post("/v1/portfolio/backtest", json=body)
     assert r.status_code == 200, r.text
@@ -358,6 +359,23 @@ def test_backtest_optimized_matches_engine(client, sp500):
     assert out["metrics"]["benchmark"]["name"] == "equal_weight"
     for a, b in zip(out["rebalances"], local.rebalances, strict=True):
         assert_allclose([a["weights"][s] for s in SIX], [b.weights[s] for s in SIX], atol=1e-6)
+
+    # the default answer is the summary: the same metrics and latest portfolio, without the long series
+    summary = client.post("/v1/portfolio/backtest", json={k: v for k, v in body.items() if k != "include"})
+    assert summary.status_code == 200, summary.text
+    short = summary.json()
+    assert short["equity"] is None and short["benchmark_equity"] is None and short["rebalances"] is None
+    assert short["metrics"] == out["metrics"] and short["total_turnover"] == out["total_turnover"]
+    assert short["n_rebalances"] == 59 and short["latest_rebalance"] == out["rebalances"][-1]
+    assert len(summary.content) < len(r.content) / 10, (len(summary.content), len(r.content))
+    # equity_points thins both curves for plotting, keeping the first and the last value
+    thin = client.post("/v1/portfolio/backtest", json={**body, "include": ["equity"], "equity_points": 50})
+    curves = thin.json()
+    for key in ("equity", "benchmark_equity"):
+        full, cut = out[key], curves[key]
+        assert 48 <= len(cut["values"]) <= 51 and cut["dates"][0] == full["dates"][0]
+        assert cut["dates"][-1] == full["dates"][-1] and cut["values"][-1] == full["values"][-1]
+        assert set(cut["dates"]) <= set(full["dates"])
 
 
 def test_backtest_too_many_dates_points_to_the_job(client):
@@ -449,6 +467,7 @@ def test_sentiment_strategy_end_to_end(client, sentiment_url, point_sentiment_to
         "rebalance": "M",
         "lookback": 20,
         "benchmark": "equal_weight",
+        "include": ["rebalances"],
     }
     r = client.post("/v1/portfolio/backtest", json=body)
     assert r.status_code == 200, r.text
