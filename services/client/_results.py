@@ -358,8 +358,11 @@ class MetricsResult(Result[P.MetricsResponse]):
 class BacktestResult(Result[P.BacktestResponse]):
     @property
     def equity(self) -> pd.Series:
-        """Wealth net of costs, 1 at the first rebalance, by date."""
+        """Wealth net of costs, 1 at the first rebalance, by date (needs ``include=["equity"]``, the
+        client's default; an empty series otherwise)."""
         e = self.raw.equity
+        if e is None:
+            return pd.Series(dtype="float64", name="equity")
         return pd.Series(e.values, index=to_index(e.dates), name="equity", dtype="float64")
 
     @property
@@ -372,17 +375,23 @@ class BacktestResult(Result[P.BacktestResponse]):
         )
 
     def weights(self) -> pd.DataFrame:
-        """Target weights at each rebalance date, one column per symbol (0 where not held)."""
-        rows = self.raw.rebalances
+        """Target weights at each rebalance date, one column per symbol (0 where not held); needs
+        ``include=["rebalances"]`` (the client's default), else only the latest rebalance."""
+        rows = self._rebalances()
         return pd.DataFrame([r.weights for r in rows], index=to_index(r.date for r in rows)).fillna(0.0)
 
     def trades(self) -> pd.DataFrame:
-        """Per rebalance: turnover, cost, status."""
-        rows = self.raw.rebalances
+        """Per rebalance: turnover, cost, status (all with ``include=["rebalances"]``, else the latest)."""
+        rows = self._rebalances()
         return pd.DataFrame(
             [{"turnover": r.turnover, "cost": r.cost, "status": r.status} for r in rows],
             index=to_index(r.date for r in rows),
         )
+
+    def _rebalances(self) -> list[P.RebalanceOut]:
+        if self.raw.rebalances is not None:
+            return self.raw.rebalances
+        return [self.raw.latest_rebalance] if self.raw.latest_rebalance is not None else []
 
     def metrics(self) -> pd.Series:
         return MetricsResult(
@@ -506,7 +515,10 @@ class WalkForwardResult(Result[I.WalkForwardResponse]):
 
     @property
     def equity(self) -> pd.Series:
+        """The stitched out-of-sample curve (needs ``include=["equity"]``, the client's default)."""
         e = self.raw.equity
+        if e is None:
+            return pd.Series(dtype="float64", name="equity")
         return pd.Series(
             e.equity, index=pd.DatetimeIndex(e.datetime, name="datetime"), name="equity", dtype="float64"
         )

@@ -406,9 +406,18 @@ class Portfolio(_Namespace):
         call = self._build(P.MetricsRequest, "/v1/portfolio/metrics", payload, R.MetricsResult)
         return self._client.run(call)
 
-    def backtest(self, symbols: Sequence[str] | None = None, **options: Any) -> R.BacktestResult:
-        """Backtest a rebalanced strategy (``strategy``, ``rebalance``, ``lookback``, ``costs_bps`` …)."""
-        payload = _drop_none({"symbols": list(symbols) if symbols is not None else None, **options})
+    def backtest(
+        self,
+        symbols: Sequence[str] | None = None,
+        *,
+        include: Sequence[str] = ("equity", "rebalances"),
+        **options: Any,
+    ) -> R.BacktestResult:
+        """Backtest a rebalanced strategy (``strategy``, ``rebalance``, ``lookback``, ``costs_bps`` …), with
+        the equity curves and every rebalance unless ``include=()`` (the service's summary)."""
+        payload = _drop_none(
+            {"symbols": list(symbols) if symbols is not None else None, "include": list(include), **options}
+        )
         call = self._build(P.BacktestRequest, "/v1/portfolio/backtest", payload, R.BacktestResult)
         return self._client.run(call)
 
@@ -485,10 +494,18 @@ class Intraday(_Namespace):
         test_days: int,
         symbol: str | None = None,
         bars: pd.DataFrame | None = None,
+        include: Sequence[str] = ("equity",),
         **options: Any,
     ) -> R.WalkForwardResult:
-        """Walk-forward optimisation: choose on ``train_days`` sessions, trade the next ``test_days``."""
-        body = {"strategy": strategy, "grid": _grid(grid), "train_days": train_days, "test_days": test_days}
+        """Walk-forward optimisation: choose on ``train_days`` sessions, trade the next ``test_days`` (with
+        the stitched out-of-sample curve unless ``include=()``)."""
+        body = {
+            "strategy": strategy,
+            "grid": _grid(grid),
+            "train_days": train_days,
+            "test_days": test_days,
+            "include": list(include),
+        }
         payload = _data(symbol, bars, {**body, **options})
         call = self._build(I.WalkForwardRequest, "/v1/intraday/walk-forward", payload, R.WalkForwardResult)
         return self._client.run(call)

@@ -155,8 +155,14 @@ def test_portfolio_backtest_equity_weights_and_plot(client, live_urls) -> None:
         "start": "2022-01-01",
         "benchmark": "equal_weight",
     }
-    result = client.portfolio.backtest(**req)
-    body = raw(live_urls, "portfolio", "POST", "/v1/portfolio/backtest", json=req)
+    result = client.portfolio.backtest(**req)  # the client asks for the curves and rebalances by default
+    body = raw(
+        live_urls,
+        "portfolio",
+        "POST",
+        "/v1/portfolio/backtest",
+        json={**req, "include": ["equity", "rebalances"]},
+    )
     np.testing.assert_array_equal(result.equity.to_numpy(), body["equity"]["values"])
     assert [d.strftime("%Y-%m-%d") for d in result.equity.index] == [d[:10] for d in body["equity"]["dates"]]
     weights = result.weights()
@@ -167,6 +173,9 @@ def test_portfolio_backtest_equity_weights_and_plot(client, live_urls) -> None:
     lines = ax.get_lines()
     assert len(lines) == (2 if body.get("benchmark_equity") else 1)
     assert len(lines[0].get_xdata()) == len(body["equity"]["values"])
+    summary = client.portfolio.backtest(**req, include=())  # the service's summary: the latest rebalance only
+    assert summary.equity.empty and summary.raw.n_rebalances == len(body["rebalances"])
+    assert summary.weights().iloc[0].to_dict() == pytest.approx(body["rebalances"][-1]["weights"], abs=0)
 
 
 def test_intraday_backtest_equity_and_trades(client, live_urls) -> None:
