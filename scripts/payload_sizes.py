@@ -32,7 +32,12 @@ from services.bench.httpload import default_urls  # noqa: E402
 
 PATH_VALUES = {"symbol": "AAPL"}
 EXTRA_BODIES = {  # operations without a documented example
-    "/v1/intraday/signals": {"symbol": "SIM", "strategy": {"name": "rsi_reversion"}, "start": "2023-09-11"},
+    "/v1/intraday/signals": {
+        "symbol": "SIM",
+        "strategy": {"name": "rsi_reversion"},
+        "start": "2023-09-11",
+        "end": "2023-09-12",
+    },
 }
 SKIP = {
     "/v1/sentiment/train": "a training job (202)",
@@ -62,6 +67,7 @@ def measure(client: httpx.Client, method: str, url: str, body: Any, repeat: int)
         "bytes": len(r.content),
         "gzip": len(gzip.compress(r.content, 6)),
         "ms": 1e3 * statistics.median(times),
+        "error": r.text[:300] if r.status_code >= 400 else None,
         "computed_on": r.json().get("computed_on")
         if r.headers.get("content-type", "").startswith("application/json") and isinstance(r.json(), dict)
         else None,
@@ -88,6 +94,8 @@ def service_rows(name: str, base: str, repeat: int) -> list[str]:
                 body = body if body is not None else EXTRA_BODIES.get(path)
                 url = base + re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
                 m = measure(client, method.upper(), url, body, repeat)
+                if m["status"] >= 400:  # a documented request must work: stop before any table is written
+                    raise SystemExit(f"{method.upper()} {path} answered {m['status']}: {m['error']}")
                 what = (
                     ("the documented example" if path not in EXTRA_BODIES else "a day of SIM")
                     if method == "post"
