@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from services import SERVICES
-from tests.utils.cluster import free_port
+from tests.utils.cluster import REPO, start_raysvc_up
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -41,69 +38,20 @@ def _cmd(pid: int) -> list[str]:
         return []
 
 
-def _tail(path: Path, n: int = 2000) -> str:
-    return path.read_text(errors="replace")[-n:] if path.exists() else f"({path} missing)"
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, data_dir):
     names = _services_with_apps()
     if not names:
         pytest.skip("no service has an app yet")
-    ports = {n: free_port() for n in names}
-    state = tmp_path_factory.mktemp("up")
-    cmd = [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "up",
-        "--only",
-        ",".join(names),
-        "--num-cpus",
-        "2",
-        "--state-dir",
-        str(state),
-        "--dashboard-port",
-        str(free_port()),
-        "--gcs-port",
-        str(free_port()),
-        "--client-port",
-        str(free_port()),
-        "--ready-timeout",
-        "240",
-    ]
-    cmd += [x for n in names for x in (f"--{n}-port", str(ports[n]))]
-    env = dict(os.environ, RAYSVC_DATA_DIR=str(data_dir))
-    up = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    up = start_raysvc_up(tmp_path_factory.mktemp("up"), data_dir, only=names)
     try:
-        deadline = time.monotonic() + 300
-        pending = set(names)
-        while pending and time.monotonic() < deadline and up.poll() is None:
-            for n in sorted(pending):
-                try:
-                    if httpx.get(f"{urls[n]}/readyz", timeout=2).status_code == 200:
-                        pending.discard(n)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(1)
-        if pending:
-            logs = "\n".join(f"--- {n}\n{_tail(state / 'logs' / f'{n}.log')}" for n in sorted(pending))
-            pytest.fail(f"not ready: {sorted(pending)} (up exited: {up.poll()})\n{logs}")
-        yield up, urls, state
+        yield up
     finally:
-        if up.poll() is None:  # the test failed before stopping it: stop it the same way
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                up.kill()
+        up.stop()  # nothing to do when the test stopped it
 
 
 def test_load_then_sigterm_leaves_nothing_running(live, tmp_path):
-    up, urls, state = live
+    up, urls = live.proc, live.urls
     out = tmp_path / "http"
     argv = [
         sys.executable,
@@ -151,7 +99,7 @@ def test_load_then_sigterm_leaves_nothing_running(live, tmp_path):
     tree = [up.pid] + [p.pid for p in psutil.Process(up.pid).children(recursive=True)]
     assert len(tree) > 1 + len(urls)  # the Ray head and the services really were running
     up.send_signal(signal.SIGTERM)
-    assert up.wait(timeout=90) == 0, _tail(state / "logs" / "ray-head.log")
+    assert up.wait(timeout=90) == 0, live.tail(["ray-head"])
     deadline = time.monotonic() + 30
     alive = [pid for pid in tree if _running(pid)]
     while alive and time.monotonic() < deadline:

@@ -24,8 +24,9 @@ def test_the_notebook_is_committed_without_outputs() -> None:
 
 
 def test_the_quickstart_runs_and_plots(live, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in ("RAYSVC_HOST", "RAYSVC_DATA_DIR", *(k for k in live.env if k.endswith("_PORT"))):
-        monkeypatch.setenv(key, live.env[key])  # the kernel finds the services through the settings
+    env = live.client_env
+    for key in ("RAYSVC_HOST", "RAYSVC_DATA_DIR", *(k for k in env if k.endswith("_PORT"))):
+        monkeypatch.setenv(key, env[key])  # the kernel finds the services through the settings
     for key in ("RAYSVC_SENTIMENT_URL", "RAYSVC_GARCH_URL", "MPLBACKEND"):
         monkeypatch.delenv(key, raising=False)
     nb = nbformat.read(NOTEBOOK, as_version=4)

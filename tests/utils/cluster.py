@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -135,3 +136,105 @@ def wait_ready(url: str, proc: subprocess.Popen, tail: Callable[[], str], timeou
             pass
         time.sleep(1)
     raise AssertionError(f"{url} not ready in {timeout_s:.0f}s\n{tail()}")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RaysvcUp:
+    """A running ``raysvc up`` (a Ray head plus services, each its own process, as a user runs it)."""
+
+    proc: subprocess.Popen
+    ports: dict[str, int]
+    state: Path
+    env: dict[str, str]
+    log: IO[bytes]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {n: f"http://127.0.0.1:{p}" for n, p in self.ports.items()}
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """Environment in which a process finds these services through the settings (a notebook's)."""
+        return {
+            **self.env,
+            "RAYSVC_HOST": "127.0.0.1",
+            **{f"RAYSVC_{n.upper()}_PORT": str(p) for n, p in self.ports.items()},
+        }
+
+    def tail(self, names: Iterable[str] | None = None, n: int = 2000) -> str:
+        """The end of ``raysvc up``'s own output and of each service's log (``names``: which; default all)."""
+        logs = [self.state / "up.log", *(self.state / "logs" / f"{s}.log" for s in (names or self.ports))]
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-n:]}" for p in logs if p.exists())
+
+    def stop(self, grace_s: float = 90) -> None:
+        """SIGTERM (``raysvc up`` stops its family on it); the whole process group killed after ``grace_s``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def start_raysvc_up(
+    state: Path,
+    data_dir: Path,
+    *,
+    only: Sequence[str] | None = None,
+    env: Mapping[str, str | None] | None = None,
+    ready_timeout_s: float = 300,
+) -> RaysvcUp:
+    """``raysvc up`` of ``only`` (default: every service) on free ports, with 2 CPUs, its state in ``state``
+    and the generated data of ``data_dir``, in this environment updated by ``env`` (None removes a variable);
+    returns once every service's ``/readyz`` answers 200 (a cold start on a busy 2-CPU machine takes up to ~2
+    minutes), or stops it and fails with the logs' tails."""
+    from services import SERVICES
+
+    names = list(only or SERVICES)
+    ports = {n: free_port() for n in names}
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        *(["--only", ",".join(names)] if only else []),
+        "--num-cpus=2",
+        f"--state-dir={state}",
+        f"--dashboard-port={free_port()}",
+        f"--gcs-port={free_port()}",
+        f"--client-port={free_port()}",
+        f"--ready-timeout={ready_timeout_s:.0f}",
+        *[f"--{n}-port={p}" for n, p in ports.items()],
+    ]
+    full_env = {**os.environ, "RAYSVC_DATA_DIR": str(data_dir)}
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    log = open(state / "up.log", "wb")  # closed by RaysvcUp.stop
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    up = RaysvcUp(proc, ports, state, full_env, log)
+    deadline = time.monotonic() + ready_timeout_s
+    pending = set(names)
+    while pending and time.monotonic() < deadline and proc.poll() is None:
+        for n in sorted(pending):
+            try:
+                if httpx.get(f"{up.urls[n]}/readyz", timeout=2).status_code == 200:
+                    pending.discard(n)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    if pending:
+        exit_code = proc.poll()
+        tails = up.tail(pending)
+        up.stop()
+        raise AssertionError(f"raysvc up: not ready {sorted(pending)} (exit {exit_code})\n{tails}")
+    return up
