@@ -62,15 +62,15 @@ def measure(client: httpx.Client, method: str, url: str, body: Any, repeat: int)
         r = client.request(method, url, json=body)
         times.append(time.perf_counter() - t0)
     assert r is not None
+    is_json = r.headers.get("content-type", "").startswith("application/json")
+    parsed = r.json() if is_json else None
     return {
         "status": r.status_code,
         "bytes": len(r.content),
         "gzip": len(gzip.compress(r.content, 6)),
         "ms": 1e3 * statistics.median(times),
         "error": r.text[:300] if r.status_code >= 400 else None,
-        "computed_on": r.json().get("computed_on")
-        if r.headers.get("content-type", "").startswith("application/json") and isinstance(r.json(), dict)
-        else None,
+        "computed_on": parsed.get("computed_on") if isinstance(parsed, dict) else None,
     }
 
 

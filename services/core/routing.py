@@ -27,7 +27,10 @@ from threadpoolctl import ThreadpoolController
 
 from services.core.metrics import REQUEST_STATS, current_service
 
-__all__ = ["BUSY_MIN_WORK_MS", "RAY_MIN_WORK_MS", "Route", "route", "single_threaded_blas"]
+__all__ = ["BUSY_MIN_WORK_MS", "RAY_MIN_WORK_MS", "ComputedOn", "Route", "route", "single_threaded_blas"]
+
+ComputedOn = Literal["ray", "in_process"]
+"""Where a request's computation ran: the ``computed_on`` field of the responses that route."""
 
 RAY_MIN_WORK_MS = 50.0
 """From this much estimated work on, a request runs on Ray however idle the service is."""
@@ -46,7 +49,7 @@ class Route:
     reason: Literal["large", "busy", "idle", "small"]
 
     @property
-    def computed_on(self) -> Literal["ray", "in_process"]:
+    def computed_on(self) -> ComputedOn:
         return "ray" if self.on_ray else "in_process"
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.core.fields import Bool, Day, Int, Num, Spelled, exactly_one_of, num, nums
+from services.core.routing import ComputedOn
 from services.core.shapes import SeriesIn
 from services.garch.engine import (
     DEFAULT_WINDOW,
@@ -265,7 +266,7 @@ class FitOut(BaseModel):
 
 class ForecastResponse(BaseModel):
     results: list[FitOut]
-    computed_on: Literal["ray", "in_process"] = Field(
+    computed_on: ComputedOn = Field(
         description="in_process: the fits ran in the service process (small work, idle service); ray: as "
         "Ray tasks (large work, or other requests in flight)"
     )

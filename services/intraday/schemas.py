@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from services.core.fields import Bool
+from services.core.routing import ComputedOn
 from services.core.shapes import BarsIn
 from services.intraday.engine import METRICS, Calendar, StrategyName
 
@@ -396,7 +397,7 @@ class SweepResponse(BaseModel):
     n_chunks: int | None = None
     seconds: float
     results: list[SweepRow]
-    computed_on: Literal["ray", "in_process"] = Field(
+    computed_on: ComputedOn = Field(
         "ray",
         description="in_process: evaluated in the service (small work, idle service); ray: chunks of the grid "
         "as Ray tasks (large work, a busy service, or a job): services.core.routing",
@@ -425,7 +426,7 @@ class WalkForwardResponse(BaseModel):
     n_trades: int
     equity: EquityCurve | None = Field(None, description='with include=["equity"]')
     seconds: float
-    computed_on: Literal["ray", "in_process"] = Field(
+    computed_on: ComputedOn = Field(
         "ray",
         description="in_process: evaluated in the service (small work, idle service); ray: chunks of the grid "
         "as Ray tasks (large work, a busy service, or a job): services.core.routing",

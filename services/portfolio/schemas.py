@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.core.fields import Bool, Day, Float, Int, Num, exactly_one_of, not_bools, num
+from services.core.routing import ComputedOn
 from services.core.shapes import PanelIn, SeriesIn, thin
 from services.portfolio.engine import (
     BacktestResult,
@@ -373,7 +374,7 @@ class FrontierResponse(_Window):
     data: list[FrontierPointOut] = Field(description="portfolios by increasing target return")
     count: int
     covariance: str
-    computed_on: Literal["ray", "in_process"] = Field(description="ray: blocks of points ran as Ray tasks")
+    computed_on: ComputedOn = Field(description="ray: blocks of points ran as Ray tasks")
 
     @classmethod
     def of(cls, f: Frontier, dataset: str, ppy: int, on_ray: bool) -> FrontierResponse:
@@ -527,9 +528,7 @@ class BacktestResponse(BaseModel):
     latest_rebalance: RebalanceOut | None = Field(description="the last rebalance: the portfolio held now")
     total_turnover: float
     metrics: MetricsOut
-    computed_on: Literal["ray", "in_process"] = Field(
-        description="ray: blocks of rebalance dates ran as Ray tasks"
-    )
+    computed_on: ComputedOn = Field(description="ray: blocks of rebalance dates ran as Ray tasks")
     sentiment_source: str | None = Field(None, description="sentiment_top_n: the rankings endpoint read")
 
     @classmethod

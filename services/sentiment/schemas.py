@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
 
 from services.core.fields import Bool, Float, Int, Num
+from services.core.routing import ComputedOn
 from services.sentiment.engine import Label, ModelName
 
 PositiveFinite = Annotated[Float, Field(gt=0)]
@@ -62,7 +63,7 @@ class ScoreResponse(BaseModel):
     version: str
     count: int
     results: list[ScoreOut]
-    computed_on: Literal["ray", "in_process"] = Field(
+    computed_on: ComputedOn = Field(
         description="in_process: scored in the service; ray: chunked Ray tasks (large work, or a busy "
         "service: services.core.routing)"
     )
